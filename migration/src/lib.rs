@@ -1,0 +1,21 @@
+//! Schema migrations for Sealpost, one file per step, applied in order by `sealpost serve`
+//! and `sealpost migrate`. A migration that has landed is never edited; add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_contacts;
+mod m20261124_000002_create_threads;
+mod m20261124_000003_create_messages;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_contacts::Migration),
+            Box::new(m20261124_000002_create_threads::Migration),
+            Box::new(m20261124_000003_create_messages::Migration),
+        ]
+    }
+}

@@ -1,0 +1,225 @@
+//! `POST /api/v1/messages`: the integrator's way to submit a message; the same service as the
+//! form behind it.
+
+use poem::Request;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+use super::problem::{FieldError, Problem};
+use crate::captcha::CaptchaError;
+use crate::domain::{FieldProblem, Locale};
+use crate::error::ErrorCode;
+use crate::http::{RequestId, client_ip};
+use crate::messages::{self, Draft, FieldErrors, Origin, SubmitError};
+use crate::web::App;
+
+pub struct MessagesApi;
+
+/// A message from a visitor. Only `body` and `consent` are required.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case", deny_unknown_fields)]
+pub struct SubmitMessage {
+    /// The visitor's name: optional, at most 100 characters, one line. Sealed on arrival.
+    pub name: Option<String>,
+    /// The visitor's e-mail address: optional, but without it nobody can answer by e-mail.
+    /// Sealed on arrival and never shown to anyone.
+    pub email: Option<String>,
+    /// Subject: optional, at most 200 characters, one line.
+    pub subject: Option<String>,
+    /// The message: plain text, or HTML limited to p, br, b, strong, i, em, ul, ol, li,
+    /// blockquote, code, pre and a (http, https, mailto links). At most 20,000 characters.
+    pub body: String,
+    /// Language for pages and mail: `en`, `ru` or `kk` (a tag such as `ru-RU` is fine).
+    /// Defaults to the site's language.
+    pub locale: Option<String>,
+    /// The visitor accepts the privacy policy; must be `true`.
+    pub consent: bool,
+    /// The version of the privacy policy the visitor was shown; defaults to the current one.
+    /// A version other than the current one is refused.
+    pub policy_version: Option<String>,
+    /// The hCaptcha response token, required when the site has the captcha enabled.
+    pub captcha_token: Option<String>,
+}
+
+/// The stored message.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct SubmittedMessage {
+    /// The id of the stored message.
+    pub id: Uuid,
+    /// The id of the conversation it starts.
+    pub thread_id: Uuid,
+    /// The short reference to quote, like `SP-7KQ2-M9XD`.
+    pub reference: String,
+    /// The visitor's private link to the conversation: it shows answers and lets them write
+    /// again. Give it only to the visitor.
+    pub thread_url: String,
+}
+
+#[derive(ApiResponse)]
+pub enum SubmitResponse {
+    /// The message is stored.
+    #[oai(status = 201)]
+    Created(Json<SubmittedMessage>),
+    /// Malformed JSON or a missing captcha answer (`malformed_request`, `captcha_rejected`).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// The request is over the size limit (64 KiB by default).
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// The body is not `application/json`.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
+    /// Some fields were refused; `errors` lists them.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// Too many submissions from this address; retry after `Retry-After` seconds.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(
+        Json<Problem>,
+        /// Seconds to wait before the next submission.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
+    /// The database or the captcha verifier is unavailable; try again later.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+fn english(problem: FieldProblem) -> String {
+    match problem {
+        FieldProblem::Required => "This field is required.".into(),
+        FieldProblem::TooLong { max } => format!("At most {max} characters are allowed."),
+        FieldProblem::ControlCharacters => {
+            "Line breaks and control characters are not allowed.".into()
+        }
+        FieldProblem::InvalidEmail => "This is not a valid e-mail address.".into(),
+        FieldProblem::Unsupported => "This value is not supported.".into(),
+    }
+}
+
+fn field_errors(fields: &FieldErrors) -> Vec<FieldError> {
+    fields
+        .iter()
+        .map(|(field, problem)| FieldError {
+            field: (*field).to_owned(),
+            code: problem.code().to_owned(),
+            message: if *field == "consent" {
+                "The visitor must accept the privacy policy (consent: true).".into()
+            } else {
+                english(*problem)
+            },
+        })
+        .collect()
+}
+
+#[OpenApi]
+impl MessagesApi {
+    /// Submit a message
+    ///
+    /// Stores a visitor's message: the contact data is sealed, a conversation is opened, and
+    /// the response carries its reference and the visitor's private link.
+    #[oai(path = "/v1/messages", method = "post", operation_id = "submitMessage")]
+    async fn submit(
+        &self,
+        req: &Request,
+        app: poem::web::Data<&App>,
+        payload: Json<SubmitMessage>,
+    ) -> SubmitResponse {
+        let app = app.0;
+        let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+        let problem = |code: ErrorCode, detail: &str| {
+            Json(Problem::new(code, detail).for_request(request_id.clone()))
+        };
+        let input = payload.0;
+        let mut errors = FieldErrors::new();
+        let locale = match input
+            .locale
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            None => app.default_locale(),
+            Some(tag) => Locale::parse(tag).unwrap_or_else(|| {
+                errors.push(("locale", FieldProblem::Unsupported));
+                app.default_locale()
+            }),
+        };
+        let draft = Draft {
+            name: input.name.unwrap_or_default(),
+            email: input.email.unwrap_or_default(),
+            subject: input.subject.unwrap_or_default(),
+            body: input.body,
+            consent: input.consent,
+        };
+        let policy_version = input
+            .policy_version
+            .unwrap_or_else(|| app.settings.site.policy_version.clone());
+        let new = match draft.parse(locale, &policy_version) {
+            Ok(new) if errors.is_empty() => new,
+            parsed => {
+                let mut fields = parsed.err().unwrap_or_default();
+                fields.extend(errors);
+                return SubmitResponse::Unprocessable(Json(
+                    Problem::new(ErrorCode::ValidationFailed, "Some fields were refused.")
+                        .with_errors(field_errors(&fields))
+                        .for_request(request_id),
+                ));
+            }
+        };
+        let origin = Origin {
+            ip: client_ip(req, &app.settings.server.trusted_proxies),
+            captcha_answer: input.captcha_token,
+        };
+        match messages::submit(app, origin, new).await {
+            Ok(done) => SubmitResponse::Created(Json(SubmittedMessage {
+                id: done.message_id,
+                thread_id: done.thread_id,
+                reference: done.reference.to_string(),
+                thread_url: app.thread_url(&done.token),
+            })),
+            Err(SubmitError::RateLimited(wait)) => {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                SubmitResponse::TooManyRequests(
+                    problem(
+                        ErrorCode::RateLimited,
+                        &format!("Too many submissions from this address; retry in {secs} s."),
+                    ),
+                    secs,
+                )
+            }
+            Err(SubmitError::Captcha(CaptchaError::Missing)) => SubmitResponse::BadRequest(problem(
+                ErrorCode::CaptchaRejected,
+                "This site requires a captcha: send the hCaptcha response as captcha_token.",
+            )),
+            Err(SubmitError::Captcha(CaptchaError::Rejected)) => SubmitResponse::BadRequest(problem(
+                ErrorCode::CaptchaRejected,
+                "The captcha response was refused by the verifier.",
+            )),
+            Err(SubmitError::Captcha(CaptchaError::Unavailable(reason))) => {
+                tracing::error!(reason = %reason, "captcha verification unavailable");
+                SubmitResponse::Unavailable(problem(
+                    ErrorCode::ServiceUnavailable,
+                    "The captcha could not be verified right now; try again later.",
+                ))
+            }
+            Err(SubmitError::StalePolicy) => SubmitResponse::Unprocessable(Json(
+                Problem::new(ErrorCode::ValidationFailed, "Some fields were refused.")
+                    .with_errors(vec![FieldError {
+                        field: "policy_version".into(),
+                        code: FieldProblem::Unsupported.code().into(),
+                        message: "This is not the current privacy policy version; show the visitor the current policy.".into(),
+                    }])
+                    .for_request(request_id),
+            )),
+            Err(SubmitError::Db(err)) => {
+                tracing::error!(error = %err, "storing a message failed");
+                SubmitResponse::Unavailable(problem(
+                    ErrorCode::ServiceUnavailable,
+                    "The message could not be stored right now; try again later.",
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The JSON API under `/api`: one `XxxApi` struct per file, combined into one `OpenApiService`
+//! whose description is served at `/api/openapi.json` and browsable at `/api/docs`.
+//! Every error under `/api` is an RFC 9457 problem document.
+
+mod health;
+mod messages;
+mod problem;
+
+use poem::{EndpointExt, IntoEndpoint, Route, get};
+use poem_openapi::OpenApiService;
+
+use crate::http::BodyLimit;
+
+pub use health::{healthz, readyz};
+pub use problem::{ApiErrors, FieldError, Problem};
+
+pub fn service() -> OpenApiService<messages::MessagesApi, ()> {
+    OpenApiService::new(
+        messages::MessagesApi,
+        "Sealpost API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Submit feedback messages to Sealpost. Contact data you send is sealed (encrypted) at \
+         once and never shown to anyone; the visitor follows the conversation through the \
+         private `thread_url` returned on success. Errors are `application/problem+json` \
+         documents (RFC 9457) with a stable `code`.",
+    )
+    .server("/api")
+}
+
+/// `/api/...`: the operations, the OpenAPI document and the Swagger UI.
+pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
+    let service = service();
+    let spec = service.spec_endpoint();
+    let docs = service.swagger_ui();
+    Route::new()
+        .at("/openapi.json", get(spec))
+        .nest("/docs", docs)
+        .nest("/", service)
+        .with(BodyLimit::new(max_request_bytes))
+        .with(ApiErrors)
+}

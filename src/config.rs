@@ -1,0 +1,478 @@
+//! Configuration: the embedded `config/default.toml`, the profile file picked by `SEALPOST_ENV`,
+//! and `SEALPOST__SECTION__KEY` environment overrides, deserialized into typed settings and
+//! checked once at start-up so that a bad value stops the process with the key's name.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: &'static str, problem: String },
+    #[error("SEALPOST_ENV: unknown profile `{0}` (expected `development` or `production`)")]
+    UnknownProfile(String),
+}
+
+fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        problem: problem.into(),
+    }
+}
+
+/// Which profile the process runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Development,
+    Production,
+}
+
+impl Profile {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match std::env::var("SEALPOST_ENV").as_deref() {
+            Err(_) | Ok("") | Ok("development") | Ok("dev") => Ok(Profile::Development),
+            Ok("production") | Ok("prod") => Ok(Profile::Production),
+            Ok(other) => Err(ConfigError::UnknownProfile(other.to_owned())),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Development => "development",
+            Profile::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub site: SiteSettings,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub seal: SealSettings,
+    pub captcha: CaptchaSettings,
+    pub rate_limit: RateLimitSettings,
+    pub log: LogSettings,
+    #[serde(skip, default = "default_profile")]
+    pub profile: Profile,
+}
+
+fn default_profile() -> Profile {
+    Profile::Development
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSettings {
+    pub name: String,
+    pub base_url: String,
+    pub policy_version: String,
+    pub default_locale: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    #[serde(deserialize_with = "ip_nets")]
+    pub trusted_proxies: Vec<IpNet>,
+    pub hsts: bool,
+    pub max_request_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub schema: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealSettings {
+    pub key_id: String,
+    pub key: SecretString,
+    pub index_key: SecretString,
+    #[serde(deserialize_with = "secret_list")]
+    pub retired_keys: Vec<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptchaSettings {
+    pub enabled: bool,
+    pub site_key: String,
+    pub secret: SecretString,
+    pub verify_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+/// A list in a file is a TOML array; in the environment it is one comma-separated string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ListOrCommas {
+    List(Vec<String>),
+    Commas(String),
+}
+
+fn string_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let items = match ListOrCommas::deserialize(d)? {
+        ListOrCommas::List(items) => items,
+        ListOrCommas::Commas(s) => s.split(',').map(str::to_owned).collect(),
+    };
+    Ok(items
+        .into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+fn ip_nets<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    string_list(d)?
+        .into_iter()
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!("`{s}` is not an IP address or CIDR network"))
+                })
+        })
+        .collect()
+}
+
+fn secret_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SecretString>, D::Error> {
+    Ok(string_list(d)?
+        .into_iter()
+        .map(SecretString::from)
+        .collect())
+}
+
+/// hCaptcha's public test secret: fine for trying the widget, never for production.
+const HCAPTCHA_TEST_SECRET: &str = "0x0000000000000000000000000000000000000000";
+
+impl Settings {
+    /// Loads the configuration for the profile named by `SEALPOST_ENV`, reading profile files
+    /// from `config_dir` when present there (the embedded copies otherwise).
+    pub fn load(config_dir: &Path) -> Result<Self, ConfigError> {
+        let profile = Profile::from_env()?;
+        Self::load_from(config_dir, profile, Environment::with_prefix("SEALPOST"))
+    }
+
+    /// The loader behind [`Settings::load`]; tests pass their own environment source.
+    pub fn load_from(
+        config_dir: &Path,
+        profile: Profile,
+        environment: Environment,
+    ) -> Result<Self, ConfigError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        let on_disk_default = config_dir.join("default.toml");
+        if on_disk_default.is_file() {
+            builder = builder.add_source(File::from(on_disk_default).format(FileFormat::Toml));
+        }
+        if profile == Profile::Production {
+            builder = builder.add_source(File::from_str(PRODUCTION_TOML, FileFormat::Toml));
+        }
+        let on_disk_profile = config_dir.join(format!("{}.toml", profile.name()));
+        if profile != Profile::Development || on_disk_profile.is_file() {
+            builder = builder.add_source(
+                File::from(on_disk_profile)
+                    .format(FileFormat::Toml)
+                    .required(false),
+            );
+        }
+        let environment = environment.prefix_separator("__").separator("__");
+        let mut settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        settings.profile = profile;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let base = Url::parse(&self.site.base_url)
+            .map_err(|e| invalid("site.base_url", format!("not a URL ({e})")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid(
+                "site.base_url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        if crate::domain::Locale::parse(&self.site.default_locale).is_none() {
+            return Err(invalid("site.default_locale", "must be one of en, ru, kk"));
+        }
+        if self.site.policy_version.trim().is_empty() || self.site.policy_version.len() > 32 {
+            return Err(invalid("site.policy_version", "must be 1 to 32 characters"));
+        }
+        if self.server.max_request_bytes < 1024 {
+            return Err(invalid("server.max_request_bytes", "must be at least 1024"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if self.rate_limit.enabled
+            && (self.rate_limit.per_minute == 0 || self.rate_limit.burst == 0)
+        {
+            return Err(invalid(
+                "rate_limit.per_minute",
+                "per_minute and burst must be at least 1 when the limit is enabled",
+            ));
+        }
+        if self.seal.key_id.is_empty()
+            || self.seal.key_id.len() > 32
+            || self.seal.key_id.contains(':')
+        {
+            return Err(invalid(
+                "seal.key_id",
+                "must be 1 to 32 characters without ':'",
+            ));
+        }
+        if self.captcha.enabled {
+            if self.captcha.site_key.trim().is_empty() {
+                return Err(invalid(
+                    "captcha.site_key",
+                    "is required when captcha.enabled",
+                ));
+            }
+            if self.captcha.secret.expose_secret().trim().is_empty() {
+                return Err(invalid(
+                    "captcha.secret",
+                    "is required when captcha.enabled",
+                ));
+            }
+            Url::parse(&self.captcha.verify_url)
+                .map_err(|e| invalid("captcha.verify_url", format!("not a URL ({e})")))?;
+        }
+        if self.profile == Profile::Production {
+            self.validate_production(&base)?;
+        }
+        Ok(())
+    }
+
+    /// Production refuses development defaults and development secrets.
+    fn validate_production(&self, base: &Url) -> Result<(), ConfigError> {
+        if base.scheme() != "https" {
+            return Err(invalid(
+                "site.base_url",
+                "must be the public https:// address in production",
+            ));
+        }
+        if self.seal.key_id.starts_with("dev") {
+            return Err(invalid(
+                "seal.key_id",
+                "must be set to a key id of your own in production (not a development id)",
+            ));
+        }
+        for (key, value) in [
+            ("seal.key", &self.seal.key),
+            ("seal.index_key", &self.seal.index_key),
+        ] {
+            if value.expose_secret().trim().is_empty() {
+                return Err(invalid(key, "is required in production"));
+            }
+        }
+        if let Some(dev) = crate::seal::DevKeys::read(&self.data_dir) {
+            if dev.key == self.seal.key.expose_secret()
+                || dev.index_key == self.seal.index_key.expose_secret()
+            {
+                return Err(invalid(
+                    "seal.key",
+                    "is the generated development key; production needs a key of its own",
+                ));
+            }
+        }
+        if !self.captcha.enabled {
+            return Err(invalid("captcha.enabled", "must be true in production"));
+        }
+        if self.captcha.secret.expose_secret() == HCAPTCHA_TEST_SECRET {
+            return Err(invalid(
+                "captcha.secret",
+                "is hCaptcha's public test secret; production needs the site's own",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to the SQLite file in `data_dir`.
+    pub fn database_url(&self) -> String {
+        if self.database.url.trim().is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("sealpost.db").display()
+            )
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.site.base_url.trim_end_matches('/')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(profile: Profile, vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        Settings::load_from(
+            dir.path(),
+            profile,
+            Environment::with_prefix("SEALPOST").source(Some(map)),
+        )
+    }
+
+    #[test]
+    fn defaults_load_and_are_the_documented_ones() {
+        let s = load(Profile::Development, &[]).expect("defaults load");
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("var"));
+        assert_eq!(s.database_url(), "sqlite://var/sealpost.db?mode=rwc");
+        assert!(!s.captcha.enabled);
+        assert!(s.rate_limit.enabled);
+    }
+
+    #[test]
+    fn environment_overrides_any_key_and_splits_lists() {
+        let s = load(
+            Profile::Development,
+            &[
+                ("SEALPOST__SERVER__LISTEN", "0.0.0.0:9000"),
+                ("SEALPOST__DATA_DIR", "/tmp/sp"),
+                ("SEALPOST__RATE_LIMIT__ENABLED", "false"),
+                (
+                    "SEALPOST__SERVER__TRUSTED_PROXIES",
+                    "10.0.0.1, 192.168.0.0/16",
+                ),
+            ],
+        )
+        .expect("overrides load");
+        assert_eq!(s.server.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/sp"));
+        assert!(!s.rate_limit.enabled);
+        assert_eq!(s.server.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn a_malformed_value_names_its_key() {
+        let err = load(
+            Profile::Development,
+            &[("SEALPOST__SERVER__LISTEN", "not-an-address")],
+        )
+        .expect_err("must fail");
+        assert!(err.to_string().contains("server.listen"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_list_entry_names_its_key() {
+        let err = load(
+            Profile::Development,
+            &[("SEALPOST__SERVER__TRUSTED_PROXIES", "10.0.0.1,proxy.local")],
+        )
+        .expect_err("must fail");
+        assert!(err.to_string().contains("server.trusted_proxies"), "{err}");
+        assert!(err.to_string().contains("proxy.local"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let err =
+            load(Profile::Development, &[("SEALPOST__SERVER__LISTN", "x")]).expect_err("must fail");
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn captcha_without_a_secret_names_the_key() {
+        let err = load(
+            Profile::Development,
+            &[
+                ("SEALPOST__CAPTCHA__ENABLED", "true"),
+                ("SEALPOST__CAPTCHA__SITE_KEY", "site"),
+            ],
+        )
+        .expect_err("must fail");
+        assert!(err.to_string().contains("captcha.secret"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_real_secrets() {
+        let err = load(Profile::Production, &[]).expect_err("must fail");
+        assert!(err.to_string().contains("site.base_url"), "{err}");
+        let err = load(
+            Profile::Production,
+            &[
+                ("SEALPOST__SITE__BASE_URL", "https://feedback.example.org"),
+                ("SEALPOST__SEAL__KEY_ID", "2026-11"),
+                ("SEALPOST__CAPTCHA__SITE_KEY", "site"),
+                ("SEALPOST__CAPTCHA__SECRET", HCAPTCHA_TEST_SECRET),
+            ],
+        )
+        .expect_err("must fail");
+        assert!(err.to_string().contains("seal.key"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_the_hcaptcha_test_secret() {
+        let err = load(
+            Profile::Production,
+            &[
+                ("SEALPOST__SITE__BASE_URL", "https://feedback.example.org"),
+                ("SEALPOST__SEAL__KEY_ID", "2026-11"),
+                (
+                    "SEALPOST__SEAL__KEY",
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                ),
+                (
+                    "SEALPOST__SEAL__INDEX_KEY",
+                    "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+                ),
+                ("SEALPOST__CAPTCHA__SITE_KEY", "site"),
+                ("SEALPOST__CAPTCHA__SECRET", HCAPTCHA_TEST_SECRET),
+            ],
+        )
+        .expect_err("must fail");
+        assert!(err.to_string().contains("captcha.secret"), "{err}");
+    }
+}

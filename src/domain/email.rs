@@ -1,0 +1,120 @@
+//! A visitor's e-mail address. Parsed with the `email_address` crate (RFC 5321/5322 syntax), then
+//! restricted further to what can safely travel in SMTP and in a mail header.
+
+use super::FieldProblem;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// RFC 5321 limits a path to 254 characters.
+    pub const MAX_CHARS: usize = 254;
+
+    /// `Ok(None)` for an empty (optional) field.
+    pub fn parse(input: &str) -> Result<Option<Self>, FieldProblem> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Ok(None);
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(FieldProblem::TooLong {
+                max: Self::MAX_CHARS,
+            });
+        }
+        // Display names, comments and quoted local parts are legal RFC 5322 but have no place
+        // in a contact form, and each is a way to smuggle text into a header.
+        if trimmed.chars().any(|c| {
+            c.is_control()
+                || c.is_whitespace()
+                || matches!(c, '<' | '>' | '"' | '(' | ')' | ',' | ';')
+        }) {
+            return Err(FieldProblem::InvalidEmail);
+        }
+        let parsed = email_address::EmailAddress::parse_with_options(
+            trimmed,
+            email_address::Options::default()
+                .without_display_text()
+                .without_domain_literal(),
+        )
+        .map_err(|_| FieldProblem::InvalidEmail)?;
+        if !parsed.domain().contains('.') {
+            return Err(FieldProblem::InvalidEmail);
+        }
+        Ok(Some(Self(parsed.email().to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form used for the blind index: case does not distinguish addresses in practice.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// An address is personal data: it is never printed by `Debug`.
+impl std::fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmailAddress(<sealed>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ordinary_addresses_parse() {
+        for ok in ["anna@example.org", "a.b+tag@sub.example.co.uk", " x@y.kz "] {
+            assert!(
+                matches!(EmailAddress::parse(ok), Ok(Some(_))),
+                "{ok} should parse"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_is_absent() {
+        assert_eq!(EmailAddress::parse(""), Ok(None));
+    }
+
+    #[test]
+    fn malformed_and_header_tricks_are_refused() {
+        for bad in [
+            "no-at-sign",
+            "a@b",
+            "a@@example.org",
+            "Eve <eve@example.org>",
+            "eve@example.org\r\nBcc: x@example.org",
+            "eve@example.org, bob@example.org",
+            "\"quoted local\"@example.org",
+            "eve@[127.0.0.1]",
+        ] {
+            assert_eq!(
+                EmailAddress::parse(bad),
+                Err(FieldProblem::InvalidEmail),
+                "{bad:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_address() {
+        let e = EmailAddress::parse("secret@example.org")
+            .expect("ok")
+            .expect("some");
+        assert!(!format!("{e:?}").contains("secret"));
+    }
+
+    proptest! {
+        #[test]
+        fn a_parsed_address_has_no_header_breaking_characters(input in ".{0,80}") {
+            if let Ok(Some(e)) = EmailAddress::parse(&input) {
+                prop_assert!(!e.as_str().chars().any(|c| c.is_control() || c.is_whitespace() || c == ',' || c == '<'));
+                prop_assert!(e.as_str().contains('@'));
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The body of a message: plain text (escaped, never interpreted) or a small HTML subset cleaned
+//! by ammonia against an allowlist. What is stored is always the cleaned HTML.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use super::FieldProblem;
+
+static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::empty();
+    builder
+        .tags(HashSet::from([
+            "p",
+            "br",
+            "b",
+            "strong",
+            "i",
+            "em",
+            "ul",
+            "ol",
+            "li",
+            "blockquote",
+            "code",
+            "pre",
+            "a",
+        ]))
+        .tag_attributes(std::collections::HashMap::from([(
+            "a",
+            HashSet::from(["href"]),
+        )]))
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .url_relative(ammonia::UrlRelative::Deny)
+        .link_rel(Some("nofollow noopener noreferrer"))
+        .clean_content_tags(HashSet::from([
+            "script", "style", "template", "textarea", "title",
+        ]))
+        .strip_comments(true);
+    builder
+});
+
+/// A message body, cleaned and within limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBody {
+    html: String,
+}
+
+impl MessageBody {
+    pub const MAX_CHARS: usize = 20_000;
+
+    pub fn parse(input: &str) -> Result<Self, FieldProblem> {
+        if input.trim().is_empty() {
+            return Err(FieldProblem::Required);
+        }
+        if input.chars().count() > Self::MAX_CHARS {
+            return Err(FieldProblem::TooLong {
+                max: Self::MAX_CHARS,
+            });
+        }
+        let input = input.replace("\r\n", "\n");
+        let html = if looks_like_html(&input) {
+            CLEANER.clean(input.trim()).to_string()
+        } else {
+            plain_text_to_html(input.trim())
+        };
+        if html_is_blank(&html) {
+            return Err(FieldProblem::Required);
+        }
+        Ok(Self { html })
+    }
+
+    /// Rebuilds a body read back from storage, where only cleaned HTML is ever written.
+    pub fn from_stored(html: String) -> Self {
+        Self { html }
+    }
+
+    /// The cleaned HTML, safe to render as is.
+    pub fn html(&self) -> &str {
+        &self.html
+    }
+}
+
+/// A tag-like sequence such as `<p>`, `</em>` or `<a href=...>` makes the body HTML; a lone `<`
+/// as in "a < b" or "<3" keeps it plain text.
+fn looks_like_html(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    bytes.windows(2).enumerate().any(|(i, w)| {
+        w[0] == b'<' && {
+            let rest = &bytes[i + 1..];
+            let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+            let name_len = rest
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
+            name_len > 0
+                && rest[0].is_ascii_alphabetic()
+                && matches!(rest.get(name_len), Some(b'>' | b' ' | b'/' | b'\n' | b'\t'))
+        }
+    }) || s.contains("<!--")
+}
+
+fn plain_text_to_html(text: &str) -> String {
+    text.split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let lines: Vec<String> = p.lines().map(|line| escape_text(line.trim_end())).collect();
+            format!("<p>{}</p>", lines.join("<br>"))
+        })
+        .collect()
+}
+
+/// Escapes text for an HTML text node (and, with quotes escaped, for an attribute).
+fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html_is_blank(html: &str) -> bool {
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag && !c.is_whitespace() => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn plain_text_is_escaped_not_interpreted() {
+        let b = MessageBody::parse("I <3 your site & a < b").expect("ok");
+        assert_eq!(b.html(), "<p>I &lt;3 your site &amp; a &lt; b</p>");
+    }
+
+    #[test]
+    fn plain_text_keeps_paragraphs_and_lines() {
+        let b = MessageBody::parse("Hello,\nsecond line\n\nNew paragraph").expect("ok");
+        assert_eq!(b.html(), "<p>Hello,<br>second line</p><p>New paragraph</p>");
+    }
+
+    #[test]
+    fn allowed_html_survives_and_links_are_defused() {
+        let b = MessageBody::parse(
+            r#"<p>See <a href="https://example.org" onclick="x()">this</a> <strong>now</strong></p>"#,
+        )
+        .expect("ok");
+        assert_eq!(
+            b.html(),
+            r#"<p>See <a href="https://example.org" rel="nofollow noopener noreferrer">this</a> <strong>now</strong></p>"#
+        );
+    }
+
+    #[test]
+    fn scripts_and_dangerous_urls_are_removed() {
+        let b = MessageBody::parse(
+            r#"<p>hi<script>alert(1)</script><img src=x onerror=alert(1)><a href="javascript:alert(1)">x</a><a href="/relative">r</a></p>"#,
+        )
+        .expect("ok");
+        assert!(!b.html().contains("script"));
+        assert!(!b.html().contains("onerror"));
+        assert!(!b.html().contains("javascript"));
+        assert!(!b.html().contains("/relative"));
+        assert!(b.html().starts_with("<p>hi"));
+    }
+
+    #[test]
+    fn mailto_links_are_kept() {
+        let b = MessageBody::parse(r#"<a href="mailto:a@example.org">mail</a>"#).expect("ok");
+        assert!(b.html().contains("mailto:a@example.org"));
+    }
+
+    #[test]
+    fn empty_or_markup_only_is_required() {
+        assert_eq!(MessageBody::parse("  \n "), Err(FieldProblem::Required));
+        assert_eq!(
+            MessageBody::parse("<script>alert(1)</script>"),
+            Err(FieldProblem::Required)
+        );
+    }
+
+    #[test]
+    fn the_limit_is_twenty_thousand_characters() {
+        assert!(MessageBody::parse(&"я".repeat(20_000)).is_ok());
+        assert_eq!(
+            MessageBody::parse(&"я".repeat(20_001)),
+            Err(FieldProblem::TooLong { max: 20_000 })
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn cleaned_output_never_contains_script_or_handlers(input in "(<[a-z]{1,6}( on[a-z]+=x)?>|[a-z <>/=\"']){1,60}") {
+            if let Ok(b) = MessageBody::parse(&input) {
+                let lower = b.html().to_lowercase();
+                prop_assert!(!lower.contains("<script"));
+                prop_assert!(!lower.contains(" on"), "handler in {}", b.html());
+            }
+        }
+    }
+}

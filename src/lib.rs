@@ -1,0 +1,19 @@
+//! Sealpost: a self-hosted feedback and contact-form service that never shows a visitor's address.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod api;
+pub mod captcha;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entities;
+pub mod error;
+pub mod http;
+pub mod i18n;
+pub mod messages;
+pub mod rate_limit;
+pub mod seal;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod web;

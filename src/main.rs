@@ -1,0 +1,122 @@
+//! The `sealpost` command: parses the command line, sets up logging, loads the configuration,
+//! and hands over to the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use sealpost::config::Settings;
+use sealpost::{db, seal, startup, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "sealpost",
+    version,
+    about = "Self-hosted feedback form that never shows an address"
+)]
+struct Cli {
+    /// Directory with default.toml and <profile>.toml (the embedded copies are used when absent).
+    #[arg(
+        long,
+        global = true,
+        env = "SEALPOST_CONFIG_DIR",
+        default_value = "config"
+    )]
+    config_dir: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve the form, the API and the pages (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print fresh random keys for seal.key and seal.index_key (for production set-up).
+    Keygen,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sealpost: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Keygen = command {
+        use secrecy::ExposeSecret;
+        println!(
+            "SEALPOST__SEAL__KEY={}",
+            seal::generate_key().expose_secret()
+        );
+        println!(
+            "SEALPOST__SEAL__INDEX_KEY={}",
+            seal::generate_key().expose_secret()
+        );
+        return Ok(());
+    }
+    let settings = Settings::load(&cli.config_dir)?;
+    telemetry::init(&settings.log);
+    match command {
+        Command::Migrate => {
+            let conn = db::connect(&settings).await?;
+            let applied = db::migrate(&conn).await?;
+            println!("sealpost: {applied} migration(s) applied; the database is up to date");
+            Ok(())
+        }
+        Command::Serve => {
+            let app = startup::Application::build(settings)
+                .await
+                .context("starting the server")?;
+            let addr = app.local_addr();
+            let host = if addr.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                addr.ip().to_string()
+            };
+            println!("Sealpost is serving http://{host}:{}/", addr.port());
+            let shutdown = CancellationToken::new();
+            let trigger = shutdown.clone();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                trigger.cancel();
+            });
+            app.run_until(shutdown).await.context("serving")?;
+            Ok(())
+        }
+        Command::Keygen => Ok(()),
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

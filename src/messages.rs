@@ -1,0 +1,356 @@
+//! The message use cases: a visitor submits a message (through the form or the API), reads their
+//! thread through its private link, and writes again. Each use case is one function that owns
+//! its transaction; the HTML and JSON front doors both call these and nothing else.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    SqlErr, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::captcha::CaptchaError;
+use crate::domain::{
+    Author, EmailAddress, FieldProblem, Locale, MessageBody, Reference, Subject, ThreadStatus,
+    ThreadToken, VisitorName,
+};
+use crate::entities::{contacts, messages, threads};
+use crate::state::AppState;
+
+/// A new message, already parsed at the edge.
+#[derive(Debug)]
+pub struct NewMessage {
+    pub name: Option<VisitorName>,
+    pub email: Option<EmailAddress>,
+    pub subject: Option<Subject>,
+    pub body: MessageBody,
+    pub locale: Locale,
+    /// The privacy-policy version the visitor accepted.
+    pub policy_version: String,
+}
+
+/// A submission as typed, before parsing: the same fields arrive from the form and the API.
+#[derive(Debug, Default, Clone)]
+pub struct Draft {
+    pub name: String,
+    pub email: String,
+    pub subject: String,
+    pub body: String,
+    pub consent: bool,
+}
+
+/// The fields of a draft that did not parse, in form order.
+pub type FieldErrors = Vec<(&'static str, FieldProblem)>;
+
+impl Draft {
+    /// Parses every field, reporting all problems at once rather than the first.
+    pub fn parse(&self, locale: Locale, policy_version: &str) -> Result<NewMessage, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = check(&mut errors, "name", VisitorName::parse(&self.name));
+        let email = check(&mut errors, "email", EmailAddress::parse(&self.email));
+        let subject = check(&mut errors, "subject", Subject::parse(&self.subject));
+        let body = check(&mut errors, "body", MessageBody::parse(&self.body));
+        check(
+            &mut errors,
+            "consent",
+            if self.consent {
+                Ok(())
+            } else {
+                Err(FieldProblem::Required)
+            },
+        );
+        match (name, email, subject, body) {
+            (Some(name), Some(email), Some(subject), Some(body)) if errors.is_empty() => {
+                Ok(NewMessage {
+                    name,
+                    email,
+                    subject,
+                    body,
+                    locale,
+                    policy_version: policy_version.to_owned(),
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+fn check<T>(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    result: Result<T, FieldProblem>,
+) -> Option<T> {
+    result.map_err(|problem| errors.push((field, problem))).ok()
+}
+
+/// Where a submission came from, for the spam defences.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<IpAddr>,
+    pub captcha_answer: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Submitted {
+    pub thread_id: Uuid,
+    pub message_id: Uuid,
+    pub reference: Reference,
+    pub token: ThreadToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("rate limited; retry in {0:?}")]
+    RateLimited(Duration),
+    #[error(transparent)]
+    Captcha(#[from] CaptchaError),
+    #[error("the privacy policy changed since the form was shown")]
+    StalePolicy,
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// The spam defences every submission passes, in order: the per-IP limit, then the captcha.
+async fn admit(app: &AppState, origin: &Origin, needs_captcha: bool) -> Result<(), SubmitError> {
+    if let Some(limiter) = &app.limiter {
+        limiter.check(origin.ip).map_err(SubmitError::RateLimited)?;
+    }
+    if let (true, Some(captcha)) = (needs_captcha, &app.captcha) {
+        captcha
+            .verify(origin.captcha_answer.as_deref(), origin.ip)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Stores a visitor's new message: sealed contact, thread and first message in one transaction.
+pub async fn submit(
+    app: &AppState,
+    origin: Origin,
+    new: NewMessage,
+) -> Result<Submitted, SubmitError> {
+    admit(app, &origin, true).await?;
+    if new.policy_version != app.settings.site.policy_version {
+        return Err(SubmitError::StalePolicy);
+    }
+    // References are random; on the rare collision with an existing one, draw again.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match store_new_thread(app, &origin, &new).await {
+            Err(err)
+                if attempts < 3
+                    && matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
+            other => return other.map_err(SubmitError::from),
+        }
+    }
+}
+
+async fn store_new_thread(
+    app: &AppState,
+    origin: &Origin,
+    new: &NewMessage,
+) -> Result<Submitted, DbErr> {
+    let now = Utc::now().fixed_offset();
+    let reference = Reference::generate();
+    let token = ThreadToken::generate();
+    let thread_id = Uuid::now_v7();
+    let message_id = Uuid::now_v7();
+
+    let txn = app.db.begin().await?;
+    let contact_id = if new.email.is_some() || new.name.is_some() || origin.ip.is_some() {
+        let id = Uuid::now_v7();
+        let sealer = &app.sealer;
+        contacts::ActiveModel {
+            id: Set(id),
+            email_sealed: Set(new.email.as_ref().map(|e| sealer.seal(e, id).into_bytes())),
+            email_index: Set(new.email.as_ref().map(|e| sealer.email_index(e))),
+            name_sealed: Set(new.name.as_ref().map(|n| sealer.seal(n, id).into_bytes())),
+            ip_sealed: Set(origin
+                .ip
+                .as_ref()
+                .map(|ip| sealer.seal(ip, id).into_bytes())),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        Some(id)
+    } else {
+        None
+    };
+    threads::ActiveModel {
+        id: Set(thread_id),
+        reference: Set(reference.as_str().to_owned()),
+        access_token_hash: Set(token.hash()),
+        contact_id: Set(contact_id),
+        subject: Set(new.subject.as_ref().map(|s| s.as_str().to_owned())),
+        locale: Set(new.locale.code().to_owned()),
+        status: Set(ThreadStatus::New.as_str().to_owned()),
+        consent_policy_version: Set(new.policy_version.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    messages::ActiveModel {
+        id: Set(message_id),
+        thread_id: Set(thread_id),
+        author: Set(Author::Visitor.as_str().to_owned()),
+        body_html: Set(new.body.html().to_owned()),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    tracing::info!(%thread_id, reference = %reference, "message received");
+    Ok(Submitted {
+        thread_id,
+        message_id,
+        reference,
+        token,
+    })
+}
+
+/// One message of a thread, as the visitor sees it.
+#[derive(Debug)]
+pub struct ThreadMessage {
+    pub author: Author,
+    pub body: MessageBody,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// A thread as its private link shows it.
+#[derive(Debug)]
+pub struct ThreadView {
+    pub id: Uuid,
+    pub reference: Reference,
+    pub status: ThreadStatus,
+    pub subject: Option<Subject>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub messages: Vec<ThreadMessage>,
+}
+
+async fn thread_row(app: &AppState, token: &ThreadToken) -> Result<Option<threads::Model>, DbErr> {
+    threads::Entity::find()
+        .filter(threads::Column::AccessTokenHash.eq(token.hash()))
+        .one(&app.db)
+        .await
+}
+
+/// The thread behind a private link, with its messages in order; `None` for an unknown link.
+pub async fn thread_by_token(
+    app: &AppState,
+    token: &ThreadToken,
+) -> Result<Option<ThreadView>, DbErr> {
+    let Some(thread) = thread_row(app, token).await? else {
+        return Ok(None);
+    };
+    let rows = messages::Entity::find()
+        .filter(messages::Column::ThreadId.eq(thread.id))
+        .order_by_asc(messages::Column::CreatedAt)
+        .order_by_asc(messages::Column::Id)
+        .all(&app.db)
+        .await?;
+    Ok(Some(ThreadView {
+        id: thread.id,
+        reference: Reference::parse(&thread.reference).ok_or_else(|| {
+            DbErr::Custom(format!("stored reference of {} is malformed", thread.id))
+        })?,
+        status: ThreadStatus::parse(&thread.status).unwrap_or(ThreadStatus::Open),
+        subject: thread.subject.map(Subject::from_stored),
+        created_at: thread.created_at.with_timezone(&Utc),
+        messages: rows
+            .into_iter()
+            .map(|m| ThreadMessage {
+                author: Author::parse(&m.author).unwrap_or(Author::Visitor),
+                body: MessageBody::from_stored(m.body_html),
+                created_at: m.created_at.with_timezone(&Utc),
+            })
+            .collect(),
+    }))
+}
+
+/// The reference a confirmation page shows for a private link. For an unknown link the
+/// reference is derived from the link itself, so that the confirmation a bot gets after filling
+/// the honeypot looks like everybody else's and reveals nothing about which links exist.
+pub async fn confirmation_reference(
+    app: &AppState,
+    token: &ThreadToken,
+) -> Result<Reference, DbErr> {
+    Ok(match thread_row(app, token).await? {
+        Some(thread) => Reference::parse(&thread.reference)
+            .unwrap_or_else(|| Reference::from_digest(&token.hash())),
+        None => decoy_reference(app, token),
+    })
+}
+
+/// What a filled honeypot gets instead of a thread: a link and reference that look real.
+pub fn decoy(app: &AppState) -> (Reference, ThreadToken) {
+    let token = ThreadToken::generate();
+    (decoy_reference(app, &token), token)
+}
+
+fn decoy_reference(app: &AppState, token: &ThreadToken) -> Reference {
+    Reference::from_digest(
+        &app.sealer
+            .keyed_digest("decoy-reference", token.as_str().as_bytes()),
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FollowUpError {
+    #[error("no thread behind this link")]
+    NotFound,
+    #[error(transparent)]
+    Submit(#[from] SubmitError),
+}
+
+impl From<DbErr> for FollowUpError {
+    fn from(e: DbErr) -> Self {
+        FollowUpError::Submit(SubmitError::Db(e))
+    }
+}
+
+/// The visitor writes again in their thread; a closed or answered thread opens again.
+pub async fn add_visitor_message(
+    app: &AppState,
+    origin: Origin,
+    token: &ThreadToken,
+    body: MessageBody,
+) -> Result<Uuid, FollowUpError> {
+    // The private link is the credential here; the captcha was solved when the thread began.
+    admit(app, &origin, false).await?;
+    let txn = app.db.begin().await?;
+    let thread = threads::Entity::find()
+        .filter(threads::Column::AccessTokenHash.eq(token.hash()))
+        .one(&txn)
+        .await?
+        .ok_or(FollowUpError::NotFound)?;
+    let now = Utc::now().fixed_offset();
+    let id = Uuid::now_v7();
+    messages::ActiveModel {
+        id: Set(id),
+        thread_id: Set(thread.id),
+        author: Set(Author::Visitor.as_str().to_owned()),
+        body_html: Set(body.html().to_owned()),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let status = match ThreadStatus::parse(&thread.status) {
+        Some(ThreadStatus::Answered | ThreadStatus::Closed) => ThreadStatus::Open,
+        Some(other) => other,
+        None => ThreadStatus::Open,
+    };
+    let thread_id = thread.id;
+    let mut active: threads::ActiveModel = thread.into();
+    active.status = Set(status.as_str().to_owned());
+    active.updated_at = Set(now);
+    active.update(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(%thread_id, "visitor wrote again");
+    Ok(id)
+}

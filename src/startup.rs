@@ -1,0 +1,133 @@
+//! Builds the application from settings — database, migrations, sealer, spam defences, routes —
+//! and runs it until the shutdown token fires.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{Endpoint, EndpointExt, Route, Server, get};
+use tokio_util::sync::CancellationToken;
+
+use crate::captcha::CaptchaVerifier;
+use crate::config::{Profile, Settings};
+use crate::http::{RequestContext, SecurityHeaders};
+use crate::rate_limit::SubmissionLimiter;
+use crate::seal::Sealer;
+use crate::state::AppState;
+use crate::{api, db, web};
+
+/// Connects to the database, applies pending migrations and assembles the shared state.
+pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
+    let sealer = Sealer::from_settings(&settings.seal, &settings.data_dir)
+        .context("setting up the sealing keys")?;
+    let captcha = CaptchaVerifier::from_settings(&settings.captcha)
+        .context("configuration key `captcha.verify_url`")?;
+    if captcha.is_none() {
+        if settings.profile == Profile::Development {
+            tracing::warn!(
+                "CAPTCHA IS OFF: anyone can post without solving one. Fine for development; \
+                 set captcha.enabled = true with your hCaptcha keys before going live"
+            );
+        } else {
+            tracing::warn!("captcha is off");
+        }
+    }
+    let limiter = SubmissionLimiter::from_settings(&settings.rate_limit);
+    let db = db::connect(&settings).await?;
+    let applied = db::migrate(&db).await?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(Arc::new(AppState {
+        settings,
+        db,
+        sealer,
+        captcha,
+        limiter,
+    }))
+}
+
+/// Every route of the service with its middleware, ready to serve.
+pub fn app(state: Arc<AppState>) -> impl Endpoint {
+    let settings = &state.settings;
+    Route::new()
+        .nest("/api", api::routes(settings.server.max_request_bytes))
+        .at("/healthz", get(api::healthz))
+        .at("/readyz", get(api::readyz))
+        .nest("/", web::routes(settings.server.max_request_bytes))
+        .with(RequestContext)
+        .with(SecurityHeaders::new(
+            settings.captcha.enabled,
+            settings.server.hsts,
+        ))
+        .data(state)
+}
+
+/// A bound, not yet running, application.
+pub struct Application {
+    state: Arc<AppState>,
+    acceptor: TcpAcceptor,
+    addr: SocketAddr,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listen = settings.server.listen;
+        let state = build_state(settings).await?;
+        let acceptor = TcpListener::bind(listen)
+            .into_acceptor()
+            .await
+            .with_context(|| {
+                format!("listening on {listen} (configuration key `server.listen`)")
+            })?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .unwrap_or(listen);
+        Ok(Self {
+            state,
+            acceptor,
+            addr,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish (up to 10 s).
+    pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let housekeeping = tokio::spawn(forget_idle_clients(self.state.clone(), shutdown.clone()));
+        let result = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                app(self.state),
+                shutdown.cancelled_owned(),
+                Some(Duration::from_secs(10)),
+            )
+            .await;
+        housekeeping.abort();
+        result
+    }
+}
+
+/// Keeps the rate limiter's memory bounded by the number of recently active clients.
+async fn forget_idle_clients(state: Arc<AppState>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                if let Some(limiter) = &state.limiter {
+                    limiter.forget_idle();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! What every request handler and service shares: settings, the database, the sealer, and the
+//! spam defences. Built once at start-up and passed around behind an `Arc`.
+
+use sea_orm::DatabaseConnection;
+
+use crate::captcha::CaptchaVerifier;
+use crate::config::Settings;
+use crate::domain::Locale;
+use crate::rate_limit::SubmissionLimiter;
+use crate::seal::Sealer;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub db: DatabaseConnection,
+    pub sealer: Sealer,
+    pub captcha: Option<CaptchaVerifier>,
+    pub limiter: Option<SubmissionLimiter>,
+}
+
+impl AppState {
+    pub fn default_locale(&self) -> Locale {
+        Locale::parse(&self.settings.site.default_locale).unwrap_or(Locale::En)
+    }
+
+    /// The visitor's private link to a thread.
+    pub fn thread_url(&self, token: &crate::domain::ThreadToken) -> String {
+        format!("{}/t/{}", self.settings.base_url(), token.as_str())
+    }
+}

@@ -1,0 +1,268 @@
+//! `GET /` shows the feedback form, `POST /` submits it, `GET /sent/{token}` confirms.
+
+use askama::Template;
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Path, Redirect};
+use poem::{Body, IntoResponse, Request, Response, handler};
+use serde::Deserialize;
+
+use super::{App, Chrome, render, request_locale};
+use crate::captcha::CaptchaError;
+use crate::domain::{FieldProblem, Locale, ThreadToken};
+use crate::error::ErrorCode;
+use crate::http::client_ip;
+use crate::i18n::Tr;
+use crate::messages::{self, Draft, FieldErrors, Origin, SubmitError};
+
+/// What the form posts. Every field is optional here; parsing decides what is missing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PostedForm {
+    name: String,
+    email: String,
+    subject: String,
+    body: String,
+    consent: Option<String>,
+    policy_version: String,
+    lang: String,
+    /// The honeypot: hidden from people, irresistible to bots.
+    website: String,
+    #[serde(rename = "h-captcha-response")]
+    captcha: Option<String>,
+}
+
+/// Localized messages next to the fields, plus one for the whole form.
+#[derive(Default)]
+pub struct FormErrors {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub consent: Option<String>,
+    pub form: Option<String>,
+}
+
+impl FormErrors {
+    fn from_fields(t: &Tr, fields: &FieldErrors) -> Self {
+        let mut errors = FormErrors::default();
+        for (field, problem) in fields {
+            let text = problem_text(t, field, *problem);
+            match *field {
+                "name" => errors.name = Some(text),
+                "email" => errors.email = Some(text),
+                "subject" => errors.subject = Some(text),
+                "body" => errors.body = Some(text),
+                _ => errors.consent = Some(text),
+            }
+        }
+        errors.form = Some(t.get("form-errors-summary"));
+        errors
+    }
+}
+
+pub(crate) fn problem_text(t: &Tr, field: &str, problem: FieldProblem) -> String {
+    match (field, problem) {
+        ("consent", _) => t.get("error-consent"),
+        (_, FieldProblem::Required) => t.get("error-required"),
+        (_, FieldProblem::TooLong { max }) => t.arg("error-too-long", "max", max),
+        (_, FieldProblem::ControlCharacters) => t.get("error-control-characters"),
+        (_, FieldProblem::InvalidEmail) => t.get("error-invalid-email"),
+        (_, FieldProblem::Unsupported) => t.get("error-unsupported"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "form.html")]
+pub struct FormPage {
+    pub chrome: Chrome,
+    pub draft: Draft,
+    pub errors: FormErrors,
+    pub policy_version: String,
+    pub captcha_site_key: Option<String>,
+    pub limits: Limits,
+}
+
+pub struct Limits {
+    pub name: usize,
+    pub subject: usize,
+    pub body: usize,
+}
+
+const LIMITS: Limits = Limits {
+    name: crate::domain::VisitorName::MAX_CHARS,
+    subject: crate::domain::Subject::MAX_CHARS,
+    body: crate::domain::MessageBody::MAX_CHARS,
+};
+
+fn form_page(app: &App, locale: Locale, draft: Draft, errors: FormErrors) -> FormPage {
+    FormPage {
+        chrome: Chrome::new(app, locale),
+        draft,
+        errors,
+        policy_version: app.settings.site.policy_version.clone(),
+        captcha_site_key: app.captcha.as_ref().map(|c| c.site_key().to_owned()),
+        limits: LIMITS,
+    }
+}
+
+#[handler]
+pub async fn show(req: &Request, Data(app): Data<&App>) -> Response {
+    let locale = request_locale(req, app, None);
+    render(
+        StatusCode::OK,
+        &form_page(app, locale, Draft::default(), FormErrors::default()),
+    )
+}
+
+fn is_form_urlencoded(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded")
+}
+
+#[handler]
+pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::Result<Response> {
+    if !is_form_urlencoded(req) {
+        return Err(poem::Error::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+    }
+    let bytes = body.into_bytes().await?;
+    let posted: PostedForm = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|_| poem::Error::from_status(StatusCode::BAD_REQUEST))?;
+    let locale = request_locale(
+        req,
+        app,
+        Some(posted.lang.as_str()).filter(|l| !l.is_empty()),
+    );
+    let lang_query = format!("?lang={}", locale.code());
+
+    if !posted.website.trim().is_empty() {
+        let (_, token) = messages::decoy(app);
+        tracing::info!("honeypot filled; nothing stored");
+        return Ok(
+            Redirect::see_other(format!("/sent/{}{lang_query}", token.as_str())).into_response(),
+        );
+    }
+
+    let draft = Draft {
+        name: posted.name,
+        email: posted.email,
+        subject: posted.subject,
+        body: posted.body,
+        consent: posted
+            .consent
+            .is_some_and(|v| matches!(v.as_str(), "on" | "yes" | "true" | "1")),
+    };
+    let t = Tr::new(locale);
+    let new = match draft.parse(locale, &posted.policy_version) {
+        Ok(new) => new,
+        Err(fields) => {
+            let errors = FormErrors::from_fields(&t, &fields);
+            return Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(app, locale, draft, errors),
+            ));
+        }
+    };
+    let origin = Origin {
+        ip: client_ip(req, &app.settings.server.trusted_proxies),
+        captcha_answer: posted.captcha,
+    };
+    match messages::submit(app, origin, new).await {
+        Ok(done) => Ok(
+            Redirect::see_other(format!("/sent/{}{lang_query}", done.token.as_str()))
+                .into_response(),
+        ),
+        Err(err) => {
+            let (code, errors) = refusal(&t, &err);
+            let mut resp = render(code.status(), &form_page(app, locale, draft, errors));
+            if let SubmitError::RateLimited(wait) = err {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_value(wait));
+            }
+            Ok(resp)
+        }
+    }
+}
+
+pub(crate) fn retry_after_value(wait: std::time::Duration) -> poem::http::HeaderValue {
+    poem::http::HeaderValue::from(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+}
+
+/// How the form reports a refused submission: the status and what to say on the page. The
+/// visitor's input always comes back with it.
+fn refusal(t: &Tr, err: &SubmitError) -> (ErrorCode, FormErrors) {
+    let form = |text: String| FormErrors {
+        form: Some(text),
+        ..FormErrors::default()
+    };
+    match err {
+        SubmitError::RateLimited(wait) => (
+            ErrorCode::RateLimited,
+            form(t.arg("error-rate-limited", "seconds", wait.as_secs().max(1))),
+        ),
+        SubmitError::Captcha(CaptchaError::Missing | CaptchaError::Rejected) => {
+            (ErrorCode::CaptchaRejected, form(t.get("error-captcha")))
+        }
+        SubmitError::Captcha(CaptchaError::Unavailable(reason)) => {
+            tracing::error!(reason = %reason, "captcha verification unavailable");
+            (
+                ErrorCode::ServiceUnavailable,
+                form(t.get("error-captcha-unavailable")),
+            )
+        }
+        SubmitError::StalePolicy => (
+            ErrorCode::ValidationFailed,
+            FormErrors {
+                consent: Some(t.get("error-stale-policy")),
+                form: Some(t.get("form-errors-summary")),
+                ..FormErrors::default()
+            },
+        ),
+        SubmitError::Db(db) => {
+            tracing::error!(error = %db, "storing a message failed");
+            (
+                ErrorCode::ServiceUnavailable,
+                form(t.get("error-text-unavailable")),
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sent.html")]
+pub struct SentPage {
+    pub chrome: Chrome,
+    pub reference: String,
+    pub thread_url: String,
+    pub thread_path: String,
+}
+
+#[handler]
+pub async fn sent(
+    req: &Request,
+    Data(app): Data<&App>,
+    Path(token): Path<String>,
+) -> poem::Result<Response> {
+    let token = ThreadToken::parse(&token)
+        .ok_or_else(|| poem::Error::from_status(StatusCode::NOT_FOUND))?;
+    let reference = messages::confirmation_reference(app, &token)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "looking up a confirmation failed");
+            poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE)
+        })?;
+    let locale = request_locale(req, app, None);
+    let chrome = Chrome::new(app, locale);
+    let thread_path = format!("/t/{}{}", token.as_str(), chrome.lang_query());
+    Ok(render(
+        StatusCode::OK,
+        &SentPage {
+            chrome,
+            reference: reference.to_string(),
+            thread_url: app.thread_url(&token),
+            thread_path,
+        },
+    ))
+}

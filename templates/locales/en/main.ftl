@@ -1,0 +1,84 @@
+## Shared by every page
+site-tagline = Feedback
+nav-privacy = Privacy policy
+nav-write = Write to us
+language-label = Language
+footer-sealed = Your e-mail address is sealed: it is stored encrypted and nobody, staff included, ever sees it.
+footer-powered = Powered by Sealpost
+
+## The feedback form
+form-title = Write to us
+form-intro = We read every message. Only the message itself is required; everything else is up to you.
+field-optional = optional
+field-required = required
+field-name = Your name
+field-name-hint = How should we address you?
+field-email = E-mail address
+field-email-hint = Without an address nobody can answer you by e-mail; you can still read answers through the private link you get after sending.
+field-email-sealed = Sealed: stored encrypted, never shown to anyone.
+field-subject = Subject
+field-body = Message
+field-body-hint = Plain text, or simple formatting: paragraphs, bold, italics, lists and links.
+field-consent = I have read the privacy policy and accept it.
+field-consent-link = Read the privacy policy
+field-consent-version = Version { $version }
+honeypot-label = Leave this field empty
+form-submit = Send message
+form-errors-summary = Please check the marked fields; everything you typed is still here.
+
+## Field errors
+error-required = This field is required.
+error-too-long = Please use at most { $max } characters.
+error-control-characters = Line breaks and control characters are not allowed here.
+error-invalid-email = This does not look like an e-mail address, for example name@example.org.
+error-unsupported = This value is not supported.
+error-consent = Please accept the privacy policy to send your message.
+error-stale-policy = The privacy policy has changed since this page was opened. Please read it and accept it again.
+error-captcha = The captcha was not solved. Please try again.
+error-captcha-unavailable = We could not check the captcha just now. Please try again in a minute; your text is kept below.
+error-rate-limited = You have sent several messages in a short time. Please wait { $seconds } seconds and send again; your text is kept below.
+
+## The confirmation
+sent-title = Message sent
+sent-lead = Thank you, your message has arrived.
+sent-reference = Your reference
+sent-reference-hint = Quote it if you contact us about this message.
+sent-link-title = Your private link
+sent-link-text = Keep this link: it is the only way to read our answers and to write again in this conversation. Anyone who has it can read the conversation, so do not share it.
+sent-open-thread = Open the conversation
+sent-write-another = Write another message
+
+## The private thread
+thread-title = Conversation { $reference }
+thread-started = Started on { $date }
+thread-status-new = Received
+thread-status-open = Open
+thread-status-answered = Answered
+thread-status-closed = Closed
+thread-status-spam = Closed
+author-visitor = You
+author-staff = { $site } team
+thread-waiting = No answer yet. Our answer will appear on this page, and in your mailbox if you gave an address.
+thread-write-again = Write again
+thread-send = Send
+thread-private-note = This page is private: anyone with its link can read it.
+
+## The privacy policy
+privacy-title = Privacy policy
+privacy-version = Version { $version }
+
+## Error pages
+error-title-not-found = Not found
+error-text-not-found = This page does not exist, or its link is no longer valid.
+error-title-too-large = Too large
+error-text-too-large = What you sent is larger than we accept. Please shorten it and try again.
+error-title-rate-limited = Too many requests
+error-text-rate-limited = Please wait a minute and try again.
+error-title-unavailable = Temporarily unavailable
+error-text-unavailable = We could not complete this just now. Please try again in a minute.
+error-title-bad-request = Something is wrong with the request
+error-text-bad-request = Your browser sent something we could not read. Please go back and try again.
+error-title-internal = Something went wrong
+error-text-internal = This is our fault. Please try again later.
+error-request-id = Request id: { $id }
+error-back = Back to the form

@@ -1,0 +1,78 @@
+//! No e-mail address, name or IP ever appears in a log line.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, TestAppBuilder, captured_logs};
+
+db_test!(a_submission_leaves_no_address_name_or_ip_in_the_logs);
+async fn a_submission_leaves_no_address_name_or_ip_in_the_logs(backend: Backend) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__SERVER__TRUSTED_PROXIES", "127.0.0.1/32,::1/128")
+        .spawn()
+        .await;
+    let marker = uuid::Uuid::now_v7().simple().to_string();
+    let email = format!("log-{marker}@example.org");
+    let name = format!("Name{marker}");
+    let ip = "203.0.113.77";
+
+    let api = app
+        .client
+        .post(app.url("/api/v1/messages"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"name": name, "email": email, "body": "hello", "consent": true}))
+        .send()
+        .await
+        .expect("request");
+    let form = app
+        .client
+        .post(app.url("/"))
+        .header("x-forwarded-for", ip)
+        .form(&[
+            ("name", name.as_str()),
+            ("email", email.as_str()),
+            ("body", "hello"),
+            ("consent", "on"),
+            ("policy_version", "2026-11-24"),
+        ])
+        .send()
+        .await
+        .expect("request");
+    let refused = app
+        .client
+        .post(app.url("/api/v1/messages"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"name": name, "email": email, "body": "", "consent": true}))
+        .send()
+        .await
+        .expect("request");
+    let request_id = api.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(api.status(), 201);
+    assert_eq!(form.status(), 303);
+    assert_eq!(refused.status(), 422);
+    let location = form.headers()["location"].to_str().expect("loc").to_owned();
+    let token = location
+        .trim_start_matches("/sent/")
+        .split('?')
+        .next()
+        .expect("t")
+        .to_owned();
+    app.get(&location).await;
+    app.get(&format!("/t/{token}")).await;
+
+    let logs = captured_logs();
+    assert!(logs.contains(&request_id), "log lines carry the request id");
+    assert!(logs.contains("message received"));
+    for secret in [
+        email.as_str(),
+        name.as_str(),
+        marker.as_str(),
+        ip,
+        "203.0.113",
+        token.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "{secret:?} appears in the logs");
+    }
+}

@@ -1,0 +1,16 @@
+//! Integration tests: one binary, each test through the real HTTP surface of a server on
+//! 127.0.0.1 with a real database — SQLite always, PostgreSQL when
+//! `SEALPOST_TEST_DATABASE_URL` names one.
+
+#[macro_use]
+mod helpers;
+
+mod api_messages;
+mod captcha;
+mod cli;
+mod form;
+mod logs;
+mod rate_limit;
+mod security;
+mod service;
+mod thread;

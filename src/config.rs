@@ -306,15 +306,14 @@ impl Settings {
                 return Err(invalid(key, "is required in production"));
             }
         }
-        if let Some(dev) = crate::seal::DevKeys::read(&self.data_dir) {
-            if dev.key == self.seal.key.expose_secret()
-                || dev.index_key == self.seal.index_key.expose_secret()
-            {
-                return Err(invalid(
-                    "seal.key",
-                    "is the generated development key; production needs a key of its own",
-                ));
-            }
+        if let Some(dev) = crate::seal::DevKeys::read(&self.data_dir)
+            && (dev.key == self.seal.key.expose_secret()
+                || dev.index_key == self.seal.index_key.expose_secret())
+        {
+            return Err(invalid(
+                "seal.key",
+                "is the generated development key; production needs a key of its own",
+            ));
         }
         if !self.captcha.enabled {
             return Err(invalid("captcha.enabled", "must be true in production"));

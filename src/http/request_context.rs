@@ -30,10 +30,10 @@ pub struct RequestContextEndpoint<E> {
 /// Paths that carry a secret (`/t/{token}`, `/sent/{token}`) are logged without it.
 fn loggable_path(path: &str) -> String {
     for prefix in ["/t/", "/sent/"] {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            if !rest.is_empty() {
-                return format!("{prefix}…");
-            }
+        if let Some(rest) = path.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            return format!("{prefix}…");
         }
     }
     path.chars().take(200).collect()

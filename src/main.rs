@@ -78,13 +78,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = startup::Application::build(settings)
                 .await
                 .context("starting the server")?;
-            let addr = app.local_addr();
-            let host = if addr.ip().is_unspecified() {
-                "127.0.0.1".to_owned()
-            } else {
-                addr.ip().to_string()
-            };
-            println!("Sealpost is serving http://{host}:{}/", addr.port());
+            let mut addr = app.local_addr();
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            println!("Sealpost is serving http://{addr}/");
             let shutdown = CancellationToken::new();
             let trigger = shutdown.clone();
             tokio::spawn(async move {

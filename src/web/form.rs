@@ -4,8 +4,8 @@ use askama::Template;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path, Redirect};
 use poem::{Body, IntoResponse, Request, Response, handler};
-use serde::Deserialize;
 
+use super::form_data::FormData;
 use super::{App, Chrome, render, request_locale};
 use crate::captcha::CaptchaError;
 use crate::domain::{FieldProblem, Locale, ThreadToken};
@@ -13,23 +13,6 @@ use crate::error::ErrorCode;
 use crate::http::client_ip;
 use crate::i18n::Tr;
 use crate::messages::{self, Draft, FieldErrors, Origin, SubmitError};
-
-/// What the form posts. Every field is optional here; parsing decides what is missing.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct PostedForm {
-    name: String,
-    email: String,
-    subject: String,
-    body: String,
-    consent: Option<String>,
-    policy_version: String,
-    lang: String,
-    /// The honeypot: hidden from people, irresistible to bots.
-    website: String,
-    #[serde(rename = "h-captcha-response")]
-    captcha: Option<String>,
-}
 
 /// Localized messages next to the fields, plus one for the whole form.
 #[derive(Default)]
@@ -114,30 +97,14 @@ pub async fn show(req: &Request, Data(app): Data<&App>) -> Response {
     )
 }
 
-fn is_form_urlencoded(req: &Request) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded")
-}
-
 #[handler]
 pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::Result<Response> {
-    if !is_form_urlencoded(req) {
-        return Err(poem::Error::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
-    }
-    let bytes = body.into_bytes().await?;
-    let posted: PostedForm = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| poem::Error::from_status(StatusCode::BAD_REQUEST))?;
-    let locale = request_locale(
-        req,
-        app,
-        Some(posted.lang.as_str()).filter(|l| !l.is_empty()),
-    );
+    let posted = FormData::read(req, body).await?;
+    let locale = request_locale(req, app, Some(posted.get("lang")).filter(|l| !l.is_empty()));
     let lang_query = format!("?lang={}", locale.code());
 
-    if !posted.website.trim().is_empty() {
+    // The honeypot: hidden from people, irresistible to bots.
+    if !posted.get("website").trim().is_empty() {
         let (_, token) = messages::decoy(app);
         tracing::info!("honeypot filled; nothing stored");
         return Ok(
@@ -146,16 +113,14 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
     }
 
     let draft = Draft {
-        name: posted.name,
-        email: posted.email,
-        subject: posted.subject,
-        body: posted.body,
-        consent: posted
-            .consent
-            .is_some_and(|v| matches!(v.as_str(), "on" | "yes" | "true" | "1")),
+        name: posted.get("name").to_owned(),
+        email: posted.get("email").to_owned(),
+        subject: posted.get("subject").to_owned(),
+        body: posted.get("body").to_owned(),
+        consent: matches!(posted.get("consent"), "on" | "yes" | "true" | "1"),
     };
     let t = Tr::new(locale);
-    let new = match draft.parse(locale, &posted.policy_version) {
+    let new = match draft.parse(locale, posted.get("policy_version")) {
         Ok(new) => new,
         Err(fields) => {
             let errors = FormErrors::from_fields(&t, &fields);
@@ -167,7 +132,9 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
     };
     let origin = Origin {
         ip: client_ip(req, &app.settings.server.trusted_proxies),
-        captcha_answer: posted.captcha,
+        captcha_answer: posted
+            .has("h-captcha-response")
+            .then(|| posted.get("h-captcha-response").to_owned()),
     };
     match messages::submit(app, origin, new).await {
         Ok(done) => Ok(

@@ -4,6 +4,7 @@
 
 mod errors;
 mod form;
+mod form_data;
 mod pages;
 mod thread;
 

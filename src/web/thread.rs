@@ -5,9 +5,9 @@ use askama::Template;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path, Redirect};
 use poem::{Body, IntoResponse, Request, Response, handler};
-use serde::Deserialize;
 
 use super::form::{problem_text, retry_after_value};
+use super::form_data::FormData;
 use super::{App, Chrome, render, request_locale};
 use crate::domain::{Author, Locale, MessageBody, ThreadStatus, ThreadToken};
 use crate::http::client_ip;
@@ -104,12 +104,6 @@ pub async fn show(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct PostedReply {
-    body: String,
-}
-
 /// The thread page again, with the visitor's text kept and the reason it was refused.
 async fn refuse(
     app: &App,
@@ -137,19 +131,18 @@ pub async fn write_again(
     body: Body,
 ) -> poem::Result<Response> {
     let token = ThreadToken::parse(&token).ok_or_else(not_found)?;
-    let bytes = body.into_bytes().await?;
-    let posted: PostedReply = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|_| poem::Error::from_status(StatusCode::BAD_REQUEST))?;
+    let posted = FormData::read(req, body).await?;
+    let typed = posted.get("body").to_owned();
     let locale = request_locale(req, app, None);
     let t = crate::i18n::Tr::new(locale);
     let refuse = |status, error, draft| refuse(app, locale, &token, status, error, draft);
-    let body = match MessageBody::parse(&posted.body) {
+    let body = match MessageBody::parse(&typed) {
         Ok(body) => body,
         Err(problem) => {
             return refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 problem_text(&t, "body", problem),
-                posted.body,
+                typed,
             )
             .await;
         }
@@ -168,7 +161,7 @@ pub async fn write_again(
             let mut resp = refuse(
                 StatusCode::TOO_MANY_REQUESTS,
                 t.arg("error-rate-limited", "seconds", wait.as_secs().max(1)),
-                posted.body,
+                typed,
             )
             .await?;
             resp.headers_mut()

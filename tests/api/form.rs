@@ -280,3 +280,43 @@ async fn an_unknown_page_is_a_localized_404(backend: Backend) {
     assert!(page.contains("<html lang=\"ru\">"));
     assert!(page.contains("404"));
 }
+
+db_test!(a_long_russian_message_fits_through_the_form_as_the_browser_sends_it);
+async fn a_long_russian_message_fits_through_the_form_as_the_browser_sends_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let page = app.get("/?lang=ru").await.text().await.expect("body");
+    assert!(
+        page.contains("enctype=\"multipart/form-data\""),
+        "the form posts multipart"
+    );
+    let long = "Здравствуйте, мир! ".repeat(1050);
+    assert!(long.chars().count() <= 20_000 && long.len() > 35_000);
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in valid_form() {
+        form = form.text(
+            k,
+            if k == "body" {
+                long.clone()
+            } else {
+                v.to_owned()
+            },
+        );
+    }
+
+    let resp = app
+        .client
+        .post(app.url("/"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("request");
+
+    assert_eq!(resp.status(), 303);
+    let stored = sealpost::entities::messages::Entity::find()
+        .one(app.db())
+        .await
+        .expect("q")
+        .expect("stored");
+    assert!(stored.body_html.contains("Здравствуйте, мир!"));
+    assert!(stored.body_html.chars().count() > 19_000);
+}

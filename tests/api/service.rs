@@ -77,3 +77,33 @@ async fn the_swagger_ui_is_served_at_api_docs(backend: Backend) {
     assert!(page.contains("swagger"), "Swagger UI page");
     assert!(page.contains("submitMessage"), "it carries our document");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_database_runs_in_wal_mode_with_foreign_keys() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app(Backend::Sqlite).await;
+    let pragma = |sql: &'static str| {
+        let db = app.db().clone();
+        async move {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DatabaseBackend::Sqlite,
+                    sql,
+                ))
+                .await
+                .expect("pragma")
+                .expect("row");
+            row.try_get_by_index::<String>(0)
+                .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                .expect("value")
+        }
+    };
+
+    assert_eq!(pragma("PRAGMA journal_mode").await, "wal");
+    assert_eq!(pragma("PRAGMA foreign_keys").await, "1");
+    assert_eq!(
+        pragma("PRAGMA synchronous").await,
+        "2",
+        "FULL: a 201 means the message is on disk"
+    );
+}

@@ -65,6 +65,7 @@ pub struct Settings {
     pub seal: SealSettings,
     pub captcha: CaptchaSettings,
     pub rate_limit: RateLimitSettings,
+    pub mail: MailSettings,
     pub log: LogSettings,
     #[serde(skip, default = "default_profile")]
     pub profile: Profile,
@@ -131,6 +132,48 @@ pub struct RateLimitSettings {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    pub support_from: String,
+    #[serde(deserialize_with = "string_list_de")]
+    pub staff_addresses: Vec<String>,
+    pub relay_domain: String,
+    pub acknowledge_visitor: bool,
+    pub max_bounces: i64,
+    pub max_attempts: i64,
+    pub max_age_hours: i64,
+    pub retry_base_secs: u64,
+    pub poll_interval_ms: u64,
+    pub batch_size: u32,
+    pub smtp: SmtpSettings,
+    pub inbound: InboundSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundSettings {
+    pub listen: String,
+    pub token: SecretString,
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Pretty,
     Json,
@@ -161,6 +204,10 @@ fn string_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .collect())
+}
+
+fn string_list_de<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    string_list(d)
 }
 
 fn ip_nets<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
@@ -262,6 +309,7 @@ impl Settings {
                 "must be 1 to 32 characters without ':'",
             ));
         }
+        self.validate_mail()?;
         if self.captcha.enabled {
             if self.captcha.site_key.trim().is_empty() {
                 return Err(invalid(
@@ -280,6 +328,47 @@ impl Settings {
         }
         if self.profile == Profile::Production {
             self.validate_production(&base)?;
+        }
+        Ok(())
+    }
+
+    fn validate_mail(&self) -> Result<(), ConfigError> {
+        let mail = &self.mail;
+        crate::mail::parse_mailbox(&mail.support_from)
+            .map_err(|e| invalid("mail.support_from", e))?;
+        if mail.staff_addresses.is_empty() {
+            return Err(invalid(
+                "mail.staff_addresses",
+                "needs at least one address: notifications go there",
+            ));
+        }
+        for address in &mail.staff_addresses {
+            crate::mail::parse_address(address).map_err(|e| invalid("mail.staff_addresses", e))?;
+        }
+        let domain = mail.relay_domain.trim();
+        if domain.is_empty()
+            || !domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        {
+            return Err(invalid("mail.relay_domain", "must be a domain name"));
+        }
+        if mail.max_attempts < 1 || mail.batch_size == 0 || mail.poll_interval_ms == 0 {
+            return Err(invalid(
+                "mail.max_attempts",
+                "max_attempts, batch_size and poll_interval_ms must be at least 1",
+            ));
+        }
+        if mail.transport == MailTransport::Smtp {
+            crate::mail::smtp_transport_check(mail.smtp.url.expose_secret())
+                .map_err(|e| invalid("mail.smtp.url", e))?;
+        }
+        if !mail.inbound.listen.trim().is_empty() {
+            mail.inbound
+                .listen
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|e| invalid("mail.inbound.listen", format!("not an address ({e})")))?;
         }
         Ok(())
     }
@@ -322,6 +411,15 @@ impl Settings {
             return Err(invalid(
                 "captcha.secret",
                 "is hCaptcha's public test secret; production needs the site's own",
+            ));
+        }
+        if self.mail.transport != MailTransport::Smtp {
+            return Err(invalid("mail.transport", "must be `smtp` in production"));
+        }
+        if self.mail.relay_domain.ends_with(".localhost") {
+            return Err(invalid(
+                "mail.relay_domain",
+                "must be your own relay domain in production",
             ));
         }
         Ok(())

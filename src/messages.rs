@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    SqlErr, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -18,6 +18,7 @@ use crate::domain::{
     ThreadToken, VisitorName,
 };
 use crate::entities::{contacts, messages, threads};
+use crate::relay;
 use crate::state::AppState;
 
 /// A new message, already parsed at the edge.
@@ -158,7 +159,6 @@ async fn store_new_thread(
     let reference = Reference::generate();
     let token = ThreadToken::generate();
     let thread_id = Uuid::now_v7();
-    let message_id = Uuid::now_v7();
 
     let txn = app.db.begin().await?;
     let contact_id = if new.email.is_some() || new.name.is_some() || origin.ip.is_some() {
@@ -174,6 +174,7 @@ async fn store_new_thread(
                 .as_ref()
                 .map(|ip| sealer.seal(ip, id).into_bytes())),
             created_at: Set(now),
+            bounces: Set(0),
         }
         .insert(&txn)
         .await?;
@@ -195,16 +196,32 @@ async fn store_new_thread(
     }
     .insert(&txn)
     .await?;
-    messages::ActiveModel {
-        id: Set(message_id),
-        thread_id: Set(thread_id),
-        author: Set(Author::Visitor.as_str().to_owned()),
-        body_html: Set(new.body.html().to_owned()),
-        created_at: Set(now),
-    }
-    .insert(&txn)
+    let message_id = insert_message(&txn, thread_id, Author::Visitor, &new.body).await?;
+    let thread = relay::ThreadRef {
+        id: thread_id,
+        reference: &reference,
+        subject: new.subject.as_ref(),
+        locale: new.locale,
+    };
+    relay::notify_staff(
+        &txn,
+        app,
+        &thread,
+        contact_id,
+        &new.body,
+        false,
+        new.email.is_some(),
+    )
     .await?;
+    if let (Some(contact_id), Some(_), true) = (
+        contact_id,
+        &new.email,
+        app.settings.mail.acknowledge_visitor,
+    ) {
+        relay::acknowledge_visitor(&txn, app, &thread, contact_id, &token).await?;
+    }
     txn.commit().await?;
+    app.outbox_wakeup.notify_one();
     tracing::info!(%thread_id, reference = %reference, "message received");
     Ok(Submitted {
         thread_id,
@@ -329,28 +346,76 @@ pub async fn add_visitor_message(
         .one(&txn)
         .await?
         .ok_or(FollowUpError::NotFound)?;
-    let now = Utc::now().fixed_offset();
+    let id = insert_message(&txn, thread.id, Author::Visitor, &body).await?;
+    let thread_id = thread.id;
+    record_visitor_follow_up(app, &txn, thread, &body).await?;
+    txn.commit().await?;
+    app.outbox_wakeup.notify_one();
+    tracing::info!(%thread_id, "visitor wrote again");
+    Ok(id)
+}
+
+/// Stores one message of a thread.
+pub(crate) async fn insert_message<C: ConnectionTrait>(
+    conn: &C,
+    thread_id: Uuid,
+    author: Author,
+    body: &MessageBody,
+) -> Result<Uuid, DbErr> {
     let id = Uuid::now_v7();
     messages::ActiveModel {
         id: Set(id),
-        thread_id: Set(thread.id),
-        author: Set(Author::Visitor.as_str().to_owned()),
+        thread_id: Set(thread_id),
+        author: Set(author.as_str().to_owned()),
         body_html: Set(body.html().to_owned()),
-        created_at: Set(now),
+        created_at: Set(Utc::now().fixed_offset()),
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
+    Ok(id)
+}
+
+/// After a visitor wrote again (on the page or by e-mail): the thread opens again if it was
+/// answered or closed, and staff are told.
+pub(crate) async fn record_visitor_follow_up<C: ConnectionTrait>(
+    app: &AppState,
+    conn: &C,
+    thread: threads::Model,
+    body: &MessageBody,
+) -> Result<(), DbErr> {
     let status = match ThreadStatus::parse(&thread.status) {
-        Some(ThreadStatus::Answered | ThreadStatus::Closed) => ThreadStatus::Open,
+        Some(ThreadStatus::Answered | ThreadStatus::Closed) | None => ThreadStatus::Open,
         Some(other) => other,
-        None => ThreadStatus::Open,
     };
-    let thread_id = thread.id;
+    let reference = Reference::parse(&thread.reference)
+        .ok_or_else(|| DbErr::Custom(format!("stored reference of {} is malformed", thread.id)))?;
+    let subject = thread.subject.clone().map(Subject::from_stored);
+    let has_email = match thread.contact_id {
+        Some(id) => contacts::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .is_some_and(|c| c.email_sealed.is_some()),
+        None => false,
+    };
+    let thread_ref = relay::ThreadRef {
+        id: thread.id,
+        reference: &reference,
+        subject: subject.as_ref(),
+        locale: Locale::parse(&thread.locale).unwrap_or(Locale::En),
+    };
+    relay::notify_staff(
+        conn,
+        app,
+        &thread_ref,
+        thread.contact_id,
+        body,
+        true,
+        has_email,
+    )
+    .await?;
     let mut active: threads::ActiveModel = thread.into();
     active.status = Set(status.as_str().to_owned());
-    active.updated_at = Set(now);
-    active.update(&txn).await?;
-    txn.commit().await?;
-    tracing::info!(%thread_id, "visitor wrote again");
-    Ok(id)
+    active.updated_at = Set(Utc::now().fixed_offset());
+    active.update(conn).await?;
+    Ok(())
 }

@@ -233,9 +233,9 @@ impl Sealer {
         Sealed::from_stored(bytes)
     }
 
-    /// Opens a sealed value. Only audited unsealing paths may call this (the legal workflow;
-    /// until it lands, only the tests do).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Opens a sealed value. Only the paths that must use the value may call this: the outbox
+    /// opening a visitor's address to deliver their mail, and (to come) the audited legal
+    /// workflow.
     pub(crate) fn open<T: Sealable>(
         &self,
         sealed: &Sealed<T>,

@@ -13,10 +13,11 @@ use tokio_util::sync::CancellationToken;
 use crate::captcha::CaptchaVerifier;
 use crate::config::{Profile, Settings};
 use crate::http::{RequestContext, SecurityHeaders};
+use crate::mail::Mailer;
 use crate::rate_limit::SubmissionLimiter;
 use crate::seal::Sealer;
 use crate::state::AppState;
-use crate::{api, db, web};
+use crate::{api, db, outbox, web};
 
 /// Connects to the database, applies pending migrations and assembles the shared state.
 pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
@@ -35,6 +36,14 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         }
     }
     let limiter = SubmissionLimiter::from_settings(&settings.rate_limit);
+    let mailer = Mailer::from_settings(&settings.mail, &settings.data_dir)
+        .map_err(|e| anyhow::anyhow!("setting up mail: {e}"))?;
+    if matches!(mailer, Mailer::File(_)) {
+        tracing::warn!(
+            dir = %settings.data_dir.join("mail").display(),
+            "mail is written to files, not sent (mail.transport = \"file\")"
+        );
+    }
     let db = db::connect(&settings).await?;
     let applied = db::migrate(&db).await?;
     if applied > 0 {
@@ -46,6 +55,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         sealer,
         captcha,
         limiter,
+        mailer,
+        outbox_wakeup: tokio::sync::Notify::new(),
     }))
 }
 
@@ -102,18 +113,19 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish (up to 10 s).
+    /// Serves until `shutdown` is cancelled, then lets in-flight requests and the mail being
+    /// sent finish (up to 10 s). The HTTP server, the outbox worker and the housekeeping run
+    /// side by side and stop together.
     pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
-        let housekeeping = tokio::spawn(forget_idle_clients(self.state.clone(), shutdown.clone()));
-        let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(
-                app(self.state),
-                shutdown.cancelled_owned(),
-                Some(Duration::from_secs(10)),
-            )
-            .await;
-        housekeeping.abort();
-        result
+        let server = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
+            app(self.state.clone()),
+            shutdown.clone().cancelled_owned(),
+            Some(Duration::from_secs(10)),
+        );
+        let worker = outbox::run_worker(self.state.clone(), shutdown.clone());
+        let housekeeping = forget_idle_clients(self.state.clone(), shutdown.clone());
+        let (served, _, _) = tokio::join!(server, worker, housekeeping);
+        served
     }
 }
 

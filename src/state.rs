@@ -15,6 +15,9 @@ pub struct AppState {
     pub sealer: Sealer,
     pub captcha: Option<CaptchaVerifier>,
     pub limiter: Option<SubmissionLimiter>,
+    pub mailer: crate::mail::Mailer,
+    /// Wakes the outbox worker when a mail is enqueued.
+    pub outbox_wakeup: tokio::sync::Notify,
 }
 
 impl AppState {

@@ -6,6 +6,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_contacts;
 mod m20261124_000002_create_threads;
 mod m20261124_000003_create_messages;
+mod m20261124_000004_create_outbox;
+mod m20261124_000005_add_contact_bounces;
 
 pub struct Migrator;
 
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_contacts::Migration),
             Box::new(m20261124_000002_create_threads::Migration),
             Box::new(m20261124_000003_create_messages::Migration),
+            Box::new(m20261124_000004_create_outbox::Migration),
+            Box::new(m20261124_000005_add_contact_bounces::Migration),
         ]
     }
 }

@@ -77,6 +77,93 @@ impl MessageBody {
     pub fn html(&self) -> &str {
         &self.html
     }
+
+    /// A plain-text rendition for the text part of mail: paragraphs and line breaks kept,
+    /// list items dashed, links followed by their target, entities decoded.
+    pub fn to_text(&self) -> String {
+        let mut out = String::with_capacity(self.html.len());
+        let mut rest = self.html.as_str();
+        let mut link: Option<String> = None;
+        while let Some(start) = rest.find('<') {
+            out.push_str(&decode_entities(&rest[..start]));
+            let Some(end) = rest[start..].find('>') else {
+                break;
+            };
+            let tag = &rest[start + 1..start + end];
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            let closing = tag.starts_with('/');
+            match (name.as_str(), closing) {
+                ("br", _) => out.push('\n'),
+                ("p" | "blockquote" | "pre" | "ul" | "ol", true) => out.push_str("\n\n"),
+                ("li", false) => out.push_str("- "),
+                ("li", true) => out.push('\n'),
+                ("a", false) => {
+                    link = tag
+                        .split("href=\"")
+                        .nth(1)
+                        .and_then(|h| h.split('"').next())
+                        .map(decode_entities);
+                }
+                ("a", true) => {
+                    if let Some(href) = link.take() {
+                        out.push_str(&format!(" <{href}>"));
+                    }
+                }
+                _ => {}
+            }
+            rest = &rest[start + end + 1..];
+        }
+        out.push_str(&decode_entities(rest));
+        out.trim().to_owned()
+    }
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let tail = &rest[amp..];
+        let Some(semi) = tail.find(';').filter(|i| *i <= 10) else {
+            out.push('&');
+            rest = &tail[1..];
+            continue;
+        };
+        let entity = &tail[1..semi];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "nbsp" => Some('\u{a0}'),
+            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A tag-like sequence such as `<p>`, `</em>` or `<a href=...>` makes the body HTML; a lone `<`
@@ -181,6 +268,26 @@ mod tests {
     }
 
     #[test]
+    fn the_text_rendition_keeps_structure_and_decodes_entities() {
+        let b = MessageBody::parse(
+            "<p>Hi &amp; <b>welcome</b><br>line two</p><ul><li>one</li><li>two</li></ul><p>See <a href=\"https://example.org/?a=1&amp;b=2\">this</a></p>",
+        )
+        .expect("ok");
+        assert_eq!(
+            b.to_text(),
+            "Hi & welcome\nline two\n\n- one\n- two\n\n\nSee this <https://example.org/?a=1&b=2>"
+        );
+        let plain = MessageBody::parse("a < b\n\nI <3 it").expect("ok");
+        assert_eq!(plain.to_text(), "a < b\n\nI <3 it");
+    }
+
+    #[test]
+    fn xmp_content_is_text() {
+        let b = MessageBody::parse("<xmp><a href=\"javascript:x\">").expect("ok");
+        assert_eq!(b.html(), "&lt;a href=\"javascript:x\"&gt;");
+    }
+
+    #[test]
     fn mailto_links_are_kept() {
         let b = MessageBody::parse(r#"<a href="mailto:a@example.org">mail</a>"#).expect("ok");
         assert!(b.html().contains("mailto:a@example.org"));
@@ -204,13 +311,53 @@ mod tests {
         );
     }
 
+    const ALLOWED: [&str; 13] = [
+        "p",
+        "br",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "code",
+        "pre",
+        "a",
+    ];
+
+    /// Every tag in cleaned output is on the allowlist and carries no attribute but href/rel.
+    fn only_allowed_markup(html: &str) -> Result<(), String> {
+        let mut rest = html;
+        while let Some(start) = rest.find('<') {
+            let end = rest[start..].find('>').ok_or("unclosed tag")? + start;
+            let tag = rest[start + 1..end].trim_start_matches('/');
+            let mut parts = tag.split_whitespace();
+            let name = parts.next().unwrap_or_default().to_ascii_lowercase();
+            if !ALLOWED.contains(&name.as_str()) {
+                return Err(format!("tag {name} in {html}"));
+            }
+            for attr in parts {
+                let attr_name = attr.split('=').next().unwrap_or_default();
+                if !matches!(
+                    attr_name,
+                    "href" | "rel" | "noopener" | "noreferrer\"" | "noreferrer"
+                ) {
+                    return Err(format!("attribute {attr_name} in {html}"));
+                }
+            }
+            rest = &rest[end + 1..];
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
-        fn cleaned_output_never_contains_script_or_handlers(input in "(<[a-z]{1,6}( on[a-z]+=x)?>|[a-z <>/=\"']){1,60}") {
+        fn cleaned_output_carries_only_allowed_tags_and_attributes(input in "(<[a-z]{1,6}( on[a-z]+=x| href=\"javascript:x\")?>|[a-z <>/=\"']){1,60}") {
             if let Ok(b) = MessageBody::parse(&input) {
-                let lower = b.html().to_lowercase();
-                prop_assert!(!lower.contains("<script"));
-                prop_assert!(!lower.contains(" on"), "handler in {}", b.html());
+                prop_assert!(only_allowed_markup(b.html()).is_ok(), "{:?}", only_allowed_markup(b.html()));
+                prop_assert!(!b.html().to_lowercase().contains("<a href=\"javascript"));
             }
         }
     }

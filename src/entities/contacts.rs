@@ -17,6 +17,9 @@ pub struct Model {
     #[sea_orm(column_type = "Blob", nullable)]
     pub ip_sealed: Option<Vec<u8>>,
     pub created_at: DateTimeWithTimeZone,
+    pub bounces: i64,
+    #[sea_orm(has_many)]
+    pub outboxes: HasMany<super::outbox::Entity>,
     #[sea_orm(has_many)]
     pub threads: HasMany<super::threads::Entity>,
 }

@@ -4,4 +4,5 @@ pub mod prelude;
 
 pub mod contacts;
 pub mod messages;
+pub mod outbox;
 pub mod threads;

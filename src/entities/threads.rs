@@ -29,6 +29,8 @@ pub struct Model {
     pub contacts: BelongsTo<Option<super::contacts::Entity>>,
     #[sea_orm(has_many)]
     pub messages: HasMany<super::messages::Entity>,
+    #[sea_orm(has_many)]
+    pub outboxes: HasMany<super::outbox::Entity>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

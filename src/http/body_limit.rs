@@ -4,6 +4,7 @@
 
 use poem::http::StatusCode;
 use poem::{Body, Endpoint, Error, Middleware, Request, Result};
+use tokio::io::AsyncReadExt;
 
 pub struct BodyLimit {
     max_bytes: usize,
@@ -31,6 +32,14 @@ pub struct BodyLimitEndpoint<E> {
     max_bytes: usize,
 }
 
+/// Reads and forgets what is left of a refused body (up to a bound), so that the client, still
+/// sending, gets the 413 instead of a reset connection.
+async fn drain(body: Body) {
+    const DRAIN_CAP: u64 = 1 << 20;
+    let mut reader = body.into_async_read().take(DRAIN_CAP);
+    let _ = tokio::io::copy(&mut reader, &mut tokio::io::sink()).await;
+}
+
 fn too_large(max: usize) -> Error {
     Error::from_string(
         format!("request body is larger than {max} bytes"),
@@ -48,21 +57,27 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if announced.is_some_and(|n| n > self.max_bytes as u64) {
+            drain(req.take_body()).await;
             return Err(too_large(self.max_bytes));
         }
         if announced != Some(0) {
-            let body = req.take_body();
-            let bytes = body
-                .into_bytes_limit(self.max_bytes)
+            let mut reader = req.take_body().into_async_read();
+            let mut buffer = Vec::with_capacity(announced.unwrap_or(8192).min(65536) as usize);
+            let read = (&mut reader)
+                .take(self.max_bytes as u64 + 1)
+                .read_to_end(&mut buffer)
                 .await
-                .map_err(|e| match e {
-                    poem::error::ReadBodyError::PayloadTooLarge => too_large(self.max_bytes),
-                    other => Error::from_string(
-                        format!("could not read the request body: {other}"),
+                .map_err(|e| {
+                    Error::from_string(
+                        format!("could not read the request body: {e}"),
                         StatusCode::BAD_REQUEST,
-                    ),
+                    )
                 })?;
-            req.set_body(Body::from(bytes));
+            if read > self.max_bytes {
+                drain(Body::from_async_read(reader)).await;
+                return Err(too_large(self.max_bytes));
+            }
+            req.set_body(Body::from(buffer));
         }
         self.inner.call(req).await
     }

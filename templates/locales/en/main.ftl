@@ -82,3 +82,21 @@ error-title-internal = Something went wrong
 error-text-internal = This is our fault. Please try again later.
 error-request-id = Request id: { $id }
 error-back = Back to the form
+
+## Mail
+mail-new-subject = New message { $reference }
+mail-followup-subject = The visitor wrote again { $reference }
+mail-new-intro = A visitor wrote through the feedback form.
+mail-followup-intro = The visitor wrote again in this conversation.
+mail-subject-label = Subject
+mail-reference-label = Reference
+mail-new-reply-hint = Reply to this e-mail to answer. Your answer reaches the visitor from the support address: they never see your address, and nobody sees theirs.
+mail-new-no-email = The visitor left no e-mail address; your answer will be visible through their private link only.
+mail-ack-subject = We received your message { $reference }
+mail-ack-intro = Thank you for writing to { $site }. Your message has arrived.
+mail-ack-link = Your private link to the conversation; keep it to yourself:
+mail-ack-reply-hint = You can also reply to this e-mail to add to your message.
+mail-answer-subject = Answer to your message { $reference }
+mail-answer-intro = { $site } answered your message:
+mail-answer-reply-hint = Reply to this e-mail to answer. The private link in our first e-mail shows the whole conversation.
+mail-footer-auto = This message was sent automatically by { $site }.

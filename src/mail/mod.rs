@@ -1,0 +1,152 @@
+//! Mail: the transport that delivers outbox rows (SMTP with a pool, or `.eml` files in
+//! development), the templates of each kind of mail, the relay aliases, and inbound mail.
+
+pub mod inbound;
+pub mod relay_token;
+pub mod smtp_listener;
+pub mod templates;
+
+use std::path::Path;
+use std::time::Duration;
+
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{
+    Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+use secrecy::ExposeSecret;
+
+use crate::config::{MailSettings, MailTransport};
+
+pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
+    s.parse::<Mailbox>().map_err(|e| {
+        format!("`{s}` is not a mailbox such as \"Support <support@example.org>\" ({e})")
+    })
+}
+
+pub fn parse_address(s: &str) -> Result<Address, String> {
+    s.trim()
+        .parse::<Address>()
+        .map_err(|e| format!("`{s}` is not an e-mail address ({e})"))
+}
+
+/// Checks an SMTP URL the way the transport will read it.
+pub fn smtp_transport_check(url: &str) -> Result<(), String> {
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        .map(|_| ())
+        .map_err(|e| format!("not a usable SMTP URL ({e})"))
+}
+
+/// `Auto-Submitted` (RFC 3834), so that responders and our own loop guard can tell.
+#[derive(Debug, Clone)]
+pub struct AutoSubmitted(pub String);
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// Why a delivery failed, and whether trying again could help.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    pub permanent: bool,
+    pub message: String,
+}
+
+/// The ways mail leaves Sealpost.
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>),
+}
+
+impl Mailer {
+    pub fn from_settings(settings: &MailSettings, data_dir: &Path) -> Result<Self, String> {
+        match settings.transport {
+            MailTransport::Smtp => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(
+                    settings.smtp.url.expose_secret(),
+                )
+                .map_err(|e| format!("mail.smtp.url: {e}"))?
+                .timeout(Some(Duration::from_secs(settings.smtp.timeout_secs)))
+                .pool_config(PoolConfig::new().max_size(settings.smtp.max_connections))
+                .build();
+                Ok(Mailer::Smtp(transport))
+            }
+            MailTransport::File => {
+                let dir = data_dir.join("mail");
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                Ok(Mailer::File(AsyncFileTransport::new(dir)))
+            }
+        }
+    }
+
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        match self {
+            Mailer::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| SendError {
+                permanent: e.is_permanent(),
+                message: e.to_string(),
+            }),
+            Mailer::File(file) => file.send(message).await.map(|_| ()).map_err(|e| SendError {
+                permanent: false,
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// A mail ready to be built: everything but the recipients, which the outbox resolves when it
+/// sends (a visitor's address is opened only then).
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub message_id: String,
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub in_reply_to: Option<String>,
+    pub references: Option<String>,
+    pub auto_submitted: Option<String>,
+}
+
+impl Composed {
+    pub fn build(&self, to: &[Mailbox]) -> Result<Message, String> {
+        let mut builder = Message::builder()
+            .message_id(Some(self.message_id.clone()))
+            .from(self.from.clone())
+            .subject(self.subject.clone());
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        for mailbox in to {
+            builder = builder.to(mailbox.clone());
+        }
+        if let Some(id) = &self.in_reply_to {
+            builder = builder.in_reply_to(id.clone());
+        }
+        if let Some(refs) = &self.references {
+            builder = builder.references(refs.clone());
+        }
+        if let Some(auto) = &self.auto_submitted {
+            builder = builder.header(AutoSubmitted(auto.clone()));
+        }
+        builder
+            .multipart(MultiPart::alternative_plain_html(
+                self.text.clone(),
+                self.html.clone(),
+            ))
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,397 @@
+//! The outbox: mail is a row written in the transaction of the change that causes it, and a
+//! worker inside `sealpost serve` delivers it. Rows are claimed with a lease (and
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL) so several workers never send one row at once;
+//! failures are retried with exponential backoff and jitter; a permanent SMTP refusal, too many
+//! attempts or too much age make a row `dead` with its last error. The Message-ID is fixed at
+//! enqueue time, so a retry after a crash is the same mail (at-least-once, never silently lost).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use futures_util::StreamExt;
+use lettre::message::Mailbox;
+use rand::Rng;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Statement,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::domain::{EmailAddress, VisitorName};
+use crate::entities::{contacts, outbox};
+use crate::mail::{self, Composed, Mailer};
+use crate::seal::Sealed;
+use crate::state::AppState;
+
+pub const PENDING: &str = "pending";
+pub const SENDING: &str = "sending";
+pub const SENT: &str = "sent";
+pub const DEAD: &str = "dead";
+
+/// What kind of mail a row is; stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// To staff: a visitor wrote (new thread or again).
+    NewMessage,
+    /// To the visitor: we have your message.
+    VisitorAck,
+    /// To the visitor: staff answered.
+    StaffAnswer,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::NewMessage => "new_message",
+            Kind::VisitorAck => "visitor_ack",
+            Kind::StaffAnswer => "staff_answer",
+        }
+    }
+}
+
+/// Who receives a row: the configured staff mailboxes, or the visitor of the row's contact,
+/// whose sealed address is opened only at delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipient {
+    Staff,
+    Visitor,
+}
+
+/// A fresh Message-ID on the relay domain.
+pub fn new_message_id(relay_domain: &str) -> String {
+    format!("<{}@{relay_domain}>", Uuid::now_v7().simple())
+}
+
+/// Adds a mail to the outbox; call it with the transaction of the change that causes it.
+/// `contact_id` is the visitor the mail is about (their name shows in staff notifications)
+/// or, for [`Recipient::Visitor`], to.
+pub async fn enqueue<C: ConnectionTrait>(
+    conn: &C,
+    kind: Kind,
+    thread_id: Option<Uuid>,
+    recipient: Recipient,
+    contact_id: Option<Uuid>,
+    mail: &Composed,
+) -> Result<Uuid, DbErr> {
+    let now = Utc::now().fixed_offset();
+    let id = Uuid::now_v7();
+    let recipient_kind = match recipient {
+        Recipient::Staff => "staff",
+        Recipient::Visitor => "visitor",
+    };
+    outbox::ActiveModel {
+        id: Set(id),
+        message_id: Set(mail.message_id.clone()),
+        kind: Set(kind.as_str().to_owned()),
+        thread_id: Set(thread_id),
+        recipient: Set(recipient_kind.to_owned()),
+        contact_id: Set(contact_id),
+        from_header: Set(mail.from.to_string()),
+        reply_to: Set(mail.reply_to.as_ref().map(ToString::to_string)),
+        subject: Set(mail.subject.clone()),
+        text_body: Set(mail.text.clone()),
+        html_body: Set(mail.html.clone()),
+        in_reply_to: Set(mail.in_reply_to.clone()),
+        references: Set(mail.references.clone()),
+        auto_submitted: Set(mail.auto_submitted.clone().unwrap_or_else(|| "no".into())),
+        state: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        lease_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        sent_at: Set(None),
+    }
+    .insert(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Claims up to `limit` due rows for this worker for `lease`.
+async fn claim(app: &AppState, limit: u32, lease: Duration) -> Result<Vec<outbox::Model>, DbErr> {
+    let now = Utc::now().fixed_offset();
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+    let backend = app.db.get_database_backend();
+    let (sql, values): (&str, Vec<sea_orm::Value>) = match backend {
+        DatabaseBackend::Postgres => (
+            "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox \
+               WHERE (state = 'pending' AND next_attempt_at <= $2) \
+                  OR (state = 'sending' AND lease_until < $2) \
+               ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING *",
+            vec![until.into(), now.into(), i64::from(limit).into()],
+        ),
+        _ => (
+            "UPDATE outbox SET state = 'sending', lease_until = ?, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox \
+               WHERE (state = 'pending' AND next_attempt_at <= ?) \
+                  OR (state = 'sending' AND lease_until < ?) \
+               ORDER BY next_attempt_at LIMIT ?) \
+             RETURNING *",
+            vec![
+                until.into(),
+                now.into(),
+                now.into(),
+                i64::from(limit).into(),
+            ],
+        ),
+    };
+    outbox::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+        .all(&app.db)
+        .await
+}
+
+/// Why a row could not be turned into a mail: these do not get better with retries.
+#[derive(Debug, thiserror::Error)]
+enum BuildError {
+    #[error("{0}")]
+    Permanent(String),
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// Resolves the recipients and the visitor-dependent parts, then builds the mail.
+async fn build(app: &AppState, row: &outbox::Model) -> Result<lettre::Message, BuildError> {
+    let permanent = |e: String| BuildError::Permanent(e);
+    let mut from = mail::parse_mailbox(&row.from_header).map_err(permanent)?;
+    let contact = match row.contact_id {
+        Some(id) => contacts::Entity::find_by_id(id).one(&app.db).await?,
+        None => None,
+    };
+    let to: Vec<Mailbox> = match row.recipient.as_str() {
+        "staff" => app
+            .settings
+            .mail
+            .staff_addresses
+            .iter()
+            .map(|a| mail::parse_address(a).map(|a| Mailbox::new(None, a)))
+            .collect::<Result<_, _>>()
+            .map_err(permanent)?,
+        _ => {
+            let contact = contact
+                .as_ref()
+                .ok_or_else(|| permanent("the visitor's contact data no longer exists".into()))?;
+            let sealed = contact
+                .email_sealed
+                .clone()
+                .ok_or_else(|| permanent("the visitor gave no address".into()))?;
+            let email: EmailAddress = app
+                .sealer
+                .open(&Sealed::from_stored(sealed), contact.id)
+                .map_err(|e| permanent(format!("opening the visitor's address: {e}")))?;
+            vec![Mailbox::new(
+                None,
+                mail::parse_address(email.as_str()).map_err(permanent)?,
+            )]
+        }
+    };
+    // Staff see the visitor's name (never the address) as the sender of a notification.
+    if row.kind == Kind::NewMessage.as_str()
+        && let Some(sealed) = contact.as_ref().and_then(|c| c.name_sealed.clone())
+        && let Some(contact) = contact.as_ref()
+        && let Ok(name) = app
+            .sealer
+            .open::<VisitorName>(&Sealed::from_stored(sealed), contact.id)
+    {
+        from = Mailbox::new(
+            Some(format!("{} via {}", name.as_str(), app.settings.site.name)),
+            from.email,
+        );
+    }
+    let composed = Composed {
+        message_id: row.message_id.clone(),
+        from,
+        reply_to: row
+            .reply_to
+            .as_deref()
+            .map(mail::parse_mailbox)
+            .transpose()
+            .map_err(permanent)?,
+        subject: row.subject.clone(),
+        text: row.text_body.clone(),
+        html: row.html_body.clone(),
+        in_reply_to: row.in_reply_to.clone(),
+        references: row.references.clone(),
+        auto_submitted: Some(row.auto_submitted.clone()).filter(|a| a != "no"),
+    };
+    composed.build(&to).map_err(permanent)
+}
+
+/// The delay before attempt `attempts + 1`: base × 2^(attempts−1), at most an hour, ±20 %.
+fn backoff(base_secs: u64, attempts: i64) -> chrono::Duration {
+    let exponent = attempts.clamp(1, 20) - 1;
+    let secs = (base_secs.max(1) as f64 * 2f64.powi(exponent as i32)).min(3600.0);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    chrono::Duration::milliseconds((secs * jitter * 1000.0) as i64)
+}
+
+enum Outcome {
+    Sent,
+    Retry(String),
+    Dead(String),
+}
+
+async fn deliver(app: &AppState, mailer: &Mailer, row: outbox::Model) -> Result<(), DbErr> {
+    let outcome = match build(app, &row).await {
+        Err(BuildError::Permanent(reason)) => Outcome::Dead(reason),
+        Err(BuildError::Db(e)) => Outcome::Retry(format!("database: {e}")),
+        Ok(message) => match mailer.send(message).await {
+            Ok(()) => Outcome::Sent,
+            Err(e) if e.permanent => Outcome::Dead(e.message),
+            Err(e) => Outcome::Retry(e.message),
+        },
+    };
+    let now = Utc::now().fixed_offset();
+    let settings = &app.settings.mail;
+    let too_old = now - row.created_at > chrono::Duration::hours(settings.max_age_hours);
+    let outcome = match outcome {
+        Outcome::Retry(reason) if row.attempts >= settings.max_attempts || too_old => {
+            Outcome::Dead(format!("gave up after {} attempts: {reason}", row.attempts))
+        }
+        other => other,
+    };
+    let id = row.id;
+    let attempts = row.attempts;
+    let mut active: outbox::ActiveModel = row.into();
+    active.lease_until = Set(None);
+    match outcome {
+        Outcome::Sent => {
+            active.state = Set(SENT.to_owned());
+            active.sent_at = Set(Some(now));
+            active.last_error = Set(None);
+            tracing::info!(outbox_id = %id, attempts, "mail delivered");
+        }
+        Outcome::Retry(reason) => {
+            active.state = Set(PENDING.to_owned());
+            active.next_attempt_at = Set(now + backoff(settings.retry_base_secs, attempts));
+            tracing::warn!(outbox_id = %id, attempts, error = %reason, "mail delivery failed; will retry");
+            active.last_error = Set(Some(reason));
+        }
+        Outcome::Dead(reason) => {
+            active.state = Set(DEAD.to_owned());
+            tracing::error!(outbox_id = %id, attempts, error = %reason, "mail is dead");
+            active.last_error = Set(Some(reason));
+        }
+    }
+    active.update(&app.db).await?;
+    Ok(())
+}
+
+/// One pass: claims a batch of due mail and delivers it, several at once. Returns how many
+/// rows were claimed.
+pub async fn deliver_due(app: &AppState) -> Result<usize, DbErr> {
+    let mailer = &app.mailer;
+    let settings = &app.settings.mail;
+    let lease = Duration::from_secs(settings.smtp.timeout_secs.saturating_mul(2).max(60));
+    let rows = claim(app, settings.batch_size, lease).await?;
+    let claimed = rows.len();
+    let parallel = settings.smtp.max_connections.max(1) as usize;
+    let results: Vec<Result<(), DbErr>> = futures_util::stream::iter(rows)
+        .map(|row| deliver(app, mailer, row))
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    for result in results {
+        result?;
+    }
+    Ok(claimed)
+}
+
+/// The worker inside `sealpost serve`: delivers due mail until `shutdown`, waking early when
+/// a new mail is enqueued.
+pub async fn run_worker(app: Arc<AppState>, shutdown: CancellationToken) {
+    let idle = Duration::from_millis(app.settings.mail.poll_interval_ms);
+    loop {
+        let claimed = match deliver_due(&app).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox pass failed");
+                0
+            }
+        };
+        if claimed >= app.settings.mail.batch_size as usize {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = app.outbox_wakeup.notified() => {}
+            _ = tokio::time::sleep(idle) => {}
+        }
+    }
+}
+
+/// Counts by state and the age of the oldest pending mail, for `sealpost outbox status`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    pub pending: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub dead: u64,
+    pub oldest_pending: Option<DateTime<FixedOffset>>,
+}
+
+pub async fn status<C: ConnectionTrait>(db: &C) -> Result<Status, DbErr> {
+    let count = |state: &'static str| async move {
+        outbox::Entity::find()
+            .filter(outbox::Column::State.eq(state))
+            .count(db)
+            .await
+    };
+    let oldest = outbox::Entity::find()
+        .filter(outbox::Column::State.is_in([PENDING, SENDING]))
+        .order_by_asc(outbox::Column::CreatedAt)
+        .one(db)
+        .await?;
+    Ok(Status {
+        pending: count(PENDING).await?,
+        sending: count(SENDING).await?,
+        sent: count(SENT).await?,
+        dead: count(DEAD).await?,
+        oldest_pending: oldest.map(|r| r.created_at),
+    })
+}
+
+/// Puts dead (or waiting) mail back in line for immediate delivery; returns how many rows.
+pub async fn retry<C: ConnectionTrait>(db: &C, which: RetryWhich) -> Result<u64, DbErr> {
+    let now = Utc::now().fixed_offset();
+    let mut update = outbox::Entity::update_many()
+        .col_expr(outbox::Column::State, PENDING.into())
+        .col_expr(outbox::Column::NextAttemptAt, now.into())
+        .col_expr(outbox::Column::Attempts, 0i64.into());
+    update = match which {
+        RetryWhich::One(id) => update
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::State.is_in([DEAD, PENDING])),
+        RetryWhich::AllDead => update.filter(outbox::Column::State.eq(DEAD)),
+    };
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum RetryWhich {
+    One(Uuid),
+    AllDead,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        for (attempts, expected) in [(1, 30.0), (2, 60.0), (3, 120.0), (10, 3600.0), (50, 3600.0)] {
+            let d = backoff(30, attempts).num_milliseconds() as f64 / 1000.0;
+            assert!(
+                d >= expected * 0.8 && d <= expected * 1.2,
+                "{attempts}: {d}"
+            );
+        }
+    }
+}

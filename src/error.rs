@@ -7,6 +7,7 @@ use poem::http::StatusCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     MalformedRequest,
+    Unauthorized,
     ValidationFailed,
     CaptchaRejected,
     NotFound,
@@ -22,6 +23,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::MalformedRequest => "malformed_request",
+            ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::ValidationFailed => "validation_failed",
             ErrorCode::CaptchaRejected => "captcha_rejected",
             ErrorCode::NotFound => "not_found",
@@ -37,6 +39,7 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::MalformedRequest | ErrorCode::CaptchaRejected => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -51,6 +54,7 @@ impl ErrorCode {
     /// The code for an error that poem raised on its own (routing, extractors, limits).
     pub fn from_status(status: StatusCode) -> Self {
         match status {
+            StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
             StatusCode::NOT_FOUND => ErrorCode::NotFound,
             StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
@@ -67,6 +71,7 @@ impl ErrorCode {
     pub fn title(self) -> &'static str {
         match self {
             ErrorCode::MalformedRequest => "The request could not be read",
+            ErrorCode::Unauthorized => "Credentials are missing or wrong",
             ErrorCode::ValidationFailed => "Some fields are not valid",
             ErrorCode::CaptchaRejected => "The captcha was not solved",
             ErrorCode::NotFound => "Not found",

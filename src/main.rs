@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use sealpost::config::Settings;
-use sealpost::{db, seal, startup, telemetry};
+use sealpost::{db, outbox, seal, startup, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +37,26 @@ enum Command {
     Migrate,
     /// Print fresh random keys for seal.key and seal.index_key (for production set-up).
     Keygen,
+    /// Inspect and steer the mail outbox.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Counts by state and the age of the oldest undelivered mail.
+    Status,
+    /// Put a mail (by id), or every dead mail, back in line for delivery.
+    Retry {
+        /// The outbox id of one mail.
+        #[arg(required_unless_present = "dead", conflicts_with = "dead")]
+        id: Option<uuid::Uuid>,
+        /// Every mail in the dead state.
+        #[arg(long)]
+        dead: bool,
+    },
 }
 
 #[tokio::main]
@@ -83,6 +103,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
             println!("Sealpost is serving http://{addr}/");
+            if let Some(smtp) = app.smtp_addr() {
+                println!("Relay mail is accepted over SMTP on {smtp}");
+            }
             let shutdown = CancellationToken::new();
             let trigger = shutdown.clone();
             tokio::spawn(async move {
@@ -91,6 +114,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             });
             app.run_until(shutdown).await.context("serving")?;
             Ok(())
+        }
+        Command::Outbox { command } => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            match command {
+                OutboxCommand::Status => {
+                    let status = outbox::status(&conn).await?;
+                    println!("pending  {}", status.pending);
+                    println!("sending  {}", status.sending);
+                    println!("sent     {}", status.sent);
+                    println!("dead     {}", status.dead);
+                    match status.oldest_pending {
+                        Some(oldest) => {
+                            let age = chrono::Utc::now().signed_duration_since(oldest);
+                            println!("oldest undelivered: {} s old", age.num_seconds().max(0));
+                        }
+                        None => println!("oldest undelivered: none"),
+                    }
+                    Ok(())
+                }
+                OutboxCommand::Retry { id, dead } => {
+                    let which = match (id, dead) {
+                        (Some(id), _) => outbox::RetryWhich::One(id),
+                        (None, _) => outbox::RetryWhich::AllDead,
+                    };
+                    let n = outbox::retry(&conn, which).await?;
+                    if n == 0 && id.is_some() {
+                        anyhow::bail!("no dead or waiting mail with that id");
+                    }
+                    println!("{n} mail(s) queued for delivery again");
+                    Ok(())
+                }
+            }
         }
         Command::Keygen => Ok(()),
     }

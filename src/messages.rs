@@ -213,11 +213,12 @@ async fn store_new_thread(
         new.email.is_some(),
     )
     .await?;
-    if let (Some(contact_id), Some(_), true) = (
+    if let (Some(contact_id), Some(email), true) = (
         contact_id,
         &new.email,
         app.settings.mail.acknowledge_visitor,
-    ) {
+    ) && bounces_of(&txn, &app.sealer.email_index(email)).await? < app.settings.mail.max_bounces
+    {
         relay::acknowledge_visitor(&txn, app, &thread, contact_id, &token).await?;
     }
     txn.commit().await?;
@@ -418,4 +419,45 @@ pub(crate) async fn record_visitor_follow_up<C: ConnectionTrait>(
     active.updated_at = Set(Utc::now().fixed_offset());
     active.update(conn).await?;
     Ok(())
+}
+
+/// Staff answered (by e-mail now; from the inbox later): the answer is stored, the thread is
+/// marked answered, and the answer goes to the visitor if they gave an address that does not
+/// bounce.
+pub(crate) async fn record_staff_answer<C: ConnectionTrait>(
+    app: &AppState,
+    conn: &C,
+    thread: threads::Model,
+    contact: Option<&contacts::Model>,
+    body: &MessageBody,
+) -> Result<(), DbErr> {
+    insert_message(conn, thread.id, Author::Staff, body).await?;
+    let reference = Reference::parse(&thread.reference)
+        .ok_or_else(|| DbErr::Custom(format!("stored reference of {} is malformed", thread.id)))?;
+    let subject = thread.subject.clone().map(Subject::from_stored);
+    if let Some(contact) = contact.filter(|c| c.email_sealed.is_some()) {
+        let thread_ref = relay::ThreadRef {
+            id: thread.id,
+            reference: &reference,
+            subject: subject.as_ref(),
+            locale: Locale::parse(&thread.locale).unwrap_or(Locale::En),
+        };
+        relay::relay_staff_answer(conn, app, &thread_ref, contact.id, body).await?;
+    }
+    let mut active: threads::ActiveModel = thread.into();
+    active.status = Set(ThreadStatus::Answered.as_str().to_owned());
+    active.updated_at = Set(Utc::now().fixed_offset());
+    active.update(conn).await?;
+    Ok(())
+}
+
+/// How often mail to an address (by its blind index) has bounced, over all its threads.
+async fn bounces_of<C: ConnectionTrait>(conn: &C, email_index: &[u8]) -> Result<i64, DbErr> {
+    Ok(contacts::Entity::find()
+        .filter(contacts::Column::EmailIndex.eq(email_index.to_vec()))
+        .all(conn)
+        .await?
+        .iter()
+        .map(|c| c.bounces)
+        .sum())
 }

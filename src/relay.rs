@@ -3,7 +3,10 @@
 //! arriving over SMTP or HTTP, goes through [`receive`] — one path for both.
 
 use lettre::message::Mailbox;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder,
+};
 use uuid::Uuid;
 
 use crate::domain::{Locale, MessageBody, Reference, Subject, ThreadToken};
@@ -193,4 +196,268 @@ pub async fn relay_staff_answer<C: ConnectionTrait>(
         &mail,
     )
     .await?)
+}
+
+/// Mail arriving for the relay domain, from the SMTP listener or `POST /api/v1/inbound`.
+pub struct Inbound<'a> {
+    /// The envelope sender; `None` or empty for the null reverse path `<>`.
+    pub envelope_from: Option<&'a str>,
+    /// The envelope recipients (or, over HTTP, the addresses the caller names).
+    pub recipients: Vec<String>,
+    pub raw: &'a [u8],
+}
+
+/// What became of an inbound mail that was not refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    /// Stored in the thread and relayed to the other side.
+    Relayed { thread_id: Uuid },
+    /// A bounce, recorded against the mail it reports on.
+    BounceRecorded,
+    /// Automatic mail (auto-reply, list, daemon): accepted and dropped, so that no loop starts.
+    Dropped,
+}
+
+/// Why an inbound mail is refused. Over SMTP each is a 5xx during the dialogue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("no such recipient")]
+    UnknownRecipient,
+    #[error("relay token is forged or altered")]
+    ForgedToken,
+    #[error("the sender may not write to this address")]
+    StrangerSender,
+    #[error("the mail has no readable text")]
+    Empty,
+    #[error("the mail cannot be parsed")]
+    Malformed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl From<ComposeError> for ReceiveError {
+    fn from(e: ComposeError) -> Self {
+        ReceiveError::Db(e.into())
+    }
+}
+
+/// Checks one envelope recipient, as the SMTP listener does at `RCPT TO`: it must be a
+/// relay alias with a valid token for a thread that exists.
+pub async fn check_recipient(app: &AppState, recipient: &str) -> Result<RelayToken, ReceiveError> {
+    use crate::mail::relay_token::TokenError;
+    let token = RelayToken::from_address(recipient, &app.sealer, &app.settings.mail.relay_domain)
+        .map_err(|e| match e {
+        TokenError::NotAnAlias => Refusal::UnknownRecipient,
+        TokenError::Forged => Refusal::ForgedToken,
+    })?;
+    let exists = crate::entities::threads::Entity::find_by_id(token.thread_id)
+        .one(&app.db)
+        .await?
+        .is_some();
+    if !exists {
+        return Err(Refusal::UnknownRecipient.into());
+    }
+    Ok(token)
+}
+
+/// The thread and side a mail is for: from its recipients, or, when the alias was lost, from
+/// the Message-IDs it answers.
+async fn route(
+    app: &AppState,
+    mail: &Inbound<'_>,
+    parsed: &crate::mail::inbound::Parsed<'_>,
+) -> Result<RelayToken, ReceiveError> {
+    let mut refusal = Refusal::UnknownRecipient;
+    for recipient in &mail.recipients {
+        match check_recipient(app, recipient).await {
+            Ok(token) => return Ok(token),
+            Err(ReceiveError::Refused(Refusal::ForgedToken)) => refusal = Refusal::ForgedToken,
+            Err(ReceiveError::Refused(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    if refusal == Refusal::ForgedToken {
+        return Err(refusal.into());
+    }
+    let ids = parsed.referenced_ids();
+    if !ids.is_empty() {
+        let row = outbox_rows::Entity::find()
+            .filter(outbox_rows::Column::MessageId.is_in(ids))
+            .one(&app.db)
+            .await?;
+        if let Some(row) = row
+            && let Some(thread_id) = row.thread_id
+        {
+            let direction = if row.kind == Kind::NewMessage.as_str() {
+                Direction::FromStaff
+            } else {
+                Direction::FromVisitor
+            };
+            return Ok(RelayToken::new(thread_id, direction));
+        }
+    }
+    Err(refusal.into())
+}
+
+/// Records a bounce against the mail it reports on; an address that keeps bouncing gets no
+/// more acknowledgements.
+async fn record_bounce(
+    app: &AppState,
+    parsed: &crate::mail::inbound::Parsed<'_>,
+) -> Result<(), DbErr> {
+    let text = parsed.all_text();
+    let suffix = format!("@{}>", app.settings.mail.relay_domain);
+    let ids: Vec<String> = text
+        .split(|c: char| c.is_whitespace())
+        .filter(|w| w.starts_with('<') && w.ends_with(&suffix))
+        .map(str::to_owned)
+        .collect();
+    if ids.is_empty() {
+        tracing::info!("bounce for no mail of ours; dropped");
+        return Ok(());
+    }
+    let rows = outbox_rows::Entity::find()
+        .filter(outbox_rows::Column::MessageId.is_in(ids))
+        .all(&app.db)
+        .await?;
+    for row in rows {
+        tracing::warn!(outbox_id = %row.id, kind = %row.kind, "mail bounced");
+        let contact_id = row.contact_id.filter(|_| row.recipient == "visitor");
+        let mut active: outbox_rows::ActiveModel = row.into();
+        active.last_error = Set(Some(
+            "bounced: the receiving server sent a delivery failure report".into(),
+        ));
+        active.update(&app.db).await?;
+        if let Some(contact_id) = contact_id {
+            crate::entities::contacts::Entity::update_many()
+                .col_expr(
+                    crate::entities::contacts::Column::Bounces,
+                    sea_orm::sea_query::ExprTrait::add(
+                        sea_orm::sea_query::Expr::col(crate::entities::contacts::Column::Bounces),
+                        1,
+                    ),
+                )
+                .filter(crate::entities::contacts::Column::Id.eq(contact_id))
+                .exec(&app.db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the addresses of either side found in a text with the alias of the thread.
+fn hide_addresses(
+    app: &AppState,
+    text: &str,
+    contact: Option<&crate::entities::contacts::Model>,
+    alias: &str,
+) -> String {
+    let mut out = text.to_owned();
+    for word in crate::mail::inbound::addresses_in(text) {
+        let is_staff = app
+            .settings
+            .mail
+            .staff_addresses
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(word));
+        let is_visitor = contact
+            .and_then(|c| c.email_index.as_ref())
+            .is_some_and(|index| {
+                crate::domain::EmailAddress::parse(word)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|e| &app.sealer.email_index(&e) == index)
+            });
+        let is_ours = word.to_ascii_lowercase().ends_with(&format!(
+            "@{}",
+            app.settings.mail.relay_domain.to_ascii_lowercase()
+        ));
+        if (is_staff || is_visitor) && !is_ours {
+            out = out.replace(word, alias);
+        }
+    }
+    out
+}
+
+/// Takes in a mail for the relay domain: one code path for SMTP and HTTP. A staff answer goes
+/// to the visitor from the support address; a visitor's mail joins the thread and notifies
+/// staff. Either way the mail is rebuilt from its new text, never forwarded, so none of the
+/// sender's headers travel on.
+pub async fn receive(app: &AppState, mail: Inbound<'_>) -> Result<Received, ReceiveError> {
+    use crate::entities::{contacts, threads};
+    use crate::mail::inbound::{Automatic, Parsed};
+    use sea_orm::TransactionTrait;
+
+    let parsed = Parsed::parse(mail.raw).ok_or(Refusal::Malformed)?;
+    match parsed.automatic(mail.envelope_from) {
+        Some(Automatic::Bounce) => {
+            record_bounce(app, &parsed).await?;
+            return Ok(Received::BounceRecorded);
+        }
+        Some(Automatic::Other) => {
+            tracing::info!("automatic mail to the relay dropped");
+            return Ok(Received::Dropped);
+        }
+        None => {}
+    }
+    let token = route(app, &mail, &parsed).await?;
+    let thread = threads::Entity::find_by_id(token.thread_id)
+        .one(&app.db)
+        .await?
+        .ok_or(Refusal::UnknownRecipient)?;
+    let contact = match thread.contact_id {
+        Some(id) => contacts::Entity::find_by_id(id).one(&app.db).await?,
+        None => None,
+    };
+    let sender = parsed.from_address().unwrap_or_default();
+    let allowed = match token.direction {
+        Direction::FromStaff => app
+            .settings
+            .mail
+            .staff_addresses
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&sender)),
+        Direction::FromVisitor => {
+            let index = crate::domain::EmailAddress::parse(&sender)
+                .ok()
+                .flatten()
+                .map(|e| app.sealer.email_index(&e));
+            index.is_some() && contact.as_ref().and_then(|c| c.email_index.clone()) == index
+        }
+    };
+    if !allowed {
+        tracing::warn!(thread_id = %thread.id, "relay mail from a sender not on this thread refused");
+        return Err(Refusal::StrangerSender.into());
+    }
+    let reader_alias = match token.direction {
+        Direction::FromStaff => RelayToken::new(thread.id, Direction::FromVisitor),
+        Direction::FromVisitor => RelayToken::new(thread.id, Direction::FromStaff),
+    }
+    .alias(&app.sealer, &app.settings.mail.relay_domain);
+    let text = hide_addresses(app, &parsed.new_text(), contact.as_ref(), &reader_alias);
+    let body = MessageBody::from_plain_text(&text).map_err(|_| Refusal::Empty)?;
+
+    let txn = app.db.begin().await?;
+    let thread_id = thread.id;
+    match token.direction {
+        Direction::FromStaff => {
+            crate::messages::record_staff_answer(app, &txn, thread, contact.as_ref(), &body)
+                .await?;
+        }
+        Direction::FromVisitor => {
+            crate::messages::insert_message(&txn, thread.id, crate::domain::Author::Visitor, &body)
+                .await?;
+            crate::messages::record_visitor_follow_up(app, &txn, thread, &body).await?;
+        }
+    }
+    txn.commit().await?;
+    app.outbox_wakeup.notify_one();
+    tracing::info!(%thread_id, "relay mail stored");
+    Ok(Received::Relayed { thread_id })
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::captcha::CaptchaVerifier;
 use crate::config::{Profile, Settings};
 use crate::http::{RequestContext, SecurityHeaders};
-use crate::mail::Mailer;
+use crate::mail::{Mailer, smtp_listener};
 use crate::rate_limit::SubmissionLimiter;
 use crate::seal::Sealer;
 use crate::state::AppState;
@@ -64,7 +64,13 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
 pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let settings = &state.settings;
     Route::new()
-        .nest("/api", api::routes(settings.server.max_request_bytes))
+        .nest(
+            "/api",
+            api::routes(
+                settings.server.max_request_bytes,
+                settings.mail.inbound.max_message_bytes,
+            ),
+        )
         .at("/healthz", get(api::healthz))
         .at("/readyz", get(api::readyz))
         .nest("/", web::routes(settings.server.max_request_bytes))
@@ -81,6 +87,7 @@ pub struct Application {
     state: Arc<AppState>,
     acceptor: TcpAcceptor,
     addr: SocketAddr,
+    smtp: Option<tokio::net::TcpListener>,
 }
 
 impl Application {
@@ -98,11 +105,31 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(listen);
+        let smtp_listen = state.settings.mail.inbound.listen.trim().to_owned();
+        let smtp = if smtp_listen.is_empty() {
+            None
+        } else {
+            Some(
+                tokio::net::TcpListener::bind(&smtp_listen)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "listening for SMTP on {smtp_listen} (configuration key `mail.inbound.listen`)"
+                        )
+                    })?,
+            )
+        };
         Ok(Self {
             state,
             acceptor,
             addr,
+            smtp,
         })
+    }
+
+    /// Where the SMTP listener for the relay domain listens, when it is on.
+    pub fn smtp_addr(&self) -> Option<SocketAddr> {
+        self.smtp.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -124,7 +151,12 @@ impl Application {
         );
         let worker = outbox::run_worker(self.state.clone(), shutdown.clone());
         let housekeeping = forget_idle_clients(self.state.clone(), shutdown.clone());
-        let (served, _, _) = tokio::join!(server, worker, housekeeping);
+        let smtp = async {
+            if let Some(listener) = self.smtp {
+                smtp_listener::run(self.state.clone(), listener, shutdown.clone()).await;
+            }
+        };
+        let (served, _, _, _) = tokio::join!(server, worker, housekeeping, smtp);
         served
     }
 }

@@ -7,9 +7,14 @@ use tracing_subscriber::fmt::format::FmtSpan;
 use crate::config::{LogFormat, LogSettings};
 
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_new(&settings.filter))
+            .unwrap_or_else(|_| EnvFilter::new("info"))
+            // mailin traces every SMTP command line, addresses included: never below warn.
+            .add_directive("mailin=warn".parse().unwrap_or_else(|_| {
+                tracing_subscriber::filter::Directive::from(tracing::Level::WARN)
+            }));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -3,6 +3,7 @@
 //! Every error under `/api` is an RFC 9457 problem document.
 
 mod health;
+mod inbound;
 mod messages;
 mod problem;
 
@@ -14,9 +15,9 @@ use crate::http::BodyLimit;
 pub use health::{healthz, readyz};
 pub use problem::{ApiErrors, FieldError, Problem};
 
-pub fn service() -> OpenApiService<messages::MessagesApi, ()> {
+pub fn service() -> OpenApiService<(messages::MessagesApi, inbound::InboundApi), ()> {
     OpenApiService::new(
-        messages::MessagesApi,
+        (messages::MessagesApi, inbound::InboundApi),
         "Sealpost API",
         env!("CARGO_PKG_VERSION"),
     )
@@ -30,7 +31,7 @@ pub fn service() -> OpenApiService<messages::MessagesApi, ()> {
 }
 
 /// `/api/...`: the operations, the OpenAPI document and the Swagger UI.
-pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
+pub fn routes(max_request_bytes: usize, max_mail_bytes: usize) -> impl IntoEndpoint {
     let service = service();
     let spec = service.spec_endpoint();
     let docs = service.swagger_ui();
@@ -38,6 +39,6 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
         .at("/openapi.json", get(spec))
         .nest("/docs", docs)
         .nest("/", service)
-        .with(BodyLimit::new(max_request_bytes))
+        .with(BodyLimit::new(max_request_bytes).allow("/api/v1/inbound", max_mail_bytes))
         .with(ApiErrors)
 }

@@ -68,6 +68,22 @@ impl MessageBody {
         Ok(Self { html })
     }
 
+    /// A body that is plain text whatever it contains (mail text parts): escaped, never
+    /// interpreted; cut at the limit rather than refused, since mail cannot be sent back.
+    pub fn from_plain_text(input: &str) -> Result<Self, FieldProblem> {
+        let text: String = input
+            .replace("\r\n", "\n")
+            .chars()
+            .take(Self::MAX_CHARS)
+            .collect();
+        if text.trim().is_empty() {
+            return Err(FieldProblem::Required);
+        }
+        Ok(Self {
+            html: plain_text_to_html(text.trim()),
+        })
+    }
+
     /// Rebuilds a body read back from storage, where only cleaned HTML is ever written.
     pub fn from_stored(html: String) -> Self {
         Self { html }

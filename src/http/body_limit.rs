@@ -8,11 +8,21 @@ use tokio::io::AsyncReadExt;
 
 pub struct BodyLimit {
     max_bytes: usize,
+    exceptions: Vec<(&'static str, usize)>,
 }
 
 impl BodyLimit {
     pub fn new(max_bytes: usize) -> Self {
-        Self { max_bytes }
+        Self {
+            max_bytes,
+            exceptions: Vec::new(),
+        }
+    }
+
+    /// A different limit for one path (as the client sent it), such as inbound mail.
+    pub fn allow(mut self, path: &'static str, max_bytes: usize) -> Self {
+        self.exceptions.push((path, max_bytes));
+        self
     }
 }
 
@@ -23,6 +33,7 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
         BodyLimitEndpoint {
             inner: ep,
             max_bytes: self.max_bytes,
+            exceptions: self.exceptions.clone(),
         }
     }
 }
@@ -30,6 +41,7 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
 pub struct BodyLimitEndpoint<E> {
     inner: E,
     max_bytes: usize,
+    exceptions: Vec<(&'static str, usize)>,
 }
 
 /// Reads and forgets what is left of a refused body (up to a bound), so that the client, still
@@ -51,20 +63,25 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = E::Output;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let max_bytes = self
+            .exceptions
+            .iter()
+            .find(|(path, _)| req.original_uri().path() == *path)
+            .map_or(self.max_bytes, |(_, max)| *max);
         let announced = req
             .headers()
             .get(poem::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if announced.is_some_and(|n| n > self.max_bytes as u64) {
+        if announced.is_some_and(|n| n > max_bytes as u64) {
             drain(req.take_body()).await;
-            return Err(too_large(self.max_bytes));
+            return Err(too_large(max_bytes));
         }
         if announced != Some(0) {
             let mut reader = req.take_body().into_async_read();
             let mut buffer = Vec::with_capacity(announced.unwrap_or(8192).min(65536) as usize);
             let read = (&mut reader)
-                .take(self.max_bytes as u64 + 1)
+                .take(max_bytes as u64 + 1)
                 .read_to_end(&mut buffer)
                 .await
                 .map_err(|e| {
@@ -73,9 +90,9 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
                         StatusCode::BAD_REQUEST,
                     )
                 })?;
-            if read > self.max_bytes {
+            if read > max_bytes {
                 drain(Body::from_async_read(reader)).await;
-                return Err(too_large(self.max_bytes));
+                return Err(too_large(max_bytes));
             }
             req.set_body(Body::from(buffer));
         }

@@ -39,6 +39,7 @@ impl ErrorPage {
                 t.get("error-text-unavailable"),
             ),
             ErrorCode::MalformedRequest
+            | ErrorCode::Unauthorized
             | ErrorCode::UnsupportedMediaType
             | ErrorCode::MethodNotAllowed
             | ErrorCode::ValidationFailed

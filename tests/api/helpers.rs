@@ -108,6 +108,7 @@ impl Write for CaptureWriter {
 
 pub struct TestApp {
     pub address: String,
+    pub smtp_addr: Option<SocketAddr>,
     pub state: Arc<AppState>,
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
@@ -147,6 +148,18 @@ impl TestAppBuilder {
         self
     }
 
+    /// Turns the SMTP listener for the relay domain on, on a free port.
+    pub fn with_smtp_listener(self) -> Self {
+        self.set("SEALPOST__MAIL__INBOUND__LISTEN", "127.0.0.1:0")
+    }
+
+    /// Delivers mail over SMTP to `addr` instead of writing files.
+    pub fn with_smtp_to(self, addr: SocketAddr) -> Self {
+        self.set("SEALPOST__MAIL__TRANSPORT", "smtp")
+            .set("SEALPOST__MAIL__SMTP__URL", &format!("smtp://{addr}"))
+            .set("SEALPOST__MAIL__SMTP__TIMEOUT_SECS", "5")
+    }
+
     /// Turns the captcha on, verified by a local server that accepts only [`CAPTCHA_PASS`].
     pub fn with_captcha(mut self) -> Self {
         self.captcha = true;
@@ -171,6 +184,8 @@ impl TestAppBuilder {
             ("SEALPOST__SERVER__LISTEN".into(), "127.0.0.1:0".into()),
             ("SEALPOST__RATE_LIMIT__ENABLED".into(), "false".into()),
             ("SEALPOST__DATABASE__MAX_CONNECTIONS".into(), "5".into()),
+            ("SEALPOST__MAIL__RETRY_BASE_SECS".into(), "1".into()),
+            ("SEALPOST__MAIL__POLL_INTERVAL_MS".into(), "50".into()),
         ]);
         let mut schema = None;
         if let Backend::Postgres(url) = &self.backend {
@@ -217,6 +232,7 @@ impl TestAppBuilder {
         .expect("test settings load");
         let application = Application::build(settings).await.expect("app builds");
         let address = format!("http://{}", application.local_addr());
+        let smtp_addr = application.smtp_addr();
         let state = application.state();
         let shutdown = CancellationToken::new();
         tokio::spawn(application.run_until(shutdown.clone()));
@@ -226,6 +242,7 @@ impl TestAppBuilder {
             .expect("client");
         TestApp {
             address,
+            smtp_addr,
             state,
             client,
             data_dir,
@@ -270,6 +287,39 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// Mail the file transport wrote, oldest first, as raw bytes.
+    pub fn sent_emails(&self) -> Vec<Vec<u8>> {
+        let dir = self.data_dir.path().join("mail");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
+    }
+
+    /// Waits (up to 15 s) until the file transport has written `n` mails, and returns them.
+    pub async fn wait_for_emails(&self, n: usize) -> Vec<Vec<u8>> {
+        wait_for(|| {
+            let mails = self.sent_emails();
+            (mails.len() >= n).then_some(mails)
+        })
+        .await
+        .unwrap_or_else(|| panic!("expected {n} mails, have {}", self.sent_emails().len()))
+    }
+
+    /// Waits until the outbox has no pending or sending row left.
+    pub async fn wait_for_outbox_idle(&self) -> sealpost::outbox::Status {
+        for _ in 0..300 {
+            let status = sealpost::outbox::status(self.db()).await.expect("status");
+            if status.pending == 0 && status.sending == 0 {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the outbox did not drain")
     }
 
     pub async fn count_threads(&self) -> u64 {
@@ -445,4 +495,175 @@ pub fn valid_form() -> Vec<(&'static str, &'static str)> {
         ("lang", "en"),
         ("website", ""),
     ]
+}
+
+/// Polls `probe` every 50 ms for up to 15 s.
+pub async fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    for _ in 0..300 {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// A real SMTP server on 127.0.0.1 that nobody here wrote: Python's aiosmtpd (Debian package
+/// `python3-aiosmtpd`), saving each mail to a file and refusing recipients whose address
+/// starts with `reject` with a permanent 550.
+pub struct SmtpSink {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+const SINK_SCRIPT: &str = r#"
+import asyncio, itertools, os, sys
+from aiosmtpd.controller import Controller
+port, out = int(sys.argv[1]), sys.argv[2]
+n = itertools.count()
+class Save:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower().startswith("reject"):
+            return "550 5.1.1 Mailbox refused"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+    async def handle_DATA(self, server, session, envelope):
+        path = os.path.join(out, f"{next(n):06d}.eml")
+        with open(path + ".tmp", "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        os.rename(path + ".tmp", path)
+        return "250 OK"
+c = Controller(Save(), hostname="127.0.0.1", port=port)
+c.start()
+print("ready", flush=True)
+asyncio.get_event_loop().run_forever()
+"#;
+
+/// Debian's Python, where `python3-aiosmtpd` installs (another `python3` may come first on PATH).
+fn python() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+impl SmtpSink {
+    /// Whether aiosmtpd can be run here.
+    pub fn available() -> bool {
+        std::process::Command::new(python())
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// Starts a sink on `port` (0: a free one), or `None` with a printed reason when
+    /// aiosmtpd is missing (a failure under `SEALPOST_REQUIRE_SERVICES=1`).
+    pub async fn start(port: u16) -> Option<SmtpSink> {
+        if !Self::available() {
+            if services_required() {
+                panic!("SEALPOST_REQUIRE_SERVICES=1 but python3-aiosmtpd is not installed");
+            }
+            eprintln!("skipped: needs the SMTP sink aiosmtpd (apt-get install python3-aiosmtpd)");
+            return None;
+        }
+        let port = if port == 0 { free_port() } else { port };
+        let dir = tempfile::tempdir().expect("sink dir");
+        let mut child = std::process::Command::new(python())
+            .args(["-c", SINK_SCRIPT, &port.to_string()])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Some(SmtpSink { addr, dir, child });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("aiosmtpd did not start on {addr}");
+    }
+
+    /// The mails received so far, in order.
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        files.sort();
+        files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
+    }
+
+    pub async fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
+        wait_for(|| {
+            let mails = self.received();
+            (mails.len() >= n).then_some(mails)
+        })
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "expected {n} mails at the sink, have {}",
+                self.received().len()
+            )
+        })
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A header of a raw mail, unfolded.
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
+    let parsed = mail_parser::MessageParser::default().parse(raw)?;
+    parsed
+        .header_raw(name)
+        .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The text part of a raw mail.
+pub fn text_body(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .unwrap_or_default()
+}
+
+/// Whether `needle` occurs anywhere in the raw mail, in any case or encoding we can undo.
+pub fn mail_mentions(raw: &[u8], needle: &str) -> bool {
+    let lower = needle.to_lowercase();
+    let raw_text = String::from_utf8_lossy(raw).to_lowercase();
+    let decoded = mail_parser::MessageParser::default()
+        .parse(raw)
+        .map(|m| {
+            let mut all = String::new();
+            for i in 0..m.text_body_count() {
+                all.push_str(&m.body_text(i).unwrap_or_default());
+            }
+            for i in 0..m.html_body_count() {
+                all.push_str(&m.body_html(i).unwrap_or_default());
+            }
+            for h in m.headers() {
+                all.push_str(&format!("{:?}", h.value()));
+            }
+            all.to_lowercase()
+        })
+        .unwrap_or_default();
+    raw_text.contains(&lower) || decoded.contains(&lower)
 }

@@ -1,0 +1,165 @@
+//! `POST /api/v1/inbound`: relay mail delivered over HTTP as raw MIME, for MTAs and providers
+//! that post mail rather than speak SMTP. The same relay path as the SMTP listener.
+
+use poem::Request;
+use poem_openapi::auth::Bearer;
+use poem_openapi::param::Query;
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{ApiRequest, ApiResponse, Enum, Object, OpenApi, SecurityScheme};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::problem::Problem;
+use crate::error::ErrorCode;
+use crate::http::RequestId;
+use crate::relay::{self, Inbound, ReceiveError, Received, Refusal};
+use crate::web::App;
+
+pub struct InboundApi;
+
+/// The token configured as `mail.inbound.token`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer")]
+pub struct InboundToken(Bearer);
+
+/// A whole mail as it arrived.
+#[derive(ApiRequest)]
+pub enum RawMail {
+    /// The message, headers and body, as `message/rfc822`.
+    #[oai(content_type = "message/rfc822")]
+    Rfc822(Binary<Vec<u8>>),
+}
+
+/// What became of the mail.
+#[derive(Debug, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored in its conversation and relayed to the other side.
+    Relayed,
+    /// A delivery failure report, recorded against the mail it reports on.
+    BounceRecorded,
+    /// Automatic mail (auto-reply, list, daemon), dropped so that no mail loop starts.
+    Dropped,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct Accepted {
+    /// What became of the mail.
+    pub outcome: Outcome,
+    /// The conversation it joined, when relayed.
+    pub thread_id: Option<Uuid>,
+}
+
+#[derive(ApiResponse)]
+pub enum InboundResponse {
+    /// The mail was taken.
+    #[oai(status = 202)]
+    Accepted(Json<Accepted>),
+    /// The body is not a mail.
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// Missing or wrong bearer token.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// Inbound mail over HTTP is switched off (`mail.inbound.token` is empty).
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// Over `mail.inbound.max_message_bytes`.
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// Refused: unknown or forged relay address, a sender not on the conversation, or no text.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Refused(Json<Problem>),
+    /// The database is unavailable; deliver again later.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+#[OpenApi]
+impl InboundApi {
+    /// Deliver relay mail
+    ///
+    /// Takes one mail for the relay domain. The recipients are the `recipient` parameters
+    /// (the envelope recipients, as the MTA saw them); without any, the relay aliases found in
+    /// the `To` and `Cc` headers are used.
+    #[oai(path = "/v1/inbound", method = "post", operation_id = "deliverInbound")]
+    async fn deliver(
+        &self,
+        req: &Request,
+        app: poem::web::Data<&App>,
+        auth: InboundToken,
+        /// An envelope recipient; repeat for several.
+        recipient: Query<Vec<String>>,
+        /// The envelope sender; empty for a bounce (`<>`).
+        sender: Query<Option<String>>,
+        mail: RawMail,
+    ) -> InboundResponse {
+        let app = app.0;
+        let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+        let problem = |code: ErrorCode, detail: &str| {
+            Json(Problem::new(code, detail).for_request(request_id.clone()))
+        };
+        let configured = app.settings.mail.inbound.token.expose_secret();
+        if configured.is_empty() {
+            return InboundResponse::NotFound(problem(
+                ErrorCode::NotFound,
+                "Inbound mail over HTTP is off on this site.",
+            ));
+        }
+        let InboundToken(bearer) = auth;
+        if !bool::from(bearer.token.as_bytes().ct_eq(configured.as_bytes())) {
+            return InboundResponse::Unauthorized(problem(
+                ErrorCode::Unauthorized,
+                "A valid bearer token (mail.inbound.token) is required.",
+            ));
+        }
+        let RawMail::Rfc822(Binary(raw)) = mail;
+        if raw.len() > app.settings.mail.inbound.max_message_bytes {
+            return InboundResponse::PayloadTooLarge(problem(
+                ErrorCode::PayloadTooLarge,
+                "The mail is larger than mail.inbound.max_message_bytes.",
+            ));
+        }
+        let parsed = crate::mail::inbound::Parsed::parse(&raw);
+        let mut recipients = recipient.0;
+        if recipients.is_empty() {
+            recipients = parsed
+                .as_ref()
+                .map(|p| p.header_recipients())
+                .unwrap_or_default();
+        }
+        // Without an envelope sender, the From header stands in; an explicit empty one is `<>`.
+        let header_from = parsed.as_ref().and_then(|p| p.from_address());
+        let inbound = Inbound {
+            envelope_from: sender.0.as_deref().or(header_from.as_deref()),
+            recipients,
+            raw: &raw,
+        };
+        match relay::receive(app, inbound).await {
+            Ok(received) => {
+                let (outcome, thread_id) = match received {
+                    Received::Relayed { thread_id } => (Outcome::Relayed, Some(thread_id)),
+                    Received::BounceRecorded => (Outcome::BounceRecorded, None),
+                    Received::Dropped => (Outcome::Dropped, None),
+                };
+                InboundResponse::Accepted(Json(Accepted { outcome, thread_id }))
+            }
+            Err(ReceiveError::Refused(Refusal::Malformed)) => InboundResponse::BadRequest(problem(
+                ErrorCode::MalformedRequest,
+                "The body is not a parseable mail.",
+            )),
+            Err(ReceiveError::Refused(refusal)) => {
+                InboundResponse::Refused(problem(ErrorCode::ValidationFailed, &refusal.to_string()))
+            }
+            Err(ReceiveError::Db(e)) => {
+                tracing::error!(error = %e, "inbound mail could not be stored");
+                InboundResponse::Unavailable(problem(
+                    ErrorCode::ServiceUnavailable,
+                    "The mail could not be stored right now; deliver it again later.",
+                ))
+            }
+        }
+    }
+}

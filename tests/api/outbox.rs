@@ -1,0 +1,156 @@
+//! The outbox against a real SMTP server on 127.0.0.1 (aiosmtpd): delivery, outages, dead
+//! mail, and the operator's `sealpost outbox` command.
+
+use std::collections::HashMap;
+
+use sea_orm::EntityTrait;
+use sealpost::entities::outbox;
+use serde_json::json;
+
+use crate::helpers::{
+    Backend, SmtpSink, TestAppBuilder, free_port, header, mail_mentions, valid_message,
+};
+
+db_test!(notifications_are_delivered_over_smtp_to_a_real_server);
+async fn notifications_are_delivered_over_smtp_to_a_real_server(backend: Backend) {
+    let Some(sink) = SmtpSink::start(0).await else {
+        return;
+    };
+    let app = TestAppBuilder::new(backend)
+        .with_smtp_to(sink.addr)
+        .spawn()
+        .await;
+
+    let resp = app.post_message(&valid_message()).await;
+    assert_eq!(resp.status(), 201);
+
+    let mails = sink.wait_for(2).await;
+    let staff = mails
+        .iter()
+        .find(|m| header(m, "To").is_some_and(|t| t.contains("staff@")))
+        .expect("staff mail");
+    assert!(!mail_mentions(staff, "anna.k@example.org"));
+    let status = app.wait_for_outbox_idle().await;
+    assert_eq!((status.sent, status.dead), (2, 0));
+}
+
+db_test!(mail_waits_while_the_smtp_server_is_down_and_none_is_lost_or_sent_twice);
+async fn mail_waits_while_the_smtp_server_is_down_and_none_is_lost_or_sent_twice(backend: Backend) {
+    if !SmtpSink::available() {
+        SmtpSink::start(0).await;
+        return;
+    }
+    let port = free_port();
+    let app = TestAppBuilder::new(backend)
+        .with_smtp_to(([127, 0, 0, 1], port).into())
+        .spawn()
+        .await;
+
+    for i in 0..5 {
+        let resp = app
+            .post_message(&json!({"body": format!("message {i}"), "consent": true}))
+            .await;
+        assert_eq!(resp.status(), 201);
+    }
+    // Let the worker fail at least once against the closed port.
+    let mut failed_once = false;
+    for _ in 0..100 {
+        let rows = outbox::Entity::find().all(app.db()).await.expect("q");
+        if rows
+            .iter()
+            .all(|r| r.attempts >= 1 && r.last_error.is_some())
+        {
+            failed_once = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(failed_once, "every mail saw the outage");
+    assert_eq!(
+        sealpost::outbox::status(app.db())
+            .await
+            .expect("status")
+            .sent,
+        0
+    );
+
+    let sink = SmtpSink::start(port).await.expect("sink");
+    let mails = sink.wait_for(5).await;
+    let status = app.wait_for_outbox_idle().await;
+
+    assert_eq!((status.sent, status.dead), (5, 0));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mails_after = sink.received();
+    assert_eq!(mails_after.len(), mails.len(), "nothing arrives twice");
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    for m in &mails_after {
+        *by_id
+            .entry(header(m, "Message-ID").expect("id"))
+            .or_default() += 1;
+    }
+    assert!(by_id.values().all(|n| *n == 1), "{by_id:?}");
+    assert_eq!(by_id.len(), 5);
+}
+
+db_test!(a_permanent_refusal_makes_the_mail_dead_at_once);
+async fn a_permanent_refusal_makes_the_mail_dead_at_once(backend: Backend) {
+    let Some(sink) = SmtpSink::start(0).await else {
+        return;
+    };
+    let app = TestAppBuilder::new(backend)
+        .with_smtp_to(sink.addr)
+        .set("SEALPOST__MAIL__STAFF_ADDRESSES", "reject-me@example.org")
+        .set("SEALPOST__MAIL__ACKNOWLEDGE_VISITOR", "false")
+        .spawn()
+        .await;
+
+    assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+    let status = app.wait_for_outbox_idle().await;
+
+    assert_eq!((status.sent, status.dead), (0, 1));
+    let row = outbox::Entity::find()
+        .one(app.db())
+        .await
+        .expect("q")
+        .expect("row");
+    assert_eq!(row.attempts, 1, "no retries after a 5xx");
+    assert!(row.last_error.is_some_and(|e| e.contains("550")));
+    assert!(sink.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_command_reports_and_requeues_dead_mail() {
+    let Some(sink) = SmtpSink::start(0).await else {
+        return;
+    };
+    let app = TestAppBuilder::new(Backend::Sqlite)
+        .with_smtp_to(sink.addr)
+        .set("SEALPOST__MAIL__STAFF_ADDRESSES", "reject-me@example.org")
+        .set("SEALPOST__MAIL__ACKNOWLEDGE_VISITOR", "false")
+        .spawn()
+        .await;
+    assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+    app.wait_for_outbox_idle().await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sealpost"))
+            .args(args)
+            .env("SEALPOST__DATA_DIR", app.data_dir.path())
+            .env("SEALPOST_CONFIG_DIR", app.data_dir.path().join("none"))
+            .output()
+            .expect("run")
+    };
+
+    let status = run(&["outbox", "status"]);
+    let retry = run(&["outbox", "retry", "--dead"]);
+    let missing = run(&["outbox", "retry", "01a20e77-05e4-71c5-8377-c1118054f3d2"]);
+    let neither = run(&["outbox", "retry"]);
+
+    assert!(status.status.success());
+    let out = String::from_utf8_lossy(&status.stdout);
+    assert!(out.contains("dead     1"), "{out}");
+    assert!(out.contains("sent     0"), "{out}");
+    assert!(retry.status.success());
+    assert!(String::from_utf8_lossy(&retry.stdout).contains("1 mail(s)"));
+    assert!(!missing.status.success(), "an unknown id is an error");
+    assert!(!neither.status.success(), "an id or --dead is required");
+}

@@ -326,9 +326,15 @@ async fn automatic_mail_to_an_alias_is_accepted_and_dropped(backend: Backend) {
     );
 }
 
-db_test!(a_bounce_is_recorded_against_the_mail_it_reports_on);
-async fn a_bounce_is_recorded_against_the_mail_it_reports_on(backend: Backend) {
-    let app = app_with_listener(backend).await;
+db_test!(a_bounce_is_recorded_and_a_bouncing_address_gets_no_more_acknowledgements);
+async fn a_bounce_is_recorded_and_a_bouncing_address_gets_no_more_acknowledgements(
+    backend: Backend,
+) {
+    let app = TestAppBuilder::new(backend)
+        .with_smtp_listener()
+        .set("SEALPOST__MAIL__MAX_BOUNCES", "1")
+        .spawn()
+        .await;
     let (_, ack) = submit(&app).await;
     let ack_id = header(&ack, "Message-ID").expect("id");
     let alias = alias_of(&ack);
@@ -367,6 +373,29 @@ async fn a_bounce_is_recorded_against_the_mail_it_reports_on(backend: Backend) {
         .expect("contact");
     assert_eq!(contact.bounces, 1);
     assert_eq!(app.count_messages().await, 1);
+
+    let again = app
+        .post_message(
+            &json!({"email": VISITOR.to_uppercase(), "body": "Me again", "consent": true}),
+        )
+        .await;
+    assert_eq!(again.status(), 201);
+    app.wait_for_outbox_idle().await;
+    let acks = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("visitor_ack"))
+        .all(app.db())
+        .await
+        .expect("q");
+    assert_eq!(
+        acks.len(),
+        1,
+        "no acknowledgement for an address that bounces"
+    );
+    assert_eq!(
+        app.sent_emails().len(),
+        3,
+        "two notifications and the first acknowledgement"
+    );
 }
 
 db_test!(oversize_mail_is_refused_during_the_dialogue);

@@ -4,6 +4,7 @@
 pub mod inbound;
 pub mod relay_token;
 pub mod smtp_listener;
+pub mod smtp_pool;
 pub mod templates;
 
 use std::path::Path;
@@ -11,13 +12,11 @@ use std::time::Duration;
 
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{
-    Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-};
+use lettre::{Address, AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use crate::config::{MailSettings, MailTransport};
+use smtp_pool::SmtpPool;
 
 pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
     s.parse::<Mailbox>().map_err(|e| {
@@ -33,9 +32,7 @@ pub fn parse_address(s: &str) -> Result<Address, String> {
 
 /// Checks an SMTP URL the way the transport will read it.
 pub fn smtp_transport_check(url: &str) -> Result<(), String> {
-    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-        .map(|_| ())
-        .map_err(|e| format!("not a usable SMTP URL ({e})"))
+    SmtpPool::from_url(url, 1, Duration::from_secs(1)).map(|_| ())
 }
 
 /// `Auto-Submitted` (RFC 3834), so that responders and our own loop guard can tell.
@@ -66,23 +63,21 @@ pub struct SendError {
 
 /// The ways mail leaves Sealpost.
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpPool),
     File(AsyncFileTransport<Tokio1Executor>),
 }
 
 impl Mailer {
     pub fn from_settings(settings: &MailSettings, data_dir: &Path) -> Result<Self, String> {
         match settings.transport {
-            MailTransport::Smtp => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(
+            MailTransport::Smtp => Ok(Mailer::Smtp(
+                SmtpPool::from_url(
                     settings.smtp.url.expose_secret(),
+                    settings.smtp.max_connections,
+                    Duration::from_secs(settings.smtp.timeout_secs),
                 )
-                .map_err(|e| format!("mail.smtp.url: {e}"))?
-                .timeout(Some(Duration::from_secs(settings.smtp.timeout_secs)))
-                .pool_config(PoolConfig::new().max_size(settings.smtp.max_connections))
-                .build();
-                Ok(Mailer::Smtp(transport))
-            }
+                .map_err(|e| format!("mail.smtp.url: {e}"))?,
+            )),
             MailTransport::File => {
                 let dir = data_dir.join("mail");
                 std::fs::create_dir_all(&dir)
@@ -94,10 +89,7 @@ impl Mailer {
 
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Mailer::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| SendError {
-                permanent: e.is_permanent(),
-                message: e.to_string(),
-            }),
+            Mailer::Smtp(pool) => pool.send(message.envelope(), &message.formatted()).await,
             Mailer::File(file) => file.send(message).await.map(|_| ()).map_err(|e| SendError {
                 permanent: false,
                 message: e.to_string(),

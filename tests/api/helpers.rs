@@ -76,7 +76,8 @@ fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
         .get_or_init(|| {
             let buffer = Arc::new(Mutex::new(Vec::new()));
             let writer = CaptureWriter(buffer.clone());
-            let _ = tracing_subscriber::fmt()
+            // Everything the server may log, with `log`-crate records bridged as in production.
+            let subscriber = tracing_subscriber::fmt()
                 .with_env_filter(
                     "trace,hyper=info,h2=info,reqwest=info,rustls=info,tokio=info,runtime=info",
                 )
@@ -84,7 +85,9 @@ fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
                 .with_ansi(false)
                 .json()
                 .with_current_span(true)
-                .try_init();
+                .finish();
+            let _ = tracing::subscriber::set_global_default(subscriber);
+            sealpost::telemetry::bridge_log_records();
             buffer
         })
         .clone()

@@ -76,3 +76,58 @@ async fn a_submission_leaves_no_address_name_or_ip_in_the_logs(backend: Backend)
         assert!(!logs.contains(secret), "{secret:?} appears in the logs");
     }
 }
+
+db_test!(relay_mail_leaves_no_address_in_the_logs);
+async fn relay_mail_leaves_no_address_in_the_logs(backend: Backend) {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+    let app = TestAppBuilder::new(backend)
+        .with_smtp_listener()
+        .spawn()
+        .await;
+    let marker = uuid::Uuid::now_v7().simple().to_string();
+    let email = format!("relay-{marker}@example.org");
+    let resp = app
+        .post_message(&json!({"email": email, "body": "hello", "consent": true}))
+        .await;
+    assert_eq!(resp.status(), 201);
+    let mails = app.wait_for_emails(2).await;
+    let ack = mails
+        .iter()
+        .find(|m| crate::helpers::header(m, "To").is_some_and(|t| t.contains(&marker)))
+        .expect("ack");
+    let alias = crate::helpers::header(ack, "Reply-To").expect("alias");
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(app.smtp_addr.expect("listener").port())
+        .build();
+    let envelope = lettre::address::Envelope::new(
+        Some(email.parse().expect("from")),
+        vec![alias.parse().expect("to")],
+    )
+    .expect("envelope");
+    let reply = format!("From: {email}\r\nTo: {alias}\r\nSubject: again\r\n\r\nThanks!\r\n");
+    transport
+        .send_raw(&envelope, reply.as_bytes())
+        .await
+        .expect("accepted");
+    let stranger = format!("stranger-{marker}@example.org");
+    let refused = lettre::address::Envelope::new(
+        Some(stranger.parse().expect("from")),
+        vec![alias.parse().expect("to")],
+    )
+    .expect("envelope");
+    let _ = transport
+        .send_raw(
+            &refused,
+            format!("From: {stranger}\r\n\r\nx\r\n").as_bytes(),
+        )
+        .await;
+    app.wait_for_emails(3).await;
+
+    let logs = captured_logs();
+    assert!(logs.contains("relay mail stored"));
+    let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(&marker)).collect();
+    assert!(
+        leaks.is_empty(),
+        "an address of the relay reached the logs: {leaks:#?}"
+    );
+}

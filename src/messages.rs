@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+    QueryFilter, QueryOrder, SqlErr,
 };
 use uuid::Uuid;
 
@@ -160,7 +160,7 @@ async fn store_new_thread(
     let token = ThreadToken::generate();
     let thread_id = Uuid::now_v7();
 
-    let txn = app.db.begin().await?;
+    let txn = crate::db::begin_write(&app.db).await?;
     let contact_id = if new.email.is_some() || new.name.is_some() || origin.ip.is_some() {
         let id = Uuid::now_v7();
         let sealer = &app.sealer;
@@ -341,7 +341,7 @@ pub async fn add_visitor_message(
 ) -> Result<Uuid, FollowUpError> {
     // The private link is the credential here; the captcha was solved when the thread began.
     admit(app, &origin, false).await?;
-    let txn = app.db.begin().await?;
+    let txn = crate::db::begin_write(&app.db).await?;
     let thread = threads::Entity::find()
         .filter(threads::Column::AccessTokenHash.eq(token.hash()))
         .one(&txn)

@@ -13,7 +13,7 @@ use crate::domain::{Locale, MessageBody, Reference, Subject, ThreadToken};
 use crate::entities::outbox as outbox_rows;
 use crate::i18n::Tr;
 use crate::mail::relay_token::{Direction, RelayToken};
-use crate::mail::templates::{NewMessageMail, StaffAnswerMail, VisitorAckMail};
+use crate::mail::templates::{NewMessageMail, Rendered, StaffAnswerMail, VisitorAckMail};
 use crate::mail::{self, Composed};
 use crate::outbox::{self, Kind, Recipient};
 use crate::state::AppState;
@@ -136,26 +136,16 @@ pub async fn acknowledge_visitor<C: ConnectionTrait>(
         thread_url: app.thread_url(token),
     }
     .render()?;
-    let mail = Composed {
-        message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
-        from: support(app)?,
-        reply_to: Some(alias(app, thread.id, Direction::FromVisitor)?),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-        in_reply_to: None,
-        references: None,
-        auto_submitted: Some("auto-replied".into()),
-    };
-    Ok(outbox::enqueue(
+    enqueue_to_visitor(
         conn,
+        app,
         Kind::VisitorAck,
-        Some(thread.id),
-        Recipient::Visitor,
-        Some(contact_id),
-        &mail,
+        thread.id,
+        contact_id,
+        rendered,
+        Some("auto-replied"),
     )
-    .await?)
+    .await
 }
 
 /// Sends a staff answer on to the visitor, from the support address: the staff member's own
@@ -175,22 +165,45 @@ pub async fn relay_staff_answer<C: ConnectionTrait>(
         body,
     )
     .render()?;
-    let first = first_message_id(conn, thread.id, Kind::VisitorAck).await?;
+    enqueue_to_visitor(
+        conn,
+        app,
+        Kind::StaffAnswer,
+        thread.id,
+        contact_id,
+        rendered,
+        None,
+    )
+    .await
+}
+
+/// Queues a mail to the visitor of a thread: from the support address, answers going to the
+/// visitor's alias, threaded under the first mail the visitor got.
+async fn enqueue_to_visitor<C: ConnectionTrait>(
+    conn: &C,
+    app: &AppState,
+    kind: Kind,
+    thread_id: Uuid,
+    contact_id: Uuid,
+    rendered: Rendered,
+    auto_submitted: Option<&str>,
+) -> Result<Uuid, ComposeError> {
+    let first = first_message_id(conn, thread_id, Kind::VisitorAck).await?;
     let mail = Composed {
         message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
         from: support(app)?,
-        reply_to: Some(alias(app, thread.id, Direction::FromVisitor)?),
+        reply_to: Some(alias(app, thread_id, Direction::FromVisitor)?),
         subject: rendered.subject,
         text: rendered.text,
         html: rendered.html,
         references: first.clone(),
         in_reply_to: first,
-        auto_submitted: None,
+        auto_submitted: auto_submitted.map(str::to_owned),
     };
     Ok(outbox::enqueue(
         conn,
-        Kind::StaffAnswer,
-        Some(thread.id),
+        kind,
+        Some(thread_id),
         Recipient::Visitor,
         Some(contact_id),
         &mail,
@@ -392,7 +405,6 @@ fn hide_addresses(
 pub async fn receive(app: &AppState, mail: Inbound<'_>) -> Result<Received, ReceiveError> {
     use crate::entities::{contacts, threads};
     use crate::mail::inbound::{Automatic, Parsed};
-    use sea_orm::TransactionTrait;
 
     let parsed = Parsed::parse(mail.raw).ok_or(Refusal::Malformed)?;
     match parsed.automatic(mail.envelope_from) {
@@ -443,7 +455,7 @@ pub async fn receive(app: &AppState, mail: Inbound<'_>) -> Result<Received, Rece
     let text = hide_addresses(app, &parsed.new_text(), contact.as_ref(), &reader_alias);
     let body = MessageBody::from_plain_text(&text).map_err(|_| Refusal::Empty)?;
 
-    let txn = app.db.begin().await?;
+    let txn = crate::db::begin_write(&app.db).await?;
     let thread_id = thread.id;
     match token.direction {
         Direction::FromStaff => {

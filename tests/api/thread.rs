@@ -96,3 +96,42 @@ async fn unknown_or_malformed_links_are_404(backend: Backend) {
     assert_eq!(post.status(), 404);
     assert_eq!(app.count_messages().await, 1);
 }
+
+db_test!(concurrent_submissions_and_follow_ups_all_succeed);
+async fn concurrent_submissions_and_follow_ups_all_succeed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (path, _) = submit(&app).await;
+
+    let follow_ups = (0..12).map(|i| {
+        app.client
+            .post(app.url(&path))
+            .form(&[("body", format!("follow-up {i}"))])
+            .send()
+    });
+    let submissions = (0..12).map(|i| {
+        app.client
+            .post(app.url("/api/v1/messages"))
+            .json(&serde_json::json!({"body": format!("new {i}"), "email": "x@example.org", "consent": true}))
+            .send()
+    });
+    let (a, b) = tokio::join!(
+        futures_util::future::join_all(follow_ups),
+        futures_util::future::join_all(submissions)
+    );
+
+    for resp in a {
+        assert_eq!(
+            resp.expect("r").status(),
+            303,
+            "a follow-up failed under concurrent writes"
+        );
+    }
+    for resp in b {
+        assert_eq!(
+            resp.expect("r").status(),
+            201,
+            "a submission failed under concurrent writes"
+        );
+    }
+    assert_eq!(app.count_messages().await, 1 + 12 + 12);
+}

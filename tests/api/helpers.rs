@@ -303,14 +303,18 @@ impl TestApp {
         files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
     }
 
-    /// Waits (up to 15 s) until the file transport has written `n` mails, and returns them.
+    /// Waits (up to 15 s) until the file transport has written `n` mails and the outbox is idle
+    /// (so that no file is still being written), and returns them.
     pub async fn wait_for_emails(&self, n: usize) -> Vec<Vec<u8>> {
-        wait_for(|| {
+        for _ in 0..300 {
+            let status = sealpost::outbox::status(self.db()).await.expect("status");
             let mails = self.sent_emails();
-            (mails.len() >= n).then_some(mails)
-        })
-        .await
-        .unwrap_or_else(|| panic!("expected {n} mails, have {}", self.sent_emails().len()))
+            if status.pending == 0 && status.sending == 0 && mails.len() >= n {
+                return mails;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} mails, have {}", self.sent_emails().len())
     }
 
     /// Waits until the outbox has no pending or sending row left.

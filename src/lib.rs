@@ -2,6 +2,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod api;
+pub mod auth;
 pub mod captcha;
 pub mod config;
 pub mod db;

@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use sealpost::config::Settings;
-use sealpost::{db, outbox, seal, startup, telemetry};
+use sealpost::domain::{Login, NewPassword, Role};
+use sealpost::{auth, db, outbox, seal, startup, telemetry};
+use secrecy::SecretString;
 
 #[derive(Parser)]
 #[command(
@@ -37,11 +39,63 @@ enum Command {
     Migrate,
     /// Print fresh random keys for seal.key and seal.index_key (for production set-up).
     Keygen,
+    /// Manage staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
     /// Inspect and steer the mail outbox.
     Outbox {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create an account. Asks for the password twice on the terminal.
+    Add {
+        /// The sign-in name: 3 to 64 of a-z, 0-9, '.', '_', '-'.
+        login: String,
+        /// agent (answers messages), legal (disclosures) or admin (accounts and settings).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from the first line of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account: it can no longer sign in.
+    Disable { login: String },
+    /// Enable a disabled account again.
+    Enable { login: String },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("`{s}` is not a role: use agent, legal or admin"))
+}
+
+/// The new password, from standard input or asked twice on the terminal.
+fn read_new_password(from_stdin: bool) -> anyhow::Result<SecretString> {
+    use std::io::{BufRead, IsTerminal};
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        return Ok(SecretString::from(
+            line.trim_end_matches(['\r', '\n']).to_owned(),
+        ));
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("no terminal to ask for the password on: pass --password-stdin");
+    }
+    let first = rpassword::prompt_password("New password: ").context("reading the password")?;
+    let second = rpassword::prompt_password("Again: ").context("reading the password")?;
+    if first != second {
+        anyhow::bail!("the two passwords differ");
+    }
+    Ok(SecretString::from(first))
 }
 
 #[derive(Subcommand)]
@@ -113,6 +167,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 trigger.cancel();
             });
             app.run_until(shutdown).await.context("serving")?;
+            Ok(())
+        }
+        Command::Staff { command } => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            match command {
+                StaffCommand::Add {
+                    login,
+                    role,
+                    password_stdin,
+                } => {
+                    let login = Login::parse(&login).map_err(|e| anyhow::anyhow!("login: {e}"))?;
+                    let password = NewPassword::parse(read_new_password(password_stdin)?, &login)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    auth::add_staff(&conn, &login, role, &password).await?;
+                    println!(
+                        "staff account `{}` created ({})",
+                        login.as_str(),
+                        role.as_str()
+                    );
+                }
+                StaffCommand::Disable { login } => {
+                    let login = Login::parse(&login).map_err(|e| anyhow::anyhow!("login: {e}"))?;
+                    auth::set_disabled(&conn, &login, true).await?;
+                    println!("staff account `{}` disabled", login.as_str());
+                }
+                StaffCommand::Enable { login } => {
+                    let login = Login::parse(&login).map_err(|e| anyhow::anyhow!("login: {e}"))?;
+                    auth::set_disabled(&conn, &login, false).await?;
+                    println!("staff account `{}` enabled", login.as_str());
+                }
+            }
             Ok(())
         }
         Command::Outbox { command } => {

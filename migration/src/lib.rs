@@ -8,6 +8,7 @@ mod m20261124_000002_create_threads;
 mod m20261124_000003_create_messages;
 mod m20261124_000004_create_outbox;
 mod m20261124_000005_add_contact_bounces;
+mod m20261124_000006_create_staff;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_create_messages::Migration),
             Box::new(m20261124_000004_create_outbox::Migration),
             Box::new(m20261124_000005_add_contact_bounces::Migration),
+            Box::new(m20261124_000006_create_staff::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ mod email;
 mod locale;
 mod message_body;
 mod reference;
+mod staff;
 mod text_field;
 mod thread_token;
 
@@ -12,6 +13,7 @@ pub use email::EmailAddress;
 pub use locale::Locale;
 pub use message_body::MessageBody;
 pub use reference::Reference;
+pub use staff::{Login, NewPassword, Role};
 pub use text_field::{Subject, VisitorName};
 pub use thread_token::ThreadToken;
 

@@ -5,4 +5,5 @@ pub mod prelude;
 pub mod contacts;
 pub mod messages;
 pub mod outbox;
+pub mod staff;
 pub mod threads;

@@ -3,4 +3,5 @@
 pub use super::contacts::Entity as Contacts;
 pub use super::messages::Entity as Messages;
 pub use super::outbox::Entity as Outbox;
+pub use super::staff::Entity as Staff;
 pub use super::threads::Entity as Threads;

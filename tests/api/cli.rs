@@ -95,3 +95,133 @@ fn keygen_prints_two_fresh_keys() {
     assert!(a.contains("SEALPOST__SEAL__KEY=") && a.contains("SEALPOST__SEAL__INDEX_KEY="));
     assert_ne!(a, String::from_utf8_lossy(&b.stdout));
 }
+
+fn staff_add(
+    dir: &std::path::Path,
+    login: &str,
+    role: &str,
+    password: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = sealpost(dir)
+        .args(["staff", "add", login, "--role", role, "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn the_first_admin_is_created_from_the_command_line_with_a_hashed_password() {
+    let dir = tempfile::tempdir().expect("dir");
+
+    let out = staff_add(
+        dir.path(),
+        "Anna.Admin",
+        "admin",
+        "correct horse battery staple orbit",
+    );
+
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("`anna.admin` created (admin)"));
+    let db = std::fs::read(dir.path().join("sealpost.db")).expect("db");
+    let wal = std::fs::read(dir.path().join("sealpost.db-wal")).unwrap_or_default();
+    let all = [db, wal].concat();
+    assert!(
+        all.windows(10).any(|w| w == b"$argon2id$"),
+        "an argon2id hash is stored"
+    );
+    assert!(
+        !all.windows(13).any(|w| w == b"battery stapl"),
+        "the password is not"
+    );
+}
+
+#[test]
+fn weak_passwords_duplicate_logins_and_bad_roles_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().expect("dir");
+
+    let short = staff_add(dir.path(), "boris", "agent", "Sh0rt!pw");
+    let guessable = staff_add(dir.path(), "boris", "agent", "password12345");
+    let created = staff_add(
+        dir.path(),
+        "boris",
+        "agent",
+        "violet kettle marches under snow",
+    );
+    let again = staff_add(
+        dir.path(),
+        "BORIS",
+        "legal",
+        "another quite strong passphrase here",
+    );
+    let role = staff_add(
+        dir.path(),
+        "carl",
+        "root",
+        "violet kettle marches under snow",
+    );
+
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    assert!(!guessable.status.success());
+    assert!(String::from_utf8_lossy(&guessable.stderr).contains("too easy to guess"));
+    assert!(created.status.success());
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    assert!(!role.status.success());
+    assert!(String::from_utf8_lossy(&role.stderr).contains("not a role"));
+}
+
+#[test]
+fn accounts_are_disabled_and_enabled_by_login() {
+    let dir = tempfile::tempdir().expect("dir");
+    assert!(
+        staff_add(
+            dir.path(),
+            "dina",
+            "legal",
+            "violet kettle marches under snow"
+        )
+        .status
+        .success()
+    );
+
+    let disable = sealpost(dir.path())
+        .args(["staff", "disable", "Dina"])
+        .output()
+        .expect("run");
+    let enable = sealpost(dir.path())
+        .args(["staff", "enable", "dina"])
+        .output()
+        .expect("run");
+    let unknown = sealpost(dir.path())
+        .args(["staff", "disable", "nobody"])
+        .output()
+        .expect("run");
+    let no_tty = sealpost(dir.path())
+        .args(["staff", "add", "erik", "--role", "agent"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+
+    assert!(disable.status.success());
+    assert!(String::from_utf8_lossy(&disable.stdout).contains("`dina` disabled"));
+    assert!(enable.status.success());
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no staff account `nobody`"));
+    assert!(!no_tty.status.success());
+    assert!(String::from_utf8_lossy(&no_tty.stderr).contains("--password-stdin"));
+}

@@ -1,0 +1,139 @@
+//! Staff identities: a login, one role, and a password that passed the strength check.
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// What a staff member may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reads and answers messages.
+    Agent,
+    /// Runs the disclosure workflow.
+    Legal,
+    /// Manages accounts, API keys and settings.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Legal => "legal",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "agent" => Some(Role::Agent),
+            "legal" => Some(Role::Legal),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A staff login: 3 to 64 of a-z, 0-9, `.`, `_`, `-`, compared without case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login(String);
+
+impl Login {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let login = input.trim().to_ascii_lowercase();
+        if !(3..=64).contains(&login.len()) {
+            return Err("a login has 3 to 64 characters".into());
+        }
+        if !login
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err("a login uses only letters a-z, digits, '.', '_' and '-'".into());
+        }
+        Ok(Self(login))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password that passed the strength check: at least 12 characters and not guessable
+/// (zxcvbn score 3 or more, judged with the login as a known word).
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 12;
+
+    /// Checks `input`; the error says why it is refused.
+    pub fn parse(input: SecretString, login: &Login) -> Result<Self, String> {
+        let password = input.expose_secret();
+        if password.chars().count() < Self::MIN_CHARS {
+            return Err(format!(
+                "the password is too short: use at least {} characters",
+                Self::MIN_CHARS
+            ));
+        }
+        if password.chars().count() > 1024 {
+            return Err("the password is longer than 1024 characters".into());
+        }
+        let estimate = zxcvbn::zxcvbn(password, &[login.as_str(), "sealpost"]);
+        if (estimate.score() as u8) < 3 {
+            let reason = estimate
+                .feedback()
+                .and_then(|f| f.warning().map(|w| w.to_string()))
+                .unwrap_or_else(|| "it would be guessed quickly".into());
+            let hint = estimate
+                .feedback()
+                .and_then(|f| f.suggestions().first().map(|s| format!(" {s}")))
+                .unwrap_or_default();
+            return Err(format!(
+                "the password is too easy to guess: {reason}.{hint}"
+            ));
+        }
+        Ok(Self(input))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login() -> Login {
+        Login::parse("anna.admin").expect("login")
+    }
+
+    #[test]
+    fn logins_are_normalized_and_checked() {
+        assert_eq!(
+            Login::parse(" Anna.Admin ").expect("ok").as_str(),
+            "anna.admin"
+        );
+        assert!(Login::parse("ab").is_err());
+        assert!(Login::parse("anna admin").is_err());
+        assert!(Login::parse("anna@example.org").is_err());
+    }
+
+    #[test]
+    fn short_or_guessable_passwords_are_refused_with_the_reason() {
+        let short = NewPassword::parse("Tr0ub4dor&3".into(), &login())
+            .err()
+            .unwrap_or_default();
+        assert!(short.contains("at least 12"), "{short}");
+        let common = NewPassword::parse("password1234".into(), &login())
+            .err()
+            .unwrap_or_default();
+        assert!(common.contains("too easy to guess"), "{common}");
+        let own_login = NewPassword::parse("anna.admin2026".into(), &login())
+            .err()
+            .unwrap_or_default();
+        assert!(own_login.contains("too easy to guess"), "{own_login}");
+    }
+
+    #[test]
+    fn a_long_random_passphrase_is_accepted() {
+        assert!(NewPassword::parse("correct horse battery staple orbit".into(), &login()).is_ok());
+    }
+}

@@ -34,7 +34,8 @@ pub struct NewMessage {
 }
 
 /// A submission as typed, before parsing: the same fields arrive from the form and the API.
-#[derive(Debug, Default, Clone)]
+/// Not `Debug`: it holds the address and name in clear.
+#[derive(Default, Clone)]
 pub struct Draft {
     pub name: String,
     pub email: String,
@@ -87,8 +88,8 @@ fn check<T>(
     result.map_err(|problem| errors.push((field, problem))).ok()
 }
 
-/// Where a submission came from, for the spam defences.
-#[derive(Debug, Clone, Default)]
+/// Where a submission came from, for the spam defences. Not `Debug`: it holds the client IP.
+#[derive(Clone, Default)]
 pub struct Origin {
     pub ip: Option<IpAddr>,
     pub captcha_answer: Option<String>,

@@ -239,10 +239,11 @@ async fn deliver(app: &AppState, mailer: &Mailer, row: outbox::Model) -> Result<
     let outcome = match build(app, &row).await {
         Err(BuildError::Permanent(reason)) => Outcome::Dead(reason),
         Err(BuildError::Db(e)) => Outcome::Retry(format!("database: {e}")),
+        // SMTP servers quote the recipient in their errors; what is stored and logged must not.
         Ok(message) => match mailer.send(message).await {
             Ok(()) => Outcome::Sent,
-            Err(e) if e.permanent => Outcome::Dead(e.message),
-            Err(e) => Outcome::Retry(e.message),
+            Err(e) if e.permanent => Outcome::Dead(mail::redact_addresses(&e.message)),
+            Err(e) => Outcome::Retry(mail::redact_addresses(&e.message)),
         },
     };
     let now = Utc::now().fixed_offset();

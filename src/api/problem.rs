@@ -98,7 +98,8 @@ impl<E: Endpoint> Endpoint for ApiErrorsEndpoint<E> {
                     "The request could not be completed; quote the request id when reporting this."
                         .to_owned()
                 } else {
-                    tracing::debug!(error = %err, %status, "API request refused");
+                    // The client's own input may be quoted in the error: keep it out of the log.
+                    tracing::debug!(%status, "API request refused");
                     err.to_string()
                 };
                 let mut problem = Problem::new(code, detail).for_request(request_id);

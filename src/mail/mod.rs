@@ -30,6 +30,16 @@ pub fn parse_address(s: &str) -> Result<Address, String> {
         .map_err(|e| format!("`{s}` is not an e-mail address ({e})"))
 }
 
+/// Replaces every address in a text (an SMTP server's error, say) with `<address>`, so that
+/// what is logged or stored about a delivery never names the recipient.
+pub fn redact_addresses(text: &str) -> String {
+    let mut out = text.to_owned();
+    for address in inbound::addresses_in(text) {
+        out = out.replace(address, "<address>");
+    }
+    out
+}
+
 /// Checks an SMTP URL the way the transport will read it.
 pub fn smtp_transport_check(url: &str) -> Result<(), String> {
     SmtpPool::from_url(url, 1, Duration::from_secs(1)).map(|_| ())
@@ -140,5 +150,20 @@ impl Composed {
                 self.html.clone(),
             ))
             .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_errors_lose_their_addresses() {
+        assert_eq!(
+            redact_addresses(
+                "permanent error (550): 5.1.1 <anna@example.org>: Recipient address rejected"
+            ),
+            "permanent error (550): 5.1.1 <<address>>: Recipient address rejected"
+        );
     }
 }

@@ -94,7 +94,8 @@ impl<E: Endpoint> Endpoint for WebErrorsEndpoint<E> {
                 if status.is_server_error() {
                     tracing::error!(error = %err, "page request failed");
                 } else {
-                    tracing::debug!(error = %err, %status, "page request refused");
+                    // The visitor's own input may be quoted in the error: keep it out of the log.
+                    tracing::debug!(%status, "page request refused");
                 }
                 let code = ErrorCode::from_status(status);
                 let page = ErrorPage::new(Chrome::new(&app, locale), code, request_id);

@@ -114,7 +114,16 @@ async fn a_permanent_refusal_makes_the_mail_dead_at_once(backend: Backend) {
         .expect("q")
         .expect("row");
     assert_eq!(row.attempts, 1, "no retries after a 5xx");
-    assert!(row.last_error.is_some_and(|e| e.contains("550")));
+    let error = row.last_error.unwrap_or_default();
+    assert!(error.contains("550"), "{error}");
+    assert!(
+        !error.contains("reject-me"),
+        "the recipient is not stored in the error: {error}"
+    );
+    assert!(
+        !crate::helpers::captured_logs().contains("reject-me@"),
+        "nor logged"
+    );
     assert!(sink.received().is_empty());
 }
 

@@ -35,7 +35,10 @@ fn bench_clean(c: &mut Criterion) {
         ("hostile_12kb", hostile_body()),
         ("plain_2kb", "Hello, where is my order? ".repeat(80)),
     ] {
-        assert!(MessageBody::parse(&body).is_ok(), "{name} must be within the limits");
+        assert!(
+            MessageBody::parse(&body).is_ok(),
+            "{name} must be within the limits"
+        );
         group.bench_function(name, |b| b.iter(|| MessageBody::parse(black_box(&body))));
     }
     group.finish();

@@ -252,10 +252,13 @@ pub struct ThreadView {
     pub messages: Vec<ThreadMessage>,
 }
 
-async fn thread_row(app: &AppState, token: &ThreadToken) -> Result<Option<threads::Model>, DbErr> {
+async fn thread_row<C: ConnectionTrait>(
+    conn: &C,
+    token: &ThreadToken,
+) -> Result<Option<threads::Model>, DbErr> {
     threads::Entity::find()
         .filter(threads::Column::AccessTokenHash.eq(token.hash()))
-        .one(&app.db)
+        .one(conn)
         .await
 }
 
@@ -264,7 +267,7 @@ pub async fn thread_by_token(
     app: &AppState,
     token: &ThreadToken,
 ) -> Result<Option<ThreadView>, DbErr> {
-    let Some(thread) = thread_row(app, token).await? else {
+    let Some(thread) = thread_row(&app.db, token).await? else {
         return Ok(None);
     };
     let rows = messages::Entity::find()
@@ -299,7 +302,7 @@ pub async fn confirmation_reference(
     app: &AppState,
     token: &ThreadToken,
 ) -> Result<Reference, DbErr> {
-    Ok(match thread_row(app, token).await? {
+    Ok(match thread_row(&app.db, token).await? {
         Some(thread) => Reference::parse(&thread.reference)
             .unwrap_or_else(|| Reference::from_digest(&token.hash())),
         None => decoy_reference(app, token),
@@ -343,9 +346,7 @@ pub async fn add_visitor_message(
     // The private link is the credential here; the captcha was solved when the thread began.
     admit(app, &origin, false).await?;
     let txn = crate::db::begin_write(&app.db).await?;
-    let thread = threads::Entity::find()
-        .filter(threads::Column::AccessTokenHash.eq(token.hash()))
-        .one(&txn)
+    let thread = thread_row(&txn, token)
         .await?
         .ok_or(FollowUpError::NotFound)?;
     let id = insert_message(&txn, thread.id, Author::Visitor, &body).await?;

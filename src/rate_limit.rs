@@ -41,6 +41,11 @@ impl SubmissionLimiter {
     }
 }
 
+/// A wait as whole seconds for `Retry-After`, rounded up so that a client never retries early.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {

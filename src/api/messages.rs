@@ -180,7 +180,7 @@ impl MessagesApi {
                 thread_url: app.thread_url(&done.token),
             })),
             Err(SubmitError::RateLimited(wait)) => {
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let secs = crate::rate_limit::retry_after_secs(wait);
                 SubmitResponse::TooManyRequests(
                     problem(
                         ErrorCode::RateLimited,

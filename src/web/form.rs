@@ -154,7 +154,7 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
 }
 
 pub(crate) fn retry_after_value(wait: std::time::Duration) -> poem::http::HeaderValue {
-    poem::http::HeaderValue::from(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+    poem::http::HeaderValue::from(crate::rate_limit::retry_after_secs(wait))
 }
 
 /// How the form reports a refused submission: the status and what to say on the page. The

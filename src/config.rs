@@ -66,6 +66,7 @@ pub struct Settings {
     pub captcha: CaptchaSettings,
     pub rate_limit: RateLimitSettings,
     pub mail: MailSettings,
+    pub staff: StaffSettings,
     pub log: LogSettings,
     #[serde(skip, default = "default_profile")]
     pub profile: Profile,
@@ -128,6 +129,18 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub per_minute: u32,
     pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffSettings {
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    pub require_second_factor: bool,
+    pub signin_max_failures: i64,
+    pub signin_max_failures_per_ip: i64,
+    pub signin_window_minutes: i64,
+    pub reset_link_hours: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -288,6 +301,30 @@ impl Settings {
         }
         if self.server.max_request_bytes < 1024 {
             return Err(invalid("server.max_request_bytes", "must be at least 1024"));
+        }
+        for (key, value) in [
+            (
+                "staff.session_idle_minutes",
+                self.staff.session_idle_minutes,
+            ),
+            (
+                "staff.session_absolute_hours",
+                self.staff.session_absolute_hours,
+            ),
+            ("staff.signin_max_failures", self.staff.signin_max_failures),
+            (
+                "staff.signin_max_failures_per_ip",
+                self.staff.signin_max_failures_per_ip,
+            ),
+            (
+                "staff.signin_window_minutes",
+                self.staff.signin_window_minutes,
+            ),
+            ("staff.reset_link_hours", self.staff.reset_link_hours),
+        ] {
+            if value < 1 {
+                return Err(invalid(key, "must be at least 1"));
+            }
         }
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));

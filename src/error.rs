@@ -8,6 +8,7 @@ use poem::http::StatusCode;
 pub enum ErrorCode {
     MalformedRequest,
     Unauthorized,
+    Forbidden,
     ValidationFailed,
     CaptchaRejected,
     NotFound,
@@ -24,6 +25,7 @@ impl ErrorCode {
         match self {
             ErrorCode::MalformedRequest => "malformed_request",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::ValidationFailed => "validation_failed",
             ErrorCode::CaptchaRejected => "captcha_rejected",
             ErrorCode::NotFound => "not_found",
@@ -40,6 +42,7 @@ impl ErrorCode {
         match self {
             ErrorCode::MalformedRequest | ErrorCode::CaptchaRejected => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -55,6 +58,7 @@ impl ErrorCode {
     pub fn from_status(status: StatusCode) -> Self {
         match status {
             StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+            StatusCode::FORBIDDEN => ErrorCode::Forbidden,
             StatusCode::NOT_FOUND => ErrorCode::NotFound,
             StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
@@ -72,6 +76,7 @@ impl ErrorCode {
         match self {
             ErrorCode::MalformedRequest => "The request could not be read",
             ErrorCode::Unauthorized => "Credentials are missing or wrong",
+            ErrorCode::Forbidden => "Not allowed",
             ErrorCode::ValidationFailed => "Some fields are not valid",
             ErrorCode::CaptchaRejected => "The captcha was not solved",
             ErrorCode::NotFound => "Not found",

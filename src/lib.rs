@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod authz;
 pub mod captcha;
 pub mod config;
 pub mod db;
@@ -11,6 +12,7 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod i18n;
+pub mod inbox;
 pub mod mail;
 pub mod messages;
 pub mod outbox;

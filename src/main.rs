@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: StaffCommand,
     },
+    /// Manage API keys for the staff API.
+    Apikey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
     /// Inspect and steer the mail outbox.
     Outbox {
         #[command(subcommand)]
@@ -68,6 +73,26 @@ enum StaffCommand {
     Disable { login: String },
     /// Enable a disabled account again.
     Enable { login: String },
+    /// Force a password reset: the old password stops working, every session of the account
+    /// ends, and a one-time link to choose a new password is printed.
+    Reset { login: String },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create an API key for the staff API and print it (it is shown only this once).
+    Create {
+        /// The role the key acts with: agent, legal or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// What the key is for, e.g. "helpdesk bridge".
+        #[arg(long)]
+        name: String,
+    },
+    /// List API keys (never the keys themselves).
+    List,
+    /// Revoke an API key by its id.
+    Revoke { id: uuid::Uuid },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -197,6 +222,54 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let login = Login::parse(&login).map_err(|e| anyhow::anyhow!("login: {e}"))?;
                     auth::set_disabled(&conn, &login, false).await?;
                     println!("staff account `{}` enabled", login.as_str());
+                }
+                StaffCommand::Reset { login } => {
+                    let login = Login::parse(&login).map_err(|e| anyhow::anyhow!("login: {e}"))?;
+                    let token = auth::force_reset(&conn, &settings.staff, &login).await?;
+                    println!(
+                        "The password of `{}` no longer works and its sessions have ended.",
+                        login.as_str()
+                    );
+                    println!(
+                        "Give this one-time link (valid {} hours) to its owner:",
+                        settings.staff.reset_link_hours
+                    );
+                    println!("{}", auth::reset_url(&settings, &token));
+                }
+            }
+            Ok(())
+        }
+        Command::Apikey { command } => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            match command {
+                ApiKeyCommand::Create { role, name } => {
+                    let created = auth::api_key::create(&conn, &name, role, None).await?;
+                    eprintln!(
+                        "API key {} ({}) created; it is shown only this once:",
+                        created.id,
+                        role.as_str()
+                    );
+                    println!("{}", created.key);
+                }
+                ApiKeyCommand::List => {
+                    for key in auth::api_key::list(&conn).await? {
+                        println!(
+                            "{}  {:<6}  {}  {}",
+                            key.id,
+                            key.role,
+                            if key.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active "
+                            },
+                            key.name
+                        );
+                    }
+                }
+                ApiKeyCommand::Revoke { id } => {
+                    auth::api_key::revoke(&conn, id).await?;
+                    println!("API key {id} revoked");
                 }
             }
             Ok(())

@@ -197,7 +197,7 @@ async fn store_new_thread(
     }
     .insert(&txn)
     .await?;
-    let message_id = insert_message(&txn, thread_id, Author::Visitor, &new.body).await?;
+    let message_id = insert_message(&txn, thread_id, Author::Visitor, None, &new.body).await?;
     let thread = relay::ThreadRef {
         id: thread_id,
         reference: &reference,
@@ -349,7 +349,7 @@ pub async fn add_visitor_message(
     let thread = thread_row(&txn, token)
         .await?
         .ok_or(FollowUpError::NotFound)?;
-    let id = insert_message(&txn, thread.id, Author::Visitor, &body).await?;
+    let id = insert_message(&txn, thread.id, Author::Visitor, None, &body).await?;
     let thread_id = thread.id;
     record_visitor_follow_up(app, &txn, thread, &body).await?;
     txn.commit().await?;
@@ -363,6 +363,7 @@ pub(crate) async fn insert_message<C: ConnectionTrait>(
     conn: &C,
     thread_id: Uuid,
     author: Author,
+    staff_id: Option<Uuid>,
     body: &MessageBody,
 ) -> Result<Uuid, DbErr> {
     let id = Uuid::now_v7();
@@ -372,6 +373,7 @@ pub(crate) async fn insert_message<C: ConnectionTrait>(
         author: Set(author.as_str().to_owned()),
         body_html: Set(body.html().to_owned()),
         created_at: Set(Utc::now().fixed_offset()),
+        staff_id: Set(staff_id),
     }
     .insert(conn)
     .await?;
@@ -423,17 +425,18 @@ pub(crate) async fn record_visitor_follow_up<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Staff answered (by e-mail now; from the inbox later): the answer is stored, the thread is
-/// marked answered, and the answer goes to the visitor if they gave an address that does not
-/// bounce.
+/// Staff answered, by e-mail or from the inbox (`staff_id` is who, when known): the answer is
+/// stored, the thread is marked answered, and the answer goes to the visitor through the outbox
+/// if they gave an address that does not bounce. The one path for every staff answer.
 pub(crate) async fn record_staff_answer<C: ConnectionTrait>(
     app: &AppState,
     conn: &C,
     thread: threads::Model,
     contact: Option<&contacts::Model>,
+    staff_id: Option<Uuid>,
     body: &MessageBody,
-) -> Result<(), DbErr> {
-    insert_message(conn, thread.id, Author::Staff, body).await?;
+) -> Result<Uuid, DbErr> {
+    let id = insert_message(conn, thread.id, Author::Staff, staff_id, body).await?;
     let reference = Reference::parse(&thread.reference)
         .ok_or_else(|| DbErr::Custom(format!("stored reference of {} is malformed", thread.id)))?;
     let subject = thread.subject.clone().map(Subject::from_stored);
@@ -450,7 +453,7 @@ pub(crate) async fn record_staff_answer<C: ConnectionTrait>(
     active.status = Set(ThreadStatus::Answered.as_str().to_owned());
     active.updated_at = Set(Utc::now().fixed_offset());
     active.update(conn).await?;
-    Ok(())
+    Ok(id)
 }
 
 /// How often mail to an address (by its blind index) has bounced, over all its threads.

@@ -46,7 +46,8 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
-fn bucket(ip: IpAddr) -> IpAddr {
+/// The bucket a client counts in: its IPv4 address, or its IPv6 /64.
+pub fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {
             let mut segments = v6.segments();

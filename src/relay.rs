@@ -459,12 +459,18 @@ pub async fn receive(app: &AppState, mail: Inbound<'_>) -> Result<Received, Rece
     let thread_id = thread.id;
     match token.direction {
         Direction::FromStaff => {
-            crate::messages::record_staff_answer(app, &txn, thread, contact.as_ref(), &body)
+            crate::messages::record_staff_answer(app, &txn, thread, contact.as_ref(), None, &body)
                 .await?;
         }
         Direction::FromVisitor => {
-            crate::messages::insert_message(&txn, thread.id, crate::domain::Author::Visitor, &body)
-                .await?;
+            crate::messages::insert_message(
+                &txn,
+                thread.id,
+                crate::domain::Author::Visitor,
+                None,
+                &body,
+            )
+            .await?;
             crate::messages::record_visitor_follow_up(app, &txn, thread, &body).await?;
         }
     }

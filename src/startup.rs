@@ -10,6 +10,7 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, Route, Server, get};
 use tokio_util::sync::CancellationToken;
 
+use crate::authz::Authorize;
 use crate::captcha::CaptchaVerifier;
 use crate::config::{Profile, Settings};
 use crate::http::{RequestContext, SecurityHeaders};
@@ -74,6 +75,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .at("/healthz", get(api::healthz))
         .at("/readyz", get(api::readyz))
         .nest("/", web::routes(settings.server.max_request_bytes))
+        .with(Authorize)
         .with(RequestContext)
         .with(SecurityHeaders::new(
             settings.captcha.enabled,

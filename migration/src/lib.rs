@@ -9,6 +9,7 @@ mod m20261124_000003_create_messages;
 mod m20261124_000004_create_outbox;
 mod m20261124_000005_add_contact_bounces;
 mod m20261124_000006_create_staff;
+mod m20261124_000007_create_staff_auth;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_create_outbox::Migration),
             Box::new(m20261124_000005_add_contact_bounces::Migration),
             Box::new(m20261124_000006_create_staff::Migration),
+            Box::new(m20261124_000007_create_staff_auth::Migration),
         ]
     }
 }

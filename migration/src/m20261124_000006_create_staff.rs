@@ -35,7 +35,7 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum Staff {
+pub enum Staff {
     Table,
     Id,
     Login,

@@ -13,7 +13,7 @@ use poem_openapi::OpenApiService;
 use crate::http::BodyLimit;
 
 pub use health::{healthz, readyz};
-pub use problem::{ApiErrors, FieldError, Problem};
+pub use problem::{ApiErrors, FieldError, Problem, problem_response};
 
 pub fn service() -> OpenApiService<(messages::MessagesApi, inbound::InboundApi), ()> {
     OpenApiService::new(

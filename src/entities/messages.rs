@@ -13,6 +13,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub body_html: String,
     pub created_at: DateTimeWithTimeZone,
+    pub staff_id: Option<Uuid>,
     #[sea_orm(
         belongs_to,
         from = "thread_id",

@@ -2,8 +2,12 @@
 
 pub mod prelude;
 
+pub mod api_keys;
 pub mod contacts;
 pub mod messages;
 pub mod outbox;
+pub mod recovery_codes;
+pub mod signin_failures;
 pub mod staff;
+pub mod staff_sessions;
 pub mod threads;

@@ -17,6 +17,19 @@ pub struct Model {
     pub password_changed_at: DateTimeWithTimeZone,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub totp_sealed: Option<Vec<u8>>,
+    pub totp_enabled: bool,
+    pub totp_last_step: Option<i64>,
+    #[sea_orm(column_type = "Binary(32)", nullable)]
+    pub reset_token_hash: Option<Vec<u8>>,
+    pub reset_expires_at: Option<DateTimeWithTimeZone>,
+    #[sea_orm(has_many)]
+    pub api_keys: HasMany<super::api_keys::Entity>,
+    #[sea_orm(has_many)]
+    pub recovery_codes: HasMany<super::recovery_codes::Entity>,
+    #[sea_orm(has_many)]
+    pub staff_sessions: HasMany<super::staff_sessions::Entity>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -34,6 +34,10 @@ impl ErrorPage {
                 t.get("error-title-rate-limited"),
                 t.get("error-text-rate-limited"),
             ),
+            ErrorCode::Forbidden => (
+                t.get("error-title-forbidden"),
+                t.get("error-text-forbidden"),
+            ),
             ErrorCode::ServiceUnavailable => (
                 t.get("error-title-unavailable"),
                 t.get("error-text-unavailable"),
@@ -57,6 +61,20 @@ impl ErrorPage {
             request_id,
         }
     }
+}
+
+/// An HTML error page for `code`, for refusals decided outside the page routes.
+pub(crate) fn error_response(app: &super::AppState, req: &Request, code: ErrorCode) -> Response {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let locale = request_locale(req, app, None);
+    render(
+        code.status(),
+        &ErrorPage::new(Chrome::new(app, locale), code, request_id),
+    )
 }
 
 pub struct WebErrors;

@@ -6,6 +6,7 @@ mod errors;
 mod form;
 mod form_data;
 mod pages;
+mod staff;
 mod thread;
 
 use std::sync::Arc;
@@ -21,10 +22,12 @@ use crate::i18n::Tr;
 use crate::state::AppState;
 
 pub use errors::WebErrors;
+pub(crate) use errors::error_response;
 
 /// The page routes, with HTML error pages.
 pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
     Route::new()
+        .nest("/staff", staff::routes(max_request_bytes))
         .at("/", get(form::show).post(form::submit))
         .at("/sent/:token", get(form::sent))
         .at("/t/:token", get(thread::show).post(thread::write_again))

@@ -189,6 +189,11 @@ impl TestAppBuilder {
             ("SEALPOST__DATABASE__MAX_CONNECTIONS".into(), "5".into()),
             ("SEALPOST__MAIL__RETRY_BASE_SECS".into(), "1".into()),
             ("SEALPOST__MAIL__POLL_INTERVAL_MS".into(), "50".into()),
+            // Tests that are about the second factor turn it back on.
+            (
+                "SEALPOST__STAFF__REQUIRE_SECOND_FACTOR".into(),
+                "false".into(),
+            ),
         ]);
         let mut schema = None;
         if let Backend::Postgres(url) = &self.backend {
@@ -673,4 +678,125 @@ pub fn mail_mentions(raw: &[u8], needle: &str) -> bool {
         })
         .unwrap_or_default();
     raw_text.contains(&lower) || decoded.contains(&lower)
+}
+
+/// The password every test staff account gets.
+pub const STAFF_PASSWORD: &str = "correct horse battery staple orbit";
+
+/// A browser of one staff member: a cookie jar, no automatic redirects, and the CSRF token of
+/// the current session.
+pub struct StaffBrowser {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub csrf: String,
+}
+
+/// The value of the first `name="csrf"` hidden field of a page.
+pub fn csrf_of(page: &str) -> Option<String> {
+    let at = page.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    let rest = &page[at..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+impl TestApp {
+    /// Creates a staff account through the same service as `sealpost staff add`.
+    pub async fn add_staff(&self, login: &str, role: &str) {
+        let login = sealpost::domain::Login::parse(login).expect("login");
+        let password =
+            sealpost::domain::NewPassword::parse(STAFF_PASSWORD.to_owned().into(), &login)
+                .expect("strong password");
+        sealpost::auth::add_staff(
+            self.db(),
+            &login,
+            sealpost::domain::Role::parse(role).expect("role"),
+            &password,
+        )
+        .await
+        .expect("staff added");
+    }
+
+    /// A fresh browser with nobody signed in.
+    pub fn browser(&self) -> StaffBrowser {
+        StaffBrowser {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+            base: self.address.clone(),
+            csrf: String::new(),
+        }
+    }
+
+    /// Creates an account with `role` and signs it in through the sign-in form.
+    pub async fn signed_in(&self, login: &str, role: &str) -> StaffBrowser {
+        self.add_staff(login, role).await;
+        let mut browser = self.browser();
+        let resp = browser.sign_in(login, STAFF_PASSWORD).await;
+        assert_eq!(resp.status(), 303, "sign-in of {login} succeeds");
+        browser.refresh_csrf().await;
+        browser
+    }
+}
+
+impl StaffBrowser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Opens the sign-in form (for its CSRF cookie and field) and posts login and password.
+    pub async fn sign_in(&mut self, login: &str, password: &str) -> reqwest::Response {
+        let page = self.get("/staff/signin").await.text().await.expect("page");
+        let csrf = csrf_of(&page).expect("the sign-in form has a CSRF field");
+        self.client
+            .post(self.url("/staff/signin"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("login", login),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Reads the session's CSRF token from the account page.
+    pub async fn refresh_csrf(&mut self) {
+        let page = self.get("/staff/account").await.text().await.expect("page");
+        self.csrf = csrf_of(&page).unwrap_or_default();
+    }
+
+    /// Posts a URL-encoded form with the session's CSRF token added.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut all: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.client
+            .post(self.url(path))
+            .form(&all)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Posts a multipart form (as the pages with free text do) with the CSRF token added.
+    pub async fn post_multipart(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut form = reqwest::multipart::Form::new().text("csrf", self.csrf.clone());
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        self.client
+            .post(self.url(path))
+            .multipart(form)
+            .send()
+            .await
+            .expect("request")
+    }
 }

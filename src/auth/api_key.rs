@@ -1,0 +1,113 @@
+//! API keys for the staff API: created by an administrator (or `sealpost apikey create`),
+//! shown once, stored as a SHA-256 hash, scoped to one role, revocable.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
+
+use super::{random_token, token_hash};
+use crate::domain::Role;
+use crate::entities::api_keys;
+
+/// Every key starts with this, so that a leaked key is easy to recognise in a scan.
+pub const PREFIX: &str = "spk_";
+
+/// A key as created: the secret is in `key` and is never shown again.
+pub struct CreatedKey {
+    pub id: Uuid,
+    pub key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiKeyError {
+    #[error("a key name has 1 to 100 characters without control characters")]
+    BadName,
+    #[error("no API key {0}")]
+    NotFound(Uuid),
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+pub async fn create<C: ConnectionTrait>(
+    conn: &C,
+    name: &str,
+    role: Role,
+    created_by: Option<Uuid>,
+) -> Result<CreatedKey, ApiKeyError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiKeyError::BadName);
+    }
+    let id = Uuid::now_v7();
+    let key = format!("{PREFIX}{}", random_token(32));
+    api_keys::ActiveModel {
+        id: Set(id),
+        name: Set(name.to_owned()),
+        role: Set(role.as_str().to_owned()),
+        key_hash: Set(token_hash(&key)),
+        created_by: Set(created_by),
+        created_at: Set(Utc::now().fixed_offset()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(conn)
+    .await?;
+    Ok(CreatedKey { id, key })
+}
+
+/// The live (not revoked) key behind a bearer token.
+pub async fn lookup<C: ConnectionTrait>(
+    conn: &C,
+    key: &str,
+) -> Result<Option<api_keys::Model>, DbErr> {
+    if !key.starts_with(PREFIX) || key.len() > 100 {
+        return Ok(None);
+    }
+    let Some(row) = api_keys::Entity::find()
+        .filter(api_keys::Column::KeyHash.eq(token_hash(key)))
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let stale = row
+        .last_used_at
+        .is_none_or(|at| (now - at.with_timezone(&Utc)).num_seconds() >= 60);
+    if stale {
+        api_keys::Entity::update_many()
+            .col_expr(
+                api_keys::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::value(now.fixed_offset()),
+            )
+            .filter(api_keys::Column::Id.eq(row.id))
+            .exec(conn)
+            .await?;
+    }
+    Ok(Some(row))
+}
+
+pub async fn list<C: ConnectionTrait>(conn: &C) -> Result<Vec<api_keys::Model>, DbErr> {
+    api_keys::Entity::find()
+        .order_by_asc(api_keys::Column::CreatedAt)
+        .all(conn)
+        .await
+}
+
+/// Revokes a key at once; revoking twice is harmless.
+pub async fn revoke<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), ApiKeyError> {
+    let row = api_keys::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(ApiKeyError::NotFound(id))?;
+    if row.revoked_at.is_none() {
+        let mut active: api_keys::ActiveModel = row.into();
+        active.revoked_at = Set(Some(Utc::now().fixed_offset()));
+        active.update(conn).await?;
+    }
+    Ok(())
+}

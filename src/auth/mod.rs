@@ -1,0 +1,416 @@
+//! Staff accounts and signing in: argon2id password hashes (OWASP parameters: 19 MiB, 2 passes,
+//! 1 lane), sign-in with throttling and a second factor, changing one's own password, and the
+//! one-time reset link an administrator can force. Nobody can read a password, and no function
+//! here sets another person's password: a forced reset only destroys the old one.
+
+pub mod api_key;
+pub mod session;
+pub mod throttle;
+pub mod totp;
+
+use std::net::IpAddr;
+use std::sync::LazyLock;
+
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordVerifier, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration, Utc};
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, SqlErr, TransactionTrait,
+};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::domain::{Login, NewPassword, Role};
+use crate::entities::staff;
+use crate::state::AppState;
+use session::{NewSession, Session, Stage};
+
+/// `bytes` random bytes as URL-safe base64: session ids, CSRF tokens, API keys, reset links.
+pub(crate) fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// How high-entropy tokens are stored: their SHA-256 (a slow hash adds nothing at 256 bits).
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A stored hash no password matches: what a forced reset leaves behind.
+const NO_PASSWORD: &str = "!reset";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("a staff account `{0}` exists already")]
+    LoginTaken(String),
+    #[error("no staff account `{0}`")]
+    NoSuchLogin(String),
+    #[error("hashing the password failed: {0}")]
+    Hash(String),
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's first recommended argon2id configuration.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// The PHC string of an argon2id hash of `password` with a fresh salt.
+pub fn hash_password(password: &NewPassword) -> Result<String, AccountError> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AccountError::Hash(e.to_string()))
+}
+
+/// Whether `password` matches a stored hash.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .is_ok_and(|hash| argon2().verify_password(password.as_bytes(), &hash).is_ok())
+}
+
+/// Creates a staff account; the first administrator of a fresh install is made this way.
+pub async fn add_staff(
+    db: &DatabaseConnection,
+    login: &Login,
+    role: Role,
+    password: &NewPassword,
+) -> Result<Uuid, AccountError> {
+    let now = Utc::now().fixed_offset();
+    let id = Uuid::now_v7();
+    let inserted = staff::ActiveModel {
+        id: Set(id),
+        login: Set(login.as_str().to_owned()),
+        role: Set(role.as_str().to_owned()),
+        password_hash: Set(hash_password(password)?),
+        disabled: Set(false),
+        password_changed_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(_) => Ok(id),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(AccountError::LoginTaken(login.as_str().to_owned()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn by_login<C: ConnectionTrait>(
+    conn: &C,
+    login: &Login,
+) -> Result<staff::Model, AccountError> {
+    staff::Entity::find()
+        .filter(staff::Column::Login.eq(login.as_str()))
+        .one(conn)
+        .await?
+        .ok_or_else(|| AccountError::NoSuchLogin(login.as_str().to_owned()))
+}
+
+/// Disables (or enables again) an account; a disabled account cannot sign in, and disabling
+/// ends its sessions.
+pub async fn set_disabled(
+    db: &DatabaseConnection,
+    login: &Login,
+    disabled: bool,
+) -> Result<(), AccountError> {
+    let txn = db.begin().await?;
+    let account = by_login(&txn, login).await?;
+    let id = account.id;
+    let mut active: staff::ActiveModel = account.into();
+    active.disabled = Set(disabled);
+    active.updated_at = Set(Utc::now().fixed_offset());
+    active.update(&txn).await?;
+    if disabled {
+        session::end_all_of(&txn, id, None).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Forces a password reset: the old password stops working at once, every session of the
+/// account ends, and a one-time link (valid for `staff.reset_link_hours`) lets its owner choose
+/// a new password. Returns the link's token; the caller hands the link to the person.
+pub async fn force_reset(
+    db: &DatabaseConnection,
+    settings: &crate::config::StaffSettings,
+    login: &Login,
+) -> Result<String, AccountError> {
+    let token = random_token(32);
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let account = by_login(&txn, login).await?;
+    let id = account.id;
+    let mut active: staff::ActiveModel = account.into();
+    active.password_hash = Set(NO_PASSWORD.to_owned());
+    active.reset_token_hash = Set(Some(token_hash(&token)));
+    active.reset_expires_at = Set(Some(
+        (now + Duration::hours(settings.reset_link_hours)).fixed_offset(),
+    ));
+    active.password_changed_at = Set(now.fixed_offset());
+    active.updated_at = Set(now.fixed_offset());
+    active.update(&txn).await?;
+    session::end_all_of(&txn, id, None).await?;
+    txn.commit().await?;
+    Ok(token)
+}
+
+/// The staff page for a reset link.
+pub fn reset_url(settings: &crate::config::Settings, token: &str) -> String {
+    format!("{}/staff/reset/{token}", settings.base_url())
+}
+
+/// Why a new password was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("the current password is not right")]
+    WrongCurrent,
+    #[error("the two new passwords differ")]
+    Mismatch,
+    #[error("{0}")]
+    Weak(String),
+    #[error("this link is not valid: it was used already, has expired, or never existed")]
+    InvalidLink,
+    #[error(transparent)]
+    Account(#[from] AccountError),
+}
+
+impl From<DbErr> for PasswordError {
+    fn from(e: DbErr) -> Self {
+        PasswordError::Account(AccountError::Db(e))
+    }
+}
+
+fn parse_new(
+    new: SecretString,
+    again: &SecretString,
+    login: &str,
+) -> Result<NewPassword, PasswordError> {
+    if new.expose_secret() != again.expose_secret() {
+        return Err(PasswordError::Mismatch);
+    }
+    let login = Login::parse(login).map_err(PasswordError::Weak)?;
+    NewPassword::parse(new, &login).map_err(PasswordError::Weak)
+}
+
+/// The account a reset link belongs to, if the link is valid.
+pub async fn account_for_reset<C: ConnectionTrait>(
+    conn: &C,
+    token: &str,
+) -> Result<Option<staff::Model>, DbErr> {
+    if token.is_empty() || token.len() > 100 {
+        return Ok(None);
+    }
+    let account = staff::Entity::find()
+        .filter(staff::Column::ResetTokenHash.eq(token_hash(token)))
+        .one(conn)
+        .await?;
+    Ok(account
+        .filter(|a| !a.disabled && a.reset_expires_at.is_some_and(|until| until > Utc::now())))
+}
+
+/// Sets a new password through a reset link; the link works once.
+pub async fn finish_reset(
+    app: &AppState,
+    token: &str,
+    new: SecretString,
+    again: SecretString,
+) -> Result<String, PasswordError> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    let account = account_for_reset(&txn, token)
+        .await?
+        .ok_or(PasswordError::InvalidLink)?;
+    let password = parse_new(new, &again, &account.login)?;
+    let login = account.login.clone();
+    let id = account.id;
+    let now = Utc::now().fixed_offset();
+    let mut active: staff::ActiveModel = account.into();
+    active.password_hash = Set(hash_password(&password)?);
+    active.reset_token_hash = Set(None);
+    active.reset_expires_at = Set(None);
+    active.password_changed_at = Set(now);
+    active.updated_at = Set(now);
+    active.update(&txn).await?;
+    session::end_all_of(&txn, id, None).await?;
+    txn.commit().await?;
+    tracing::info!(staff_id = %id, "password set through a reset link");
+    Ok(login)
+}
+
+/// Changes one's own password: the current one must be given, and every other session of the
+/// person ends.
+pub async fn change_password(
+    app: &AppState,
+    session: &Session,
+    current: &str,
+    new: SecretString,
+    again: SecretString,
+) -> Result<(), PasswordError> {
+    let stored = session.staff.password_hash.clone();
+    let current = current.to_owned();
+    let right = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
+        .await
+        .unwrap_or(false);
+    if !right {
+        return Err(PasswordError::WrongCurrent);
+    }
+    let password = parse_new(new, &again, &session.staff.login)?;
+    let hash = hash_password(&password)?;
+    let txn = crate::db::begin_write(&app.db).await?;
+    let now = Utc::now().fixed_offset();
+    staff::Entity::update_many()
+        .col_expr(
+            staff::Column::PasswordHash,
+            sea_orm::sea_query::Expr::value(hash),
+        )
+        .col_expr(
+            staff::Column::PasswordChangedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .col_expr(
+            staff::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(staff::Column::Id.eq(session.staff.id))
+        .exec(&txn)
+        .await?;
+    let ended = session::end_all_of(&txn, session.staff.id, Some(&session.id_hash)).await?;
+    txn.commit().await?;
+    tracing::info!(staff_id = %session.staff.id, other_sessions_ended = ended, "password changed");
+    Ok(())
+}
+
+/// The outcome of a sign-in with login and password.
+pub enum SignIn {
+    /// A session at the given stage.
+    Session(NewSession, Stage),
+    /// Too many failures for this login or IP: wait this many seconds.
+    Throttled(u64),
+    /// Unknown login, wrong password, or disabled account: one answer for all three.
+    Refused,
+}
+
+/// Whether a role must use a second factor under the current settings.
+pub fn second_factor_required(app: &AppState, role: &str) -> bool {
+    app.settings.staff.require_second_factor
+        && matches!(Role::parse(role), Some(Role::Legal | Role::Admin))
+}
+
+/// A hash to verify against when the login does not exist, so that an unknown login takes as
+/// long to refuse as a wrong password.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(b"no account has this password", &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+});
+
+/// Checks login and password (throttled per account and per IP) and opens a session.
+pub async fn sign_in(
+    app: &AppState,
+    login: &str,
+    password: SecretString,
+    ip: Option<IpAddr>,
+) -> Result<SignIn, DbErr> {
+    let settings = &app.settings.staff;
+    if let Err(wait) = throttle::check(&app.db, settings, login, ip).await? {
+        tracing::warn!(wait_secs = wait, "sign-in throttled");
+        return Ok(SignIn::Throttled(wait));
+    }
+    let account = match Login::parse(login) {
+        Ok(login) => {
+            staff::Entity::find()
+                .filter(staff::Column::Login.eq(login.as_str()))
+                .one(&app.db)
+                .await?
+        }
+        Err(_) => None,
+    };
+    let stored = account
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    let right =
+        tokio::task::spawn_blocking(move || verify_password(password.expose_secret(), &stored))
+            .await
+            .unwrap_or(false);
+    let account = match account {
+        Some(account) if right && !account.disabled => account,
+        _ => {
+            throttle::record_failure(&app.db, settings, login, ip).await?;
+            tracing::warn!("sign-in refused");
+            return Ok(SignIn::Refused);
+        }
+    };
+    throttle::clear(&app.db, login).await?;
+    let stage = if account.totp_enabled {
+        Stage::SecondFactor
+    } else if second_factor_required(app, &account.role) {
+        Stage::Enrol
+    } else {
+        Stage::Full
+    };
+    let session = session::create(&app.db, settings, account.id, stage).await?;
+    tracing::info!(staff_id = %account.id, stage = stage.as_str(), "signed in");
+    Ok(SignIn::Session(session, stage))
+}
+
+/// The second step of signing in: a TOTP or recovery code. Wrong codes count as failures
+/// against the account like wrong passwords.
+pub async fn second_factor(
+    app: &AppState,
+    session: &Session,
+    code: &str,
+    ip: Option<IpAddr>,
+) -> Result<SignIn, AccountError> {
+    let settings = &app.settings.staff;
+    let login = session.staff.login.clone();
+    if let Err(wait) = throttle::check(&app.db, settings, &login, ip).await? {
+        return Ok(SignIn::Throttled(wait));
+    }
+    let ok = totp::verify(&app.db, &app.sealer, &session.staff, code)
+        .await
+        .map_err(|e| AccountError::Hash(e.to_string()))?;
+    if !ok {
+        throttle::record_failure(&app.db, settings, &login, ip).await?;
+        tracing::warn!(staff_id = %session.staff.id, "second factor refused");
+        return Ok(SignIn::Refused);
+    }
+    throttle::clear(&app.db, &login).await?;
+    let next = session::advance(&app.db, settings, session, Stage::Full).await?;
+    Ok(SignIn::Session(next, Stage::Full))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_salted_argon2id_and_verify() {
+        let login = Login::parse("anna").expect("login");
+        let password = NewPassword::parse("correct horse battery staple orbit".into(), &login)
+            .expect("strong");
+        let a = hash_password(&password).expect("hash");
+        let b = hash_password(&password).expect("hash");
+        assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
+        assert_ne!(a, b, "each hash has its own salt");
+        assert!(!a.contains("horse"));
+        assert!(verify_password("correct horse battery staple orbit", &a));
+        assert!(!verify_password("correct horse battery staple orbiT", &a));
+        assert!(!verify_password("anything", "not a hash"));
+    }
+}

@@ -1,0 +1,381 @@
+//! The staff inbox: threads listed newest activity first (by status, by a search in subject and
+//! body), one thread with all its messages, status changes, and answers. The visitor appears by
+//! name (when given) and by the relay alias staff can write to — their address is never read
+//! here. Answers go through [`messages::record_staff_answer`], the same path as answers by
+//! e-mail, so the visitor gets them from the support address through the outbox.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, FixedOffset, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::domain::{Author, MessageBody, Reference, Subject, ThreadStatus, VisitorName};
+use crate::entities::{contacts, messages as message_rows, staff, threads};
+use crate::mail::relay_token::{Direction, RelayToken};
+use crate::messages;
+use crate::seal::Sealed;
+use crate::state::AppState;
+
+/// The most threads one page lists.
+pub const MAX_PAGE: u64 = 100;
+
+/// Where a page of the list starts: after this thread in (last activity, id) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    updated_at: DateTime<FixedOffset>,
+    id: Uuid,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}|{}", self.updated_at.to_rfc3339(), self.id))
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s.trim()).ok()?).ok()?;
+        let (at, id) = raw.split_once('|')?;
+        Some(Self {
+            updated_at: DateTime::parse_from_rfc3339(at).ok()?,
+            id: Uuid::parse_str(id).ok()?,
+        })
+    }
+}
+
+/// What the list shows.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub status: Option<ThreadStatus>,
+    /// Words to find in the subject or any message of a thread (case-insensitive for ASCII).
+    pub query: Option<String>,
+    pub after: Option<Cursor>,
+    pub limit: u64,
+}
+
+/// One thread in the list.
+#[derive(Debug)]
+pub struct Summary {
+    pub thread_id: Uuid,
+    /// The thread's first message: the id the staff API addresses it by.
+    pub message_id: Uuid,
+    pub reference: String,
+    pub subject: Option<String>,
+    pub status: ThreadStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub message_count: usize,
+    pub last_author: Author,
+    /// The start of the first message, as plain text.
+    pub excerpt: String,
+}
+
+pub struct Page {
+    pub items: Vec<Summary>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<Cursor>,
+}
+
+fn like_pattern(query: &str) -> String {
+    let escaped = query
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A page of threads, newest activity first. Each page is a range scan on
+/// (status, updated_at, id), so paging stays cheap however many threads there are.
+pub async fn list(app: &AppState, filter: &Filter) -> Result<Page, DbErr> {
+    let limit = filter.limit.clamp(1, MAX_PAGE);
+    let mut select = threads::Entity::find();
+    if let Some(status) = filter.status {
+        select = select.filter(threads::Column::Status.eq(status.as_str()));
+    }
+    if let Some(query) = filter
+        .query
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+    {
+        let pattern = like_pattern(query);
+        let in_subject = Expr::expr(Func::lower(Expr::col((
+            threads::Entity,
+            threads::Column::Subject,
+        ))))
+        .like(LikeExpr::new(pattern.clone()).escape('\\'));
+        let in_body = Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(message_rows::Entity)
+                .and_where(
+                    Expr::col((message_rows::Entity, message_rows::Column::ThreadId))
+                        .equals((threads::Entity, threads::Column::Id)),
+                )
+                .and_where(
+                    Expr::expr(Func::lower(Expr::col((
+                        message_rows::Entity,
+                        message_rows::Column::BodyHtml,
+                    ))))
+                    .like(LikeExpr::new(pattern).escape('\\')),
+                )
+                .to_owned(),
+        );
+        select = select.filter(Condition::any().add(in_subject).add(in_body));
+    }
+    if let Some(after) = &filter.after {
+        select = select.filter(
+            Condition::any()
+                .add(threads::Column::UpdatedAt.lt(after.updated_at))
+                .add(
+                    Condition::all()
+                        .add(threads::Column::UpdatedAt.eq(after.updated_at))
+                        .add(threads::Column::Id.lt(after.id)),
+                ),
+        );
+    }
+    let mut rows = select
+        .order_by_desc(threads::Column::UpdatedAt)
+        .order_by_desc(threads::Column::Id)
+        .limit(limit + 1)
+        .all(&app.db)
+        .await?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|t| Cursor {
+            updated_at: t.updated_at,
+            id: t.id,
+        })
+    } else {
+        None
+    };
+    let ids: Vec<Uuid> = rows.iter().map(|t| t.id).collect();
+    let all_messages = message_rows::Entity::find()
+        .filter(message_rows::Column::ThreadId.is_in(ids))
+        .order_by_asc(message_rows::Column::CreatedAt)
+        .order_by_asc(message_rows::Column::Id)
+        .all(&app.db)
+        .await?;
+    let items = rows
+        .into_iter()
+        .filter_map(|t| {
+            let of_thread: Vec<&message_rows::Model> = all_messages
+                .iter()
+                .filter(|m| m.thread_id == t.id)
+                .collect();
+            let first = of_thread.first()?;
+            let last = of_thread.last()?;
+            Some(Summary {
+                thread_id: t.id,
+                message_id: first.id,
+                reference: t.reference,
+                subject: t.subject,
+                status: ThreadStatus::parse(&t.status).unwrap_or(ThreadStatus::Open),
+                created_at: t.created_at.with_timezone(&Utc),
+                updated_at: t.updated_at.with_timezone(&Utc),
+                message_count: of_thread.len(),
+                last_author: Author::parse(&last.author).unwrap_or(Author::Visitor),
+                excerpt: excerpt(&MessageBody::from_stored(first.body_html.clone()).to_text()),
+            })
+        })
+        .collect();
+    Ok(Page { items, next })
+}
+
+fn excerpt(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= 160 {
+        flat
+    } else {
+        let mut cut: String = flat.chars().take(157).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// The visitor as staff see them.
+#[derive(Debug)]
+pub struct Visitor {
+    pub name: Option<String>,
+    /// The relay address that reaches the visitor; their own address stays sealed.
+    pub alias: String,
+    /// Whether the visitor gave an address at all (answers reach them by mail).
+    pub reachable_by_mail: bool,
+}
+
+#[derive(Debug)]
+pub struct StaffMessage {
+    pub id: Uuid,
+    pub author: Author,
+    /// For answers from the inbox: who wrote it.
+    pub staff_login: Option<String>,
+    pub body: MessageBody,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+pub struct Thread {
+    pub id: Uuid,
+    pub message_id: Uuid,
+    pub reference: Reference,
+    pub subject: Option<Subject>,
+    pub status: ThreadStatus,
+    pub locale: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub visitor: Visitor,
+    pub messages: Vec<StaffMessage>,
+}
+
+/// The thread a message belongs to, by the message's id or by the thread's own id.
+async fn find_thread<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> Result<Option<threads::Model>, DbErr> {
+    let thread_id = match message_rows::Entity::find_by_id(id).one(conn).await? {
+        Some(message) => message.thread_id,
+        None => id,
+    };
+    threads::Entity::find_by_id(thread_id).one(conn).await
+}
+
+/// One thread with every message in order, for a message id or a thread id.
+pub async fn thread(app: &AppState, id: Uuid) -> Result<Option<Thread>, DbErr> {
+    let Some(thread) = find_thread(&app.db, id).await? else {
+        return Ok(None);
+    };
+    let rows = message_rows::Entity::find()
+        .filter(message_rows::Column::ThreadId.eq(thread.id))
+        .order_by_asc(message_rows::Column::CreatedAt)
+        .order_by_asc(message_rows::Column::Id)
+        .all(&app.db)
+        .await?;
+    let staff_ids: Vec<Uuid> = rows.iter().filter_map(|m| m.staff_id).collect();
+    let logins = if staff_ids.is_empty() {
+        Vec::new()
+    } else {
+        staff::Entity::find()
+            .filter(staff::Column::Id.is_in(staff_ids))
+            .all(&app.db)
+            .await?
+    };
+    let contact = match thread.contact_id {
+        Some(id) => contacts::Entity::find_by_id(id).one(&app.db).await?,
+        None => None,
+    };
+    // The name is shown to staff (notifications carry it too); the address is never opened here.
+    let name = contact
+        .as_ref()
+        .and_then(|c| c.name_sealed.clone().map(|bytes| (c.id, bytes)))
+        .and_then(|(owner, bytes)| {
+            app.sealer
+                .open(&Sealed::<VisitorName>::from_stored(bytes), owner)
+                .map_err(|e| tracing::error!(error = %e, thread_id = %thread.id, "a sealed name does not open"))
+                .ok()
+        })
+        .map(|n| n.as_str().to_owned());
+    let visitor = Visitor {
+        name,
+        alias: RelayToken::new(thread.id, Direction::FromStaff)
+            .alias(&app.sealer, &app.settings.mail.relay_domain),
+        reachable_by_mail: contact.is_some_and(|c| c.email_sealed.is_some()),
+    };
+    let first_id = rows.first().map(|m| m.id).unwrap_or(thread.id);
+    Ok(Some(Thread {
+        id: thread.id,
+        message_id: first_id,
+        reference: Reference::parse(&thread.reference).ok_or_else(|| {
+            DbErr::Custom(format!("stored reference of {} is malformed", thread.id))
+        })?,
+        subject: thread.subject.map(Subject::from_stored),
+        status: ThreadStatus::parse(&thread.status).unwrap_or(ThreadStatus::Open),
+        locale: thread.locale,
+        created_at: thread.created_at.with_timezone(&Utc),
+        updated_at: thread.updated_at.with_timezone(&Utc),
+        visitor,
+        messages: rows
+            .into_iter()
+            .map(|m| StaffMessage {
+                id: m.id,
+                author: Author::parse(&m.author).unwrap_or(Author::Visitor),
+                staff_login: m
+                    .staff_id
+                    .and_then(|sid| logins.iter().find(|s| s.id == sid).map(|s| s.login.clone())),
+                body: MessageBody::from_stored(m.body_html),
+                created_at: m.created_at.with_timezone(&Utc),
+            })
+            .collect(),
+    }))
+}
+
+/// Sets a thread's status (for a message id or thread id); `false` when there is no such thread.
+pub async fn set_status(
+    app: &AppState,
+    id: Uuid,
+    status: ThreadStatus,
+    actor: &str,
+) -> Result<bool, DbErr> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    let Some(thread) = find_thread(&txn, id).await? else {
+        return Ok(false);
+    };
+    let thread_id = thread.id;
+    let mut active: threads::ActiveModel = thread.into();
+    active.status = Set(status.as_str().to_owned());
+    active.updated_at = Set(Utc::now().fixed_offset());
+    active.update(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(%thread_id, status = status.as_str(), actor, "thread status set");
+    Ok(true)
+}
+
+/// Answers a thread from the inbox or the API; `None` when there is no such thread.
+pub async fn reply(
+    app: &AppState,
+    id: Uuid,
+    staff_id: Option<Uuid>,
+    body: &MessageBody,
+    actor: &str,
+) -> Result<Option<Uuid>, DbErr> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    let Some(thread) = find_thread(&txn, id).await? else {
+        return Ok(None);
+    };
+    let contact = match thread.contact_id {
+        Some(id) => contacts::Entity::find_by_id(id).one(&txn).await?,
+        None => None,
+    };
+    let thread_id = thread.id;
+    let message_id =
+        messages::record_staff_answer(app, &txn, thread, contact.as_ref(), staff_id, body).await?;
+    txn.commit().await?;
+    app.outbox_wakeup.notify_one();
+    tracing::info!(%thread_id, %message_id, actor, "staff answered from the inbox");
+    Ok(Some(message_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let cursor = Cursor {
+            updated_at: Utc::now().fixed_offset(),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(Cursor::parse(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::parse("not a cursor"), None);
+        assert_eq!(Cursor::parse(""), None);
+    }
+
+    #[test]
+    fn search_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(like_pattern("ABC"), "%abc%");
+    }
+}

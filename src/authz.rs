@@ -30,6 +30,9 @@ use crate::state::AppState;
 pub enum Access {
     /// Anyone, signed in or not.
     Public,
+    /// Not a person's door: the handler checks a token of its own (the MTA's
+    /// `mail.inbound.token`); sessions and API keys mean nothing there.
+    OwnToken,
     /// A sign-in that is waiting for its second factor.
     SecondFactor,
     /// Any signed-in person, even one who still has to set up a required second factor.
@@ -62,7 +65,7 @@ pub const MESSAGES: &[Role] = &[Role::Agent, Role::Admin];
 /// Who manages accounts and API keys.
 pub const ADMIN: &[Role] = &[Role::Admin];
 
-use Access::{AnyRole, Enrolling, Public, Roles, SecondFactor};
+use Access::{AnyRole, Enrolling, OwnToken, Public, Roles, SecondFactor};
 
 /// Every route of the application and who may use it.
 pub const RULES: &[Rule] = &[
@@ -82,8 +85,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/docs", Public),
     rule("GET", "/api/docs/*", Public),
     rule("POST", "/api/v1/messages", Public),
-    // Checks its own token (`mail.inbound.token`): it is the MTA's door, not a person's.
-    rule("POST", "/api/v1/inbound", Public),
+    rule("POST", "/api/v1/inbound", OwnToken),
     // The staff API.
     rule("GET", "/api/v1/messages", Roles(MESSAGES)),
     rule("GET", "/api/v1/messages/:id", Roles(MESSAGES)),
@@ -380,7 +382,7 @@ impl<E: Endpoint> Endpoint for AuthorizeEndpoint<E> {
             }
         };
         let staff_area = path == "/staff" || path.starts_with("/staff/");
-        if rule.access == Access::Public && !staff_area {
+        if matches!(rule.access, Access::Public | Access::OwnToken) && !staff_area {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         }
         match self.authorize(&app, &mut req, rule, staff_area).await {
@@ -447,7 +449,7 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
             .and_then(|p| p.session())
             .map(|s| s.stage);
         match rule.access {
-            Access::Public => {}
+            Access::Public | Access::OwnToken => {}
             Access::SecondFactor => {
                 if stage != Some(Stage::SecondFactor) {
                     return Err(Denial::Redirect("/staff/signin"));

@@ -225,3 +225,96 @@ fn accounts_are_disabled_and_enabled_by_login() {
     assert!(!no_tty.status.success());
     assert!(String::from_utf8_lossy(&no_tty.stderr).contains("--password-stdin"));
 }
+
+#[test]
+fn a_forced_reset_prints_a_one_time_link_and_the_old_password_stops_working() {
+    let dir = tempfile::tempdir().expect("dir");
+    assert!(
+        staff_add(
+            dir.path(),
+            "fedor",
+            "agent",
+            "violet kettle marches under snow"
+        )
+        .status
+        .success()
+    );
+
+    let reset = sealpost(dir.path())
+        .args(["staff", "reset", "Fedor"])
+        .output()
+        .expect("run");
+    let unknown = sealpost(dir.path())
+        .args(["staff", "reset", "nobody"])
+        .output()
+        .expect("run");
+
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    let out = String::from_utf8_lossy(&reset.stdout);
+    assert!(out.contains("http://127.0.0.1:8080/staff/reset/"), "{out}");
+    assert!(!out.contains("violet"));
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no staff account `nobody`"));
+    let db = std::fs::read(dir.path().join("sealpost.db")).expect("db");
+    let token = out
+        .split("/staff/reset/")
+        .nth(1)
+        .expect("token")
+        .trim()
+        .to_owned();
+    assert!(
+        !db.windows(token.len()).any(|w| w == token.as_bytes()),
+        "only a hash of the link is stored"
+    );
+}
+
+#[test]
+fn an_api_key_is_printed_once_and_listed_without_its_secret() {
+    let dir = tempfile::tempdir().expect("dir");
+
+    let created = sealpost(dir.path())
+        .args([
+            "apikey",
+            "create",
+            "--role",
+            "agent",
+            "--name",
+            "helpdesk bridge",
+        ])
+        .output()
+        .expect("run");
+    let listed = sealpost(dir.path())
+        .args(["apikey", "list"])
+        .output()
+        .expect("run");
+    let bad_role = sealpost(dir.path())
+        .args(["apikey", "create", "--role", "root", "--name", "x"])
+        .output()
+        .expect("run");
+    let no_name = sealpost(dir.path())
+        .args(["apikey", "create", "--role", "agent", "--name", "  "])
+        .output()
+        .expect("run");
+
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let key = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    assert!(key.starts_with("spk_") && key.len() > 40, "{key}");
+    let list = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        list.contains("helpdesk bridge") && list.contains("agent"),
+        "{list}"
+    );
+    assert!(!list.contains(&key));
+    assert!(!bad_role.status.success());
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("not a role"));
+    assert!(!no_name.status.success());
+    assert!(String::from_utf8_lossy(&no_name.stderr).contains("key name"));
+}

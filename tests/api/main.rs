@@ -6,6 +6,7 @@
 mod helpers;
 
 mod api_messages;
+mod authorization;
 mod captcha;
 mod cli;
 mod form;
@@ -13,6 +14,8 @@ mod logs;
 mod outbox;
 mod rate_limit;
 mod relay;
+mod second_factor;
 mod security;
 mod service;
+mod staff;
 mod thread;

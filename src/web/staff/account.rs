@@ -171,17 +171,13 @@ pub async fn enrol_confirm(
 ) -> poem::Result<Response> {
     let session = session(req)?;
     let posted = FormData::read(req, body).await?;
-    let codes = match totp::confirm_enrolment(
-        &app.db,
-        &app.sealer,
-        &session.staff,
-        posted.get("code"),
-    )
-    .await
-    {
-        Ok(codes) => codes,
-        Err(TotpError::WrongCode) => {
-            return enrol_page(
+    let codes =
+        match totp::confirm_enrolment(&app.db, &app.sealer, &session.staff, posted.get("code"))
+            .await
+        {
+            Ok(codes) => codes,
+            Err(TotpError::WrongCode) => {
+                return enrol_page(
                 app,
                 session,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -191,10 +187,10 @@ pub async fn enrol_confirm(
                 ),
             )
             .await;
-        }
-        Err(TotpError::AlreadyEnabled) => return Ok(see_other("/staff/account")),
-        Err(e) => return Err(unavailable(e)),
-    };
+            }
+            Err(TotpError::AlreadyEnabled) => return Ok(see_other("/staff/account")),
+            Err(e) => return Err(unavailable(e)),
+        };
     tracing::info!(staff_id = %session.staff.id, "second factor set up");
     // A sign-in that was held back for enrolment is now complete, under a new session id.
     let (frame_session, cookie) = if session.stage == Stage::Enrol {

@@ -91,6 +91,7 @@ pub async fn notify_staff<C: ConnectionTrait>(
         body,
         follow_up,
         has_email,
+        format!("{}/staff/threads/{}", app.settings.base_url(), thread.id),
     )
     .render()?;
     let staff_alias = alias(app, thread.id, Direction::FromStaff)?;

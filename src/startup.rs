@@ -152,7 +152,7 @@ impl Application {
             Some(Duration::from_secs(10)),
         );
         let worker = outbox::run_worker(self.state.clone(), shutdown.clone());
-        let housekeeping = forget_idle_clients(self.state.clone(), shutdown.clone());
+        let housekeeping = housekeeping(self.state.clone(), shutdown.clone());
         let smtp = async {
             if let Some(listener) = self.smtp {
                 smtp_listener::run(self.state.clone(), listener, shutdown.clone()).await;
@@ -163,8 +163,9 @@ impl Application {
     }
 }
 
-/// Keeps the rate limiter's memory bounded by the number of recently active clients.
-async fn forget_idle_clients(state: Arc<AppState>, shutdown: CancellationToken) {
+/// Once a minute: keeps the rate limiter's memory bounded by the number of recently active
+/// clients, and deletes staff sessions and sign-in failure counts that have expired.
+async fn housekeeping(state: Arc<AppState>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
@@ -172,6 +173,13 @@ async fn forget_idle_clients(state: Arc<AppState>, shutdown: CancellationToken) 
             _ = tick.tick() => {
                 if let Some(limiter) = &state.limiter {
                     limiter.forget_idle();
+                }
+                let staff = &state.settings.staff;
+                if let Err(e) = crate::auth::session::purge_expired(&state.db, staff).await {
+                    tracing::warn!(error = %e, "purging expired sessions failed");
+                }
+                if let Err(e) = crate::auth::throttle::purge_expired(&state.db, staff).await {
+                    tracing::warn!(error = %e, "purging sign-in failure counts failed");
                 }
             }
         }

@@ -77,6 +77,8 @@ pub struct NewMessageMail {
     pub body_html: String,
     pub follow_up: bool,
     pub has_email: bool,
+    /// The thread in the staff inbox, where it can be answered too.
+    pub inbox_url: String,
 }
 
 mail_templates!(
@@ -142,6 +144,7 @@ impl NewMessageMail {
         body: &MessageBody,
         follow_up: bool,
         has_email: bool,
+        inbox_url: String,
     ) -> Self {
         Self {
             t,
@@ -152,6 +155,7 @@ impl NewMessageMail {
             body_html: body.html().to_owned(),
             follow_up,
             has_email,
+            inbox_url,
         }
     }
 }
@@ -193,10 +197,19 @@ mod tests {
             &body,
             false,
             true,
+            "https://feedback.example.org/staff/threads/1".into(),
         )
         .render()
         .expect("renders");
         assert_eq!(mail.subject, "New message SP-7KQ2-M9XD: Delivery");
+        assert!(
+            mail.text
+                .contains("staff inbox: https://feedback.example.org/staff/threads/1")
+        );
+        assert!(
+            mail.html
+                .contains("href=\"https://feedback.example.org/staff/threads/1\"")
+        );
         assert!(mail.text.contains("Hello there & welcome"));
         assert!(mail.html.contains("Hello <b>there</b> &amp; welcome"));
         assert!(mail.text.contains("Reply to this e-mail"));

@@ -2,6 +2,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod captcha;

@@ -10,6 +10,7 @@ mod m20261124_000004_create_outbox;
 mod m20261124_000005_add_contact_bounces;
 mod m20261124_000006_create_staff;
 mod m20261124_000007_create_staff_auth;
+mod m20261124_000008_create_audit_log;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_add_contact_bounces::Migration),
             Box::new(m20261124_000006_create_staff::Migration),
             Box::new(m20261124_000007_create_staff_auth::Migration),
+            Box::new(m20261124_000008_create_audit_log::Migration),
         ]
     }
 }

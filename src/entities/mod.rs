@@ -3,6 +3,8 @@
 pub mod prelude;
 
 pub mod api_keys;
+pub mod audit_head;
+pub mod audit_log;
 pub mod contacts;
 pub mod messages;
 pub mod outbox;

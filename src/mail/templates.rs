@@ -136,6 +136,7 @@ mail_templates!(
 );
 
 impl NewMessageMail {
+    #[allow(clippy::too_many_arguments)] // one per part of the mail
     pub fn new(
         t: Tr,
         site: &str,

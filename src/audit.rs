@@ -229,6 +229,27 @@ pub async fn verify<C: ConnectionTrait>(conn: &C) -> Result<Verification, DbErr>
     })
 }
 
+/// The key that signs checkpoints: `audit.signing_key`, or in development (when it is empty)
+/// one derived from the seal index key.
+pub fn signing_key(
+    settings: &crate::config::Settings,
+    sealer: &crate::seal::Sealer,
+) -> Result<SigningKey, String> {
+    use secrecy::ExposeSecret;
+    let configured = settings.audit.signing_key.expose_secret().trim();
+    let seed: Vec<u8> = if configured.is_empty() {
+        sealer.keyed_digest("audit-checkpoint-signing-key", b"")
+    } else {
+        STANDARD
+            .decode(configured)
+            .map_err(|e| format!("audit.signing_key is not base64 ({e})"))?
+    };
+    let seed: [u8; 32] = seed
+        .try_into()
+        .map_err(|_| "audit.signing_key must decode to 32 bytes".to_owned())?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
 /// A signed statement of the log's head, to keep somewhere the database's owner cannot edit.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Checkpoint {

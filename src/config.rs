@@ -67,6 +67,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub mail: MailSettings,
     pub staff: StaffSettings,
+    pub audit: AuditSettings,
     pub log: LogSettings,
     #[serde(skip, default = "default_profile")]
     pub profile: Profile,
@@ -129,6 +130,12 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub per_minute: u32,
     pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    pub signing_key: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -427,6 +434,7 @@ impl Settings {
         for (key, value) in [
             ("seal.key", &self.seal.key),
             ("seal.index_key", &self.seal.index_key),
+            ("audit.signing_key", &self.audit.signing_key),
         ] {
             if value.expose_secret().trim().is_empty() {
                 return Err(invalid(key, "is required in production"));

@@ -243,16 +243,18 @@ async fn find_thread<C: sea_orm::ConnectionTrait>(
     threads::Entity::find_by_id(thread_id).one(conn).await
 }
 
-/// One thread with every message in order, for a message id or a thread id.
-pub async fn thread(app: &AppState, id: Uuid) -> Result<Option<Thread>, DbErr> {
-    let Some(thread) = find_thread(&app.db, id).await? else {
+/// One thread with every message in order, for a message id or a thread id. Opening the
+/// visitor's sealed name for `actor` is recorded in the audit log in the same transaction.
+pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thread>, DbErr> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    let Some(thread) = find_thread(&txn, id).await? else {
         return Ok(None);
     };
     let rows = message_rows::Entity::find()
         .filter(message_rows::Column::ThreadId.eq(thread.id))
         .order_by_asc(message_rows::Column::CreatedAt)
         .order_by_asc(message_rows::Column::Id)
-        .all(&app.db)
+        .all(&txn)
         .await?;
     let staff_ids: Vec<Uuid> = rows.iter().filter_map(|m| m.staff_id).collect();
     let logins = if staff_ids.is_empty() {
@@ -260,24 +262,40 @@ pub async fn thread(app: &AppState, id: Uuid) -> Result<Option<Thread>, DbErr> {
     } else {
         staff::Entity::find()
             .filter(staff::Column::Id.is_in(staff_ids))
-            .all(&app.db)
+            .all(&txn)
             .await?
     };
     let contact = match thread.contact_id {
-        Some(id) => contacts::Entity::find_by_id(id).one(&app.db).await?,
+        Some(id) => contacts::Entity::find_by_id(id).one(&txn).await?,
         None => None,
     };
     // The name is shown to staff (notifications carry it too); the address is never opened here.
-    let name = contact
+    let sealed_name = contact
         .as_ref()
-        .and_then(|c| c.name_sealed.clone().map(|bytes| (c.id, bytes)))
-        .and_then(|(owner, bytes)| {
+        .and_then(|c| c.name_sealed.clone().map(|bytes| (c.id, bytes)));
+    let name = match sealed_name {
+        Some((owner, bytes)) => {
+            crate::audit::record(
+                &txn,
+                actor,
+                "contact.unsealed",
+                Some(&owner.to_string()),
+                serde_json::json!({
+                    "purpose": "staff_view",
+                    "fields": ["name"],
+                    "thread_id": thread.id,
+                }),
+            )
+            .await?;
             app.sealer
                 .open(&Sealed::<VisitorName>::from_stored(bytes), owner)
                 .map_err(|e| tracing::error!(error = %e, thread_id = %thread.id, "a sealed name does not open"))
                 .ok()
-        })
-        .map(|n| n.as_str().to_owned());
+                .map(|n| n.as_str().to_owned())
+        }
+        None => None,
+    };
+    txn.commit().await?;
     let visitor = Visitor {
         name,
         alias: RelayToken::new(thread.id, Direction::FromStaff)

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use sealpost::config::Settings;
 use sealpost::domain::{Login, NewPassword, Role};
-use sealpost::{auth, db, outbox, seal, startup, telemetry};
+use sealpost::{audit, auth, db, outbox, seal, startup, telemetry};
 use secrecy::SecretString;
 
 #[derive(Parser)]
@@ -49,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Check and anchor the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Inspect and steer the mail outbox.
     Outbox {
         #[command(subcommand)]
@@ -76,6 +81,18 @@ enum StaffCommand {
     /// Force a password reset: the old password stops working, every session of the account
     /// ends, and a one-time link to choose a new password is printed.
     Reset { login: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Re-walk the hash chain; names the first broken entry and exits 1 if there is one.
+    Verify {
+        /// A checkpoint from `sealpost audit checkpoint`: also prove the log still extends it.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Print a signed checkpoint of the log's head (JSON), to keep somewhere else.
+    Checkpoint,
 }
 
 #[derive(Subcommand)]
@@ -162,6 +179,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             "SEALPOST__SEAL__INDEX_KEY={}",
             seal::generate_key().expose_secret()
         );
+        println!(
+            "SEALPOST__AUDIT__SIGNING_KEY={}",
+            seal::generate_key().expose_secret()
+        );
         return Ok(());
     }
     let settings = Settings::load(&cli.config_dir)?;
@@ -215,17 +236,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 StaffCommand::Disable { login } => {
                     let login = Login::parse(&login).map_err(|e| anyhow::anyhow!("login: {e}"))?;
-                    auth::set_disabled(&conn, &login, true).await?;
+                    auth::set_disabled(&conn, auth::CLI, &login, true).await?;
                     println!("staff account `{}` disabled", login.as_str());
                 }
                 StaffCommand::Enable { login } => {
                     let login = Login::parse(&login).map_err(|e| anyhow::anyhow!("login: {e}"))?;
-                    auth::set_disabled(&conn, &login, false).await?;
+                    auth::set_disabled(&conn, auth::CLI, &login, false).await?;
                     println!("staff account `{}` enabled", login.as_str());
                 }
                 StaffCommand::Reset { login } => {
                     let login = Login::parse(&login).map_err(|e| anyhow::anyhow!("login: {e}"))?;
-                    let token = auth::force_reset(&conn, &settings.staff, &login).await?;
+                    let token =
+                        auth::force_reset(&conn, &settings.staff, auth::CLI, &login).await?;
                     println!(
                         "The password of `{}` no longer works and its sessions have ended.",
                         login.as_str()
@@ -239,12 +261,63 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Audit { command } => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            match command {
+                AuditCommand::Verify { checkpoint } => {
+                    let verification = match checkpoint {
+                        Some(path) => {
+                            let text = std::fs::read_to_string(&path)
+                                .with_context(|| format!("reading {}", path.display()))?;
+                            let checkpoint: audit::Checkpoint = serde_json::from_str(&text)
+                                .with_context(|| {
+                                    format!("{} is not a checkpoint", path.display())
+                                })?;
+                            let sealer =
+                                seal::Sealer::from_settings(&settings.seal, &settings.data_dir)
+                                    .context("setting up the sealing keys")?;
+                            let key = audit::signing_key(&settings, &sealer)
+                                .map_err(|e| anyhow::anyhow!(e))?;
+                            audit::verify_checkpoint(&conn, &checkpoint, &key.verifying_key())
+                                .await
+                                .map_err(|e| anyhow::anyhow!("{e}"))?
+                        }
+                        None => audit::verify(&conn).await?,
+                    };
+                    if let Some(broken) = verification.broken {
+                        anyhow::bail!(
+                            "the audit log is broken at entry {}: {} ({} entries before it verify)",
+                            broken.seq,
+                            broken.problem,
+                            verification.entries
+                        );
+                    }
+                    println!(
+                        "the audit log verifies: {} entries, head {} {}",
+                        verification.entries, verification.head_seq, verification.head_hash
+                    );
+                }
+                AuditCommand::Checkpoint => {
+                    let sealer = seal::Sealer::from_settings(&settings.seal, &settings.data_dir)
+                        .context("setting up the sealing keys")?;
+                    let key =
+                        audit::signing_key(&settings, &sealer).map_err(|e| anyhow::anyhow!(e))?;
+                    let checkpoint = audit::checkpoint(&conn, &key)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("{}", serde_json::to_string_pretty(&checkpoint)?);
+                }
+            }
+            Ok(())
+        }
         Command::Apikey { command } => {
             let conn = db::connect(&settings).await?;
             db::migrate(&conn).await?;
             match command {
                 ApiKeyCommand::Create { role, name } => {
-                    let created = auth::api_key::create(&conn, &name, role, None).await?;
+                    let created =
+                        auth::api_key::create(&conn, auth::CLI, &name, role, None).await?;
                     eprintln!(
                         "API key {} ({}) created; it is shown only this once:",
                         created.id,
@@ -268,7 +341,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
                 ApiKeyCommand::Revoke { id } => {
-                    auth::api_key::revoke(&conn, id).await?;
+                    auth::api_key::revoke(&conn, auth::CLI, id).await?;
                     println!("API key {id} revoked");
                 }
             }

@@ -139,10 +139,39 @@ async fn claim(app: &AppState, limit: u32, lease: Duration) -> Result<Vec<outbox
             ],
         ),
     };
-    outbox::Entity::find()
+    // The claim and the record of what it will unseal commit together: if the audit log
+    // cannot be written, nothing is claimed and no address is opened.
+    let txn = crate::db::begin_write(&app.db).await?;
+    let rows = outbox::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
-        .all(&app.db)
-        .await
+        .all(&txn)
+        .await?;
+    let addresses: Vec<String> = rows
+        .iter()
+        .filter(|r| r.recipient != "staff" && r.contact_id.is_some())
+        .map(|r| r.id.to_string())
+        .collect();
+    let names: Vec<String> = rows
+        .iter()
+        .filter(|r| r.kind == Kind::NewMessage.as_str() && r.contact_id.is_some())
+        .map(|r| r.id.to_string())
+        .collect();
+    if !addresses.is_empty() || !names.is_empty() {
+        crate::audit::record(
+            &txn,
+            crate::audit::SYSTEM,
+            "contact.unsealed",
+            None,
+            serde_json::json!({
+                "purpose": "mail_delivery",
+                "email_for_outbox_ids": addresses,
+                "name_for_outbox_ids": names,
+            }),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(rows)
 }
 
 /// Why a row could not be turned into a mail: these do not get better with retries.

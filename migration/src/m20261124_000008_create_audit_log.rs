@@ -34,7 +34,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(AuditHead::Table)
                     .if_not_exists()
-                    .col(integer(AuditHead::Id).primary_key())
+                    .col(big_integer(AuditHead::Id).primary_key())
                     .col(big_integer(AuditHead::Seq))
                     .col(binary_len(AuditHead::Hash, 32))
                     .to_owned(),

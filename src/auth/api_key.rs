@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -31,8 +31,10 @@ pub enum ApiKeyError {
     Db(#[from] DbErr),
 }
 
-pub async fn create<C: ConnectionTrait>(
-    conn: &C,
+/// Creates a key; `actor` (who did it) goes into the audit log with it.
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &str,
     name: &str,
     role: Role,
     created_by: Option<Uuid>,
@@ -43,6 +45,7 @@ pub async fn create<C: ConnectionTrait>(
     }
     let id = Uuid::now_v7();
     let key = format!("{PREFIX}{}", random_token(32));
+    let txn = crate::db::begin_write(db).await?;
     api_keys::ActiveModel {
         id: Set(id),
         name: Set(name.to_owned()),
@@ -53,8 +56,17 @@ pub async fn create<C: ConnectionTrait>(
         last_used_at: Set(None),
         revoked_at: Set(None),
     }
-    .insert(conn)
+    .insert(&txn)
     .await?;
+    crate::audit::record(
+        &txn,
+        actor,
+        "api_key.created",
+        Some(&id.to_string()),
+        serde_json::json!({ "name": name, "role": role.as_str() }),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(CreatedKey { id, key })
 }
 
@@ -98,16 +110,27 @@ pub async fn list<C: ConnectionTrait>(conn: &C) -> Result<Vec<api_keys::Model>, 
         .await
 }
 
-/// Revokes a key at once; revoking twice is harmless.
-pub async fn revoke<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), ApiKeyError> {
+/// Revokes a key at once; revoking twice is harmless (and recorded once).
+pub async fn revoke(db: &DatabaseConnection, actor: &str, id: Uuid) -> Result<(), ApiKeyError> {
+    let txn = crate::db::begin_write(db).await?;
     let row = api_keys::Entity::find_by_id(id)
-        .one(conn)
+        .one(&txn)
         .await?
         .ok_or(ApiKeyError::NotFound(id))?;
     if row.revoked_at.is_none() {
+        let name = row.name.clone();
         let mut active: api_keys::ActiveModel = row.into();
         active.revoked_at = Set(Some(Utc::now().fixed_offset()));
-        active.update(conn).await?;
+        active.update(&txn).await?;
+        crate::audit::record(
+            &txn,
+            actor,
+            "api_key.revoked",
+            Some(&id.to_string()),
+            serde_json::json!({ "name": name }),
+        )
+        .await?;
     }
+    txn.commit().await?;
     Ok(())
 }

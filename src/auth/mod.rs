@@ -19,12 +19,13 @@ use chrono::{Duration, Utc};
 use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, SqlErr, TransactionTrait,
+    EntityTrait, QueryFilter, SqlErr,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::audit;
 use crate::domain::{Login, NewPassword, Role};
 use crate::entities::staff;
 use crate::state::AppState;
@@ -87,21 +88,34 @@ pub async fn add_staff(
 ) -> Result<Uuid, AccountError> {
     let now = Utc::now().fixed_offset();
     let id = Uuid::now_v7();
+    let hash = hash_password(password)?;
+    let txn = crate::db::begin_write(db).await?;
     let inserted = staff::ActiveModel {
         id: Set(id),
         login: Set(login.as_str().to_owned()),
         role: Set(role.as_str().to_owned()),
-        password_hash: Set(hash_password(password)?),
+        password_hash: Set(hash),
         disabled: Set(false),
         password_changed_at: Set(now),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await;
     match inserted {
-        Ok(_) => Ok(id),
+        Ok(_) => {
+            audit::record(
+                &txn,
+                CLI,
+                "staff.created",
+                Some(login.as_str()),
+                serde_json::json!({ "staff_id": id, "role": role.as_str() }),
+            )
+            .await?;
+            txn.commit().await?;
+            Ok(id)
+        }
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             Err(AccountError::LoginTaken(login.as_str().to_owned()))
         }
@@ -124,19 +138,34 @@ async fn by_login<C: ConnectionTrait>(
 /// ends its sessions.
 pub async fn set_disabled(
     db: &DatabaseConnection,
+    actor: &str,
     login: &Login,
     disabled: bool,
 ) -> Result<(), AccountError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let account = by_login(&txn, login).await?;
     let id = account.id;
     let mut active: staff::ActiveModel = account.into();
     active.disabled = Set(disabled);
     active.updated_at = Set(Utc::now().fixed_offset());
     active.update(&txn).await?;
-    if disabled {
-        session::end_all_of(&txn, id, None).await?;
-    }
+    let ended = if disabled {
+        session::end_all_of(&txn, id, None).await?
+    } else {
+        0
+    };
+    audit::record(
+        &txn,
+        actor,
+        if disabled {
+            "staff.disabled"
+        } else {
+            "staff.enabled"
+        },
+        Some(login.as_str()),
+        serde_json::json!({ "staff_id": id, "sessions_ended": ended }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -147,11 +176,12 @@ pub async fn set_disabled(
 pub async fn force_reset(
     db: &DatabaseConnection,
     settings: &crate::config::StaffSettings,
+    actor: &str,
     login: &Login,
 ) -> Result<String, AccountError> {
     let token = random_token(32);
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let account = by_login(&txn, login).await?;
     let id = account.id;
     let mut active: staff::ActiveModel = account.into();
@@ -163,7 +193,15 @@ pub async fn force_reset(
     active.password_changed_at = Set(now.fixed_offset());
     active.updated_at = Set(now.fixed_offset());
     active.update(&txn).await?;
-    session::end_all_of(&txn, id, None).await?;
+    let ended = session::end_all_of(&txn, id, None).await?;
+    audit::record(
+        &txn,
+        actor,
+        "staff.password_reset_forced",
+        Some(login.as_str()),
+        serde_json::json!({ "staff_id": id, "sessions_ended": ended }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(token)
 }
@@ -245,6 +283,14 @@ pub async fn finish_reset(
     active.updated_at = Set(now);
     active.update(&txn).await?;
     session::end_all_of(&txn, id, None).await?;
+    audit::record(
+        &txn,
+        &staff_actor(id),
+        "staff.password_set_by_link",
+        Some(&login),
+        serde_json::json!({}),
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(staff_id = %id, "password set through a reset link");
     Ok(login)
@@ -288,6 +334,14 @@ pub async fn change_password(
         .exec(&txn)
         .await?;
     let ended = session::end_all_of(&txn, session.staff.id, Some(&session.id_hash)).await?;
+    audit::record(
+        &txn,
+        &staff_actor(session.staff.id),
+        "staff.password_changed",
+        Some(&session.staff.login),
+        serde_json::json!({ "other_sessions_ended": ended }),
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(staff_id = %session.staff.id, other_sessions_ended = ended, "password changed");
     Ok(())
@@ -348,15 +402,32 @@ pub async fn sign_in(
         tokio::task::spawn_blocking(move || verify_password(password.expose_secret(), &stored))
             .await
             .unwrap_or(false);
+    let txn = crate::db::begin_write(&app.db).await?;
     let account = match account {
         Some(account) if right && !account.disabled => account,
-        _ => {
-            throttle::record_failure(&app.db, settings, login, ip).await?;
+        other => {
+            throttle::record_failure(&txn, settings, login, ip).await?;
+            // Only an existing login is written down: a password typed into the login field
+            // must not end up in an append-only log.
+            let reason = match &other {
+                None => "unknown_login",
+                Some(a) if a.disabled => "disabled",
+                Some(_) => "wrong_password",
+            };
+            audit::record(
+                &txn,
+                ANONYMOUS,
+                "staff.sign_in_failed",
+                other.as_ref().map(|a| a.login.as_str()),
+                serde_json::json!({ "reason": reason }),
+            )
+            .await?;
+            txn.commit().await?;
             tracing::warn!("sign-in refused");
             return Ok(SignIn::Refused);
         }
     };
-    throttle::clear(&app.db, login).await?;
+    throttle::clear(&txn, login).await?;
     let stage = if account.totp_enabled {
         Stage::SecondFactor
     } else if second_factor_required(app, &account.role) {
@@ -364,9 +435,48 @@ pub async fn sign_in(
     } else {
         Stage::Full
     };
-    let session = session::create(&app.db, settings, account.id, stage).await?;
+    let session = session::create(&txn, settings, account.id, stage).await?;
+    audit::record(
+        &txn,
+        &staff_actor(account.id),
+        if stage == Stage::SecondFactor {
+            "staff.password_accepted"
+        } else {
+            "staff.signed_in"
+        },
+        Some(&account.login),
+        serde_json::json!({ "stage": stage.as_str() }),
+    )
+    .await?;
+    txn.commit().await?;
     tracing::info!(staff_id = %account.id, stage = stage.as_str(), "signed in");
     Ok(SignIn::Session(session, stage))
+}
+
+/// The actor name of a staff member in the audit log.
+pub fn staff_actor(id: Uuid) -> String {
+    format!("staff:{id}")
+}
+
+/// The actor of a failed sign-in: nobody is known yet.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// The actor of what an operator does with the `sealpost` command.
+pub const CLI: &str = "system:cli";
+
+/// Records that a person signed out, with the session's end, in one transaction.
+pub async fn sign_out(app: &AppState, session: &Session) -> Result<(), DbErr> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    session::end(&txn, &session.id_hash).await?;
+    audit::record(
+        &txn,
+        &staff_actor(session.staff.id),
+        "staff.signed_out",
+        Some(&session.staff.login),
+        serde_json::json!({}),
+    )
+    .await?;
+    txn.commit().await
 }
 
 /// The second step of signing in: a TOTP or recovery code. Wrong codes count as failures
@@ -382,16 +492,36 @@ pub async fn second_factor(
     if let Err(wait) = throttle::check(&app.db, settings, &login, ip).await? {
         return Ok(SignIn::Throttled(wait));
     }
-    let ok = totp::verify(&app.db, &app.sealer, &session.staff, code)
+    let txn = crate::db::begin_write(&app.db).await?;
+    let how = totp::verify(&txn, &app.sealer, &session.staff, code)
         .await
         .map_err(|e| AccountError::Hash(e.to_string()))?;
-    if !ok {
-        throttle::record_failure(&app.db, settings, &login, ip).await?;
+    let actor = staff_actor(session.staff.id);
+    let Some(how) = how else {
+        throttle::record_failure(&txn, settings, &login, ip).await?;
+        audit::record(
+            &txn,
+            &actor,
+            "staff.second_factor_failed",
+            Some(&login),
+            serde_json::json!({}),
+        )
+        .await?;
+        txn.commit().await?;
         tracing::warn!(staff_id = %session.staff.id, "second factor refused");
         return Ok(SignIn::Refused);
-    }
-    throttle::clear(&app.db, &login).await?;
-    let next = session::advance(&app.db, settings, session, Stage::Full).await?;
+    };
+    throttle::clear(&txn, &login).await?;
+    let next = session::advance(&txn, settings, session, Stage::Full).await?;
+    audit::record(
+        &txn,
+        &actor,
+        "staff.signed_in",
+        Some(&login),
+        serde_json::json!({ "second_factor": how.as_str() }),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(SignIn::Session(next, Stage::Full))
 }
 

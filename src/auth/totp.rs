@@ -53,6 +53,26 @@ pub enum TotpError {
     Db(#[from] DbErr),
 }
 
+/// How a sign-in passed its second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passed {
+    Totp,
+    RecoveryCode,
+}
+
+impl Passed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Passed::Totp => "totp",
+            Passed::RecoveryCode => "recovery_code",
+        }
+    }
+}
+
+fn actor(account: &staff::Model) -> String {
+    super::staff_actor(account.id)
+}
+
 /// What the enrolment page shows: the secret as text and as a QR code.
 pub struct Enrolment {
     pub secret_base32: String,
@@ -161,23 +181,33 @@ pub async fn confirm_enrolment<C: ConnectionTrait>(
     active.totp_last_step = Set(Some(step));
     active.updated_at = Set(Utc::now().fixed_offset());
     active.update(conn).await?;
-    Ok(replace_recovery_codes(conn, account.id).await?)
+    let codes = new_recovery_codes(conn, account.id).await?;
+    crate::audit::record(
+        conn,
+        &actor(account),
+        "staff.second_factor_enabled",
+        Some(&account.login),
+        serde_json::json!({ "recovery_codes": codes.len() }),
+    )
+    .await?;
+    Ok(codes)
 }
 
-/// Checks a TOTP code or an unused recovery code at sign-in; a recovery code is used up.
+/// Checks a TOTP code or an unused recovery code; a recovery code is used up. `None` when the
+/// code is not right (or was used already).
 pub async fn verify<C: ConnectionTrait>(
     conn: &C,
     sealer: &Sealer,
     account: &staff::Model,
     input: &str,
-) -> Result<bool, TotpError> {
+) -> Result<Option<Passed>, TotpError> {
     if !account.totp_enabled {
-        return Ok(false);
+        return Ok(None);
     }
     let secret = open_secret(sealer, account)?.ok_or(TotpError::WrongCode)?;
     if let Some(step) = matching_step(&secret, input)? {
         if account.totp_last_step.is_some_and(|last| step <= last) {
-            return Ok(false);
+            return Ok(None);
         }
         // Only one request can move the step forward: a replay racing this one loses.
         let moved = staff::Entity::update_many()
@@ -193,11 +223,11 @@ pub async fn verify<C: ConnectionTrait>(
             )
             .exec(conn)
             .await?;
-        return Ok(moved.rows_affected == 1);
+        return Ok((moved.rows_affected == 1).then_some(Passed::Totp));
     }
     let normalized = normalize_recovery_code(input);
     if normalized.len() != 10 {
-        return Ok(false);
+        return Ok(None);
     }
     let used = recovery_codes::Entity::update_many()
         .col_expr(
@@ -209,7 +239,7 @@ pub async fn verify<C: ConnectionTrait>(
         .filter(recovery_codes::Column::UsedAt.is_null())
         .exec(conn)
         .await?;
-    Ok(used.rows_affected == 1)
+    Ok((used.rows_affected == 1).then_some(Passed::RecoveryCode))
 }
 
 /// Recovery codes left unused.
@@ -227,6 +257,22 @@ pub async fn recovery_codes_left<C: ConnectionTrait>(
 
 /// Replaces every recovery code of an account with ten new ones, returned for showing once.
 pub async fn replace_recovery_codes<C: ConnectionTrait>(
+    conn: &C,
+    account: &staff::Model,
+) -> Result<Vec<String>, DbErr> {
+    let codes = new_recovery_codes(conn, account.id).await?;
+    crate::audit::record(
+        conn,
+        &actor(account),
+        "staff.recovery_codes_replaced",
+        Some(&account.login),
+        serde_json::json!({ "recovery_codes": codes.len() }),
+    )
+    .await?;
+    Ok(codes)
+}
+
+async fn new_recovery_codes<C: ConnectionTrait>(
     conn: &C,
     staff_id: Uuid,
 ) -> Result<Vec<String>, DbErr> {
@@ -269,6 +315,14 @@ pub async fn disable<C: ConnectionTrait>(
         .filter(recovery_codes::Column::StaffId.eq(account.id))
         .exec(conn)
         .await?;
+    crate::audit::record(
+        conn,
+        &actor(account),
+        "staff.second_factor_disabled",
+        Some(&account.login),
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(())
 }
 

@@ -76,9 +76,10 @@ async fn credentials(app: &TestApp, caller: &Caller) -> Credentials {
             }
         }
         Caller::Key(role) => {
-            let key = sealpost::auth::api_key::create(app.db(), "matrix", *role, None)
-                .await
-                .unwrap();
+            let key =
+                sealpost::auth::api_key::create(app.db(), "system:test", "matrix", *role, None)
+                    .await
+                    .unwrap();
             Credentials {
                 cookie: None,
                 csrf: String::new(),

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod api_messages;
+mod audit;
 mod authorization;
 mod captcha;
 mod cli;

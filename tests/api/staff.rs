@@ -182,6 +182,7 @@ async fn an_unknown_login_and_a_wrong_password_get_the_same_answer(backend: Back
     app.add_staff("sven", "agent").await;
     sealpost::auth::set_disabled(
         app.db(),
+        "system:test",
         &sealpost::domain::Login::parse("sven").unwrap(),
         true,
     )
@@ -741,11 +742,16 @@ async fn a_canary_address_appears_in_no_staff_page_api_response_or_log(backend: 
             &[("body", "Thanks, we are on it.")],
         )
         .await;
-    let key =
-        sealpost::auth::api_key::create(app.db(), "canary", sealpost::domain::Role::Admin, None)
-            .await
-            .unwrap()
-            .key;
+    let key = sealpost::auth::api_key::create(
+        app.db(),
+        "system:test",
+        "canary",
+        sealpost::domain::Role::Admin,
+        None,
+    )
+    .await
+    .unwrap()
+    .key;
 
     let mut seen = Vec::new();
     for path in [

@@ -171,13 +171,13 @@ pub async fn enrol_confirm(
 ) -> poem::Result<Response> {
     let session = session(req)?;
     let posted = FormData::read(req, body).await?;
-    let codes =
-        match totp::confirm_enrolment(&app.db, &app.sealer, &session.staff, posted.get("code"))
-            .await
-        {
-            Ok(codes) => codes,
-            Err(TotpError::WrongCode) => {
-                return enrol_page(
+    let txn = crate::db::begin_write(&app.db).await.map_err(unavailable)?;
+    let codes = match totp::confirm_enrolment(&txn, &app.sealer, &session.staff, posted.get("code"))
+        .await
+    {
+        Ok(codes) => codes,
+        Err(TotpError::WrongCode) => {
+            return enrol_page(
                 app,
                 session,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -187,14 +187,13 @@ pub async fn enrol_confirm(
                 ),
             )
             .await;
-            }
-            Err(TotpError::AlreadyEnabled) => return Ok(see_other("/staff/account")),
-            Err(e) => return Err(unavailable(e)),
-        };
-    tracing::info!(staff_id = %session.staff.id, "second factor set up");
+        }
+        Err(TotpError::AlreadyEnabled) => return Ok(see_other("/staff/account")),
+        Err(e) => return Err(unavailable(e)),
+    };
     // A sign-in that was held back for enrolment is now complete, under a new session id.
     let (frame_session, cookie) = if session.stage == Stage::Enrol {
-        let next = sessions::advance(&app.db, &app.settings.staff, session, Stage::Full)
+        let next = sessions::advance(&txn, &app.settings.staff, session, Stage::Full)
             .await
             .map_err(unavailable)?;
         let mut upgraded = session.clone();
@@ -207,6 +206,8 @@ pub async fn enrol_confirm(
     } else {
         (session.clone(), None)
     };
+    txn.commit().await.map_err(unavailable)?;
+    tracing::info!(staff_id = %session.staff.id, "second factor set up");
     let page = render(
         StatusCode::OK,
         &ShownOncePage {
@@ -244,10 +245,11 @@ pub async fn disable_totp(
         )
         .await;
     }
-    let right = totp::verify(&app.db, &app.sealer, &session.staff, posted.get("code"))
+    let txn = crate::db::begin_write(&app.db).await.map_err(unavailable)?;
+    let right = totp::verify(&txn, &app.sealer, &session.staff, posted.get("code"))
         .await
         .map_err(unavailable)?;
-    if !right {
+    if right.is_none() {
         return account_page(
             app,
             session,
@@ -257,9 +259,10 @@ pub async fn disable_totp(
         )
         .await;
     }
-    totp::disable(&app.db, &session.staff, required)
+    totp::disable(&txn, &session.staff, required)
         .await
         .map_err(unavailable)?;
+    txn.commit().await.map_err(unavailable)?;
     tracing::info!(staff_id = %session.staff.id, "second factor turned off");
     Ok(see_other("/staff/account?done=totp-off"))
 }
@@ -270,9 +273,11 @@ pub async fn new_recovery_codes(req: &Request, Data(app): Data<&App>) -> poem::R
     if !session.staff.totp_enabled {
         return Ok(see_other("/staff/account"));
     }
-    let codes = totp::replace_recovery_codes(&app.db, session.staff.id)
+    let txn = crate::db::begin_write(&app.db).await.map_err(unavailable)?;
+    let codes = totp::replace_recovery_codes(&txn, &session.staff)
         .await
         .map_err(unavailable)?;
+    txn.commit().await.map_err(unavailable)?;
     Ok(render(
         StatusCode::OK,
         &ShownOncePage {

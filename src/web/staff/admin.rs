@@ -116,21 +116,28 @@ pub async fn create_key(
         )
         .await;
     };
-    let created =
-        match api_key::create(&app.db, posted.get("name"), role, Some(session.staff.id)).await {
-            Ok(created) => created,
-            Err(api_key::ApiKeyError::BadName) => {
-                return admin_page(
-                    req,
-                    app,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some("A key needs a name of 1 to 100 characters.".into()),
-                )
-                .await;
-            }
-            Err(e) => return Err(unavailable(e)),
-        };
+    let created = match api_key::create(
+        &app.db,
+        &auth::staff_actor(session.staff.id),
+        posted.get("name"),
+        role,
+        Some(session.staff.id),
+    )
+    .await
+    {
+        Ok(created) => created,
+        Err(api_key::ApiKeyError::BadName) => {
+            return admin_page(
+                req,
+                app,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some("A key needs a name of 1 to 100 characters.".into()),
+            )
+            .await;
+        }
+        Err(e) => return Err(unavailable(e)),
+    };
     tracing::info!(api_key_id = %created.id, role = role.as_str(), by = %session.staff.id, "API key created");
     Ok(render(
         StatusCode::OK,
@@ -156,7 +163,7 @@ pub async fn revoke_key(
 ) -> poem::Result<Response> {
     let session = session(req)?;
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    match api_key::revoke(&app.db, id).await {
+    match api_key::revoke(&app.db, &auth::staff_actor(session.staff.id), id).await {
         Ok(()) => {
             tracing::info!(api_key_id = %id, by = %session.staff.id, "API key revoked");
             Ok(see_other("/staff/admin"))
@@ -185,9 +192,14 @@ pub async fn reset_account(
 ) -> poem::Result<Response> {
     let session = session(req)?;
     let login = account_login(&login)?;
-    let token = auth::force_reset(&app.db, &app.settings.staff, &login)
-        .await
-        .map_err(account_error)?;
+    let token = auth::force_reset(
+        &app.db,
+        &app.settings.staff,
+        &auth::staff_actor(session.staff.id),
+        &login,
+    )
+    .await
+    .map_err(account_error)?;
     tracing::info!(by = %session.staff.id, "password reset forced");
     if login.as_str() == session.staff.login {
         // Resetting oneself ends one's own session too.
@@ -228,9 +240,14 @@ async fn set_disabled(
         )
         .await;
     }
-    auth::set_disabled(&app.db, &login, disabled)
-        .await
-        .map_err(account_error)?;
+    auth::set_disabled(
+        &app.db,
+        &auth::staff_actor(session.staff.id),
+        &login,
+        disabled,
+    )
+    .await
+    .map_err(account_error)?;
     tracing::info!(by = %session.staff.id, disabled, "account state changed");
     Ok(see_other("/staff/admin"))
 }

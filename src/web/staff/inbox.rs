@@ -203,7 +203,8 @@ async fn thread_page(
     error: Option<String>,
 ) -> poem::Result<Response> {
     let session = session(req)?;
-    let thread = inbox::thread(app, id)
+    let actor = crate::auth::staff_actor(session.staff.id);
+    let thread = inbox::thread(app, id, &actor)
         .await
         .map_err(unavailable)?
         .ok_or_else(not_found)?;

@@ -218,9 +218,7 @@ pub async fn second_factor_submit(
 #[handler]
 pub async fn sign_out(req: &Request, Data(app): Data<&App>) -> poem::Result<Response> {
     let session = session(req)?;
-    sessions::end(&app.db, &session.id_hash)
-        .await
-        .map_err(unavailable)?;
+    auth::sign_out(app, session).await.map_err(unavailable)?;
     tracing::info!(staff_id = %session.staff.id, "signed out");
     let mut gone = session_cookie(app, String::new());
     gone.set_max_age(std::time::Duration::ZERO);

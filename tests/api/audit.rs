@@ -1,0 +1,197 @@
+//! The audit log: what is recorded, that the database refuses to change it, and that
+//! verification catches every kind of tampering done behind the application's back.
+
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
+use sealpost::audit;
+use sealpost::entities::audit_log;
+
+use crate::helpers::{Backend, STAFF_PASSWORD, TestApp, spawn_app, valid_message};
+
+async fn entries(app: &TestApp) -> Vec<audit_log::Model> {
+    audit_log::Entity::find()
+        .order_by_asc(audit_log::Column::Seq)
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
+/// A few entries of different kinds, made through the pages.
+async fn some_history(app: &TestApp) {
+    app.add_staff("audrey", "agent").await;
+    let mut browser = app.browser();
+    browser.sign_in("audrey", "not the password at all").await;
+    browser.sign_in("nobody", "not the password at all").await;
+    assert_eq!(
+        browser.sign_in("audrey", STAFF_PASSWORD).await.status(),
+        303
+    );
+    browser.refresh_csrf().await;
+    browser.post("/staff/signout", &[]).await;
+}
+
+async fn drop_triggers(app: &TestApp) {
+    let sql: &[&str] = match app.db().get_database_backend() {
+        DbBackend::Postgres => &["DROP TRIGGER audit_log_no_change ON audit_log"],
+        _ => &[
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+        ],
+    };
+    for statement in sql {
+        app.db().execute_unprepared(statement).await.unwrap();
+    }
+}
+
+db_test!(sign_ins_failures_and_account_changes_are_recorded_and_the_chain_verifies);
+async fn sign_ins_failures_and_account_changes_are_recorded_and_the_chain_verifies(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+
+    some_history(&app).await;
+
+    let rows = entries(&app).await;
+    let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "staff.created",
+            "staff.sign_in_failed",
+            "staff.sign_in_failed",
+            "staff.signed_in",
+            "staff.signed_out"
+        ]
+    );
+    assert_eq!(rows[1].target.as_deref(), Some("audrey"));
+    assert!(rows[1].details.contains("wrong_password"));
+    assert_eq!(rows[2].target, None, "an unknown login is not written down");
+    assert!(rows[2].details.contains("unknown_login"));
+    assert!(rows[3].actor.starts_with("staff:"));
+    for pair in rows.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash);
+        assert_eq!(pair[1].seq, pair[0].seq + 1);
+    }
+    let verification = audit::verify(app.db()).await.unwrap();
+    assert!(verification.ok(), "{verification:?}");
+    assert_eq!(verification.entries, 5);
+}
+
+db_test!(the_database_refuses_to_change_or_delete_entries);
+async fn the_database_refuses_to_change_or_delete_entries(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_history(&app).await;
+
+    let update = app
+        .db()
+        .execute_unprepared("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2")
+        .await;
+    let delete = app
+        .db()
+        .execute_unprepared("DELETE FROM audit_log WHERE seq = 2")
+        .await;
+
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    if app.db().get_database_backend() == DbBackend::Postgres {
+        let truncate = app.db().execute_unprepared("TRUNCATE audit_log").await;
+        assert!(truncate.unwrap_err().to_string().contains("append-only"));
+    }
+    assert!(audit::verify(app.db()).await.unwrap().ok());
+}
+
+db_test!(verification_names_the_first_edited_deleted_or_reordered_entry);
+async fn verification_names_the_first_edited_deleted_or_reordered_entry(backend: Backend) {
+    // Each kind of tampering on a fresh log of five entries: (statements, first broken entry).
+    let cases: Vec<(&str, Vec<&str>, i64)> = vec![
+        (
+            "an edited detail",
+            vec![
+                "UPDATE audit_log SET details = '{\"reason\":\"nothing happened\"}' WHERE seq = 2",
+            ],
+            2,
+        ),
+        (
+            "an edited actor",
+            vec!["UPDATE audit_log SET actor = 'system' WHERE seq = 4"],
+            4,
+        ),
+        (
+            "a deleted entry in the middle",
+            vec!["DELETE FROM audit_log WHERE seq = 3"],
+            3,
+        ),
+        (
+            "a deleted last entry",
+            vec!["DELETE FROM audit_log WHERE seq = 5"],
+            5,
+        ),
+        (
+            "two entries swapped",
+            vec![
+                "UPDATE audit_log SET seq = -1 WHERE seq = 2",
+                "UPDATE audit_log SET seq = 2 WHERE seq = 3",
+                "UPDATE audit_log SET seq = 3 WHERE seq = -1",
+            ],
+            2,
+        ),
+        (
+            "an entry edited with its own hash recomputed",
+            vec![
+                "UPDATE audit_log SET hash = (SELECT hash FROM audit_log WHERE seq = 1) WHERE seq = 3",
+            ],
+            3,
+        ),
+    ];
+    for (what, statements, first_broken) in cases {
+        let app = spawn_app(backend.clone()).await;
+        some_history(&app).await;
+        assert!(audit::verify(app.db()).await.unwrap().ok());
+        drop_triggers(&app).await;
+
+        for statement in statements {
+            app.db().execute_unprepared(statement).await.unwrap();
+        }
+
+        let verification = audit::verify(app.db()).await.unwrap();
+        let broken = verification
+            .broken
+            .unwrap_or_else(|| panic!("{what} went unnoticed"));
+        assert_eq!(broken.seq, first_broken, "{what}: {}", broken.problem);
+    }
+}
+
+db_test!(unsealing_a_name_for_a_staff_page_is_recorded);
+async fn unsealing_a_name_for_a_staff_page_is_recorded(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+    app.wait_for_outbox_idle().await;
+    let browser = app.signed_in("ulla", "agent").await;
+    let thread = sealpost::entities::threads::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let page = browser
+        .get(&format!("/staff/threads/{}", thread.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    assert!(page.contains("Anna Karenina"));
+    let rows = entries(&app).await;
+    let delivery = rows
+        .iter()
+        .find(|r| r.action == "contact.unsealed" && r.actor == "system")
+        .expect("opening the address to deliver mail is recorded");
+    assert!(delivery.details.contains("mail_delivery"));
+    let view = rows
+        .iter()
+        .rev()
+        .find(|r| r.action == "contact.unsealed")
+        .unwrap();
+    assert!(view.actor.starts_with("staff:"));
+    assert!(view.details.contains("staff_view"));
+    assert!(audit::verify(app.db()).await.unwrap().ok());
+}

@@ -15,4 +15,5 @@ mod rate_limit;
 mod relay;
 mod security;
 mod service;
+mod staff_api;
 mod thread;

@@ -2,6 +2,7 @@
 //! whose description is served at `/api/openapi.json` and browsable at `/api/docs`.
 //! Every error under `/api` is an RFC 9457 problem document.
 
+mod api_keys;
 mod health;
 mod inbound;
 mod messages;
@@ -17,11 +18,19 @@ use crate::http::BodyLimit;
 pub use health::{healthz, readyz};
 pub use problem::{ApiErrors, FieldError, Problem, problem_response};
 
-type Apis = (messages::MessagesApi, inbound::InboundApi);
+type Apis = (
+    messages::MessagesApi,
+    api_keys::ApiKeysApi,
+    inbound::InboundApi,
+);
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (messages::MessagesApi, inbound::InboundApi),
+        (
+            messages::MessagesApi,
+            api_keys::ApiKeysApi,
+            inbound::InboundApi,
+        ),
         "Sealpost API",
         env!("CARGO_PKG_VERSION"),
     )
@@ -31,8 +40,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
          private `thread_url` returned on success.\n\n\
          The staff API reads and answers conversations (`GET /v1/messages`, \
          `GET`/`PATCH /v1/messages/{id}`, `POST /v1/messages/{id}/replies`; roles `agent` and \
-         `admin`). Authenticate with an API key an administrator created, as \
-         `Authorization: Bearer spk_...`, or with the \
+         `admin`) and manages API keys (`/v1/api-keys`; role `admin`). Authenticate with an \
+         API key an administrator created, as `Authorization: Bearer spk_...`, or with the \
          `sealpost_session` cookie of a signed-in staff member; cookie calls that change \
          something must send the session's CSRF token as `X-CSRF-Token`. Without valid \
          credentials the answer is 401, with a role that may not use the operation 403. \

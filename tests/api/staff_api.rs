@@ -589,6 +589,147 @@ async fn credentials_and_roles_are_enforced(backend: Backend) {
     assert_eq!(still["status"], "new", "nothing changed");
 }
 
+db_test!(admins_create_list_and_revoke_api_keys);
+async fn admins_create_list_and_revoke_api_keys(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = key(&app, "admin").await;
+
+    let (created_status, created) = post(
+        &app,
+        &admin,
+        "/api/v1/api-keys",
+        &json!({"name": "  Help desk  ", "role": "agent"}),
+    )
+    .await;
+    assert_eq!(created_status, 201, "{created}");
+    let new_key = created["key"].as_str().expect("key").to_owned();
+    let new_id = created["id"].as_str().expect("id").to_owned();
+    assert!(new_key.starts_with("spk_"));
+    assert_eq!(created["name"], "Help desk");
+    assert_eq!(created["role"], "agent");
+
+    let (works, _) = get(&app, &new_key, "/api/v1/messages").await;
+    assert_eq!(works, 200);
+    let (agent_on_keys, _) = get(&app, &new_key, "/api/v1/api-keys").await;
+    assert_eq!(agent_on_keys, 403);
+
+    let resp = app
+        .client
+        .get(app.url("/api/v1/api-keys"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("request");
+    let (listed_status, listed) = read(resp).await;
+    assert_eq!(listed_status, 200);
+    let text = listed.to_string();
+    assert!(!text.contains(&new_key), "the key is shown only once");
+    assert!(!text.contains(&admin));
+    assert!(!text.contains("hash"));
+    let items = listed["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    let item = items
+        .iter()
+        .find(|i| i["id"] == new_id.as_str())
+        .expect("listed");
+    assert_eq!(item["name"], "Help desk");
+    assert_eq!(item["role"], "agent");
+    assert!(item["created_at"].is_string());
+    assert!(item["last_used_at"].is_string(), "it was used above");
+    assert!(item["revoked_at"].is_null());
+    let mut fields: Vec<&str> = item
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "created_at",
+            "id",
+            "last_used_at",
+            "name",
+            "revoked_at",
+            "role"
+        ]
+    );
+
+    let (revoked, body) = delete(&app, &admin, &format!("/api/v1/api-keys/{new_id}")).await;
+    assert_eq!(revoked, 204);
+    assert!(body.is_null());
+    let (after, _) = get(&app, &new_key, "/api/v1/messages").await;
+    assert_eq!(after, 401);
+    let (_, listed) = get(&app, &admin, "/api/v1/api-keys").await;
+    let item = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["id"] == new_id.as_str())
+        .cloned()
+        .expect("still listed");
+    assert!(item["revoked_at"].is_string());
+    let (again, _) = delete(&app, &admin, &format!("/api/v1/api-keys/{new_id}")).await;
+    assert_eq!(again, 204, "revoking twice is harmless");
+    let (unknown, problem) = delete(
+        &app,
+        &admin,
+        &format!("/api/v1/api-keys/{}", uuid::Uuid::now_v7()),
+    )
+    .await;
+    assert_eq!(unknown, 404);
+    assert_eq!(problem["code"], "not_found");
+    let (malformed, _) = delete(&app, &admin, "/api/v1/api-keys/nope").await;
+    assert_eq!(malformed, 404);
+}
+
+db_test!(bad_api_key_requests_are_refused_field_by_field);
+async fn bad_api_key_requests_are_refused_field_by_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = key(&app, "admin").await;
+
+    let (bad_role, role_problem) = post(
+        &app,
+        &admin,
+        "/api/v1/api-keys",
+        &json!({"name": "x", "role": "root"}),
+    )
+    .await;
+    let (no_name, name_problem) = post(
+        &app,
+        &admin,
+        "/api/v1/api-keys",
+        &json!({"name": " ", "role": "agent"}),
+    )
+    .await;
+    let (long_name, long_problem) = post(
+        &app,
+        &admin,
+        "/api/v1/api-keys",
+        &json!({"name": "n".repeat(101), "role": "agent"}),
+    )
+    .await;
+    let (extra, _) = post(
+        &app,
+        &admin,
+        "/api/v1/api-keys",
+        &json!({"name": "x", "role": "agent", "key": "spk_mine"}),
+    )
+    .await;
+
+    assert_eq!(bad_role, 422);
+    assert_eq!(role_problem["errors"][0]["field"], "role");
+    assert_eq!(no_name, 422);
+    assert_eq!(name_problem["errors"][0]["field"], "name");
+    assert_eq!(name_problem["errors"][0]["code"], "required");
+    assert_eq!(long_name, 422);
+    assert_eq!(long_problem["errors"][0]["code"], "too_long");
+    assert_eq!(extra, 400);
+    let (_, listed) = get(&app, &admin, "/api/v1/api-keys").await;
+    assert_eq!(listed["items"].as_array().expect("items").len(), 1);
+}
+
 db_test!(the_openapi_document_declares_both_staff_security_schemes);
 async fn the_openapi_document_declares_both_staff_security_schemes(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -617,6 +758,9 @@ async fn the_openapi_document_declares_both_staff_security_schemes(backend: Back
         ("/v1/messages/{id}", "get"),
         ("/v1/messages/{id}", "patch"),
         ("/v1/messages/{id}/replies", "post"),
+        ("/v1/api-keys", "get"),
+        ("/v1/api-keys", "post"),
+        ("/v1/api-keys/{id}", "delete"),
     ] {
         assert_eq!(
             doc["paths"][path][method]["security"], either,

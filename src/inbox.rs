@@ -243,6 +243,11 @@ async fn find_thread<C: sea_orm::ConnectionTrait>(
     threads::Entity::find_by_id(thread_id).one(conn).await
 }
 
+/// The id of a thread, for a message id or the thread's own id.
+pub async fn thread_id(app: &AppState, id: Uuid) -> Result<Option<Uuid>, DbErr> {
+    Ok(find_thread(&app.db, id).await?.map(|t| t.id))
+}
+
 /// One thread with every message in order, for a message id or a thread id. Opening the
 /// visitor's sealed name for `actor` is recorded in the audit log in the same transaction.
 pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thread>, DbErr> {

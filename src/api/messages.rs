@@ -1,12 +1,19 @@
-//! `POST /api/v1/messages`: the integrator's way to submit a message; the same service as the
-//! form behind it.
+//! `/api/v1/messages`: the integrator's way to submit a message (`POST`, the same service as
+//! the form behind it), and the staff operations on conversations, whose shapes and work live
+//! in [`staff_messages`](super::staff_messages).
 
 use poem::Request;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::problem::{FieldError, Problem};
+use super::staff_auth::StaffAuth;
+use super::staff_messages::{
+    self, ListQuery, ListThreadsResponse, NewReply, ReplyResponse, Status, ThreadResponse,
+    ThreadUpdate, UpdateThreadResponse,
+};
 use crate::captcha::CaptchaError;
 use crate::domain::{FieldProblem, Locale};
 use crate::error::ErrorCode;
@@ -87,7 +94,7 @@ pub enum SubmitResponse {
     Unavailable(Json<Problem>),
 }
 
-fn english(problem: FieldProblem) -> String {
+pub(super) fn english(problem: FieldProblem) -> String {
     match problem {
         FieldProblem::Required => "This field is required.".into(),
         FieldProblem::TooLong { max } => format!("At most {max} characters are allowed."),
@@ -112,6 +119,10 @@ fn field_errors(fields: &FieldErrors) -> Vec<FieldError> {
             },
         })
         .collect()
+}
+
+fn default_limit() -> u64 {
+    staff_messages::DEFAULT_LIMIT
 }
 
 #[OpenApi]
@@ -221,5 +232,99 @@ impl MessagesApi {
                 ))
             }
         }
+    }
+
+    /// List conversations
+    ///
+    /// Conversations, newest activity first, a page at a time. For staff: an API key or a
+    /// session with the role `agent` or `admin`.
+    #[oai(path = "/v1/messages", method = "get", operation_id = "listMessages")]
+    #[allow(clippy::too_many_arguments)] // each query parameter is an argument in poem-openapi
+    async fn list(
+        &self,
+        req: &Request,
+        app: poem::web::Data<&App>,
+        _auth: StaffAuth,
+        /// Only conversations with this status.
+        status: Query<Option<Status>>,
+        /// Only conversations whose subject or messages contain this text (case-insensitive
+        /// for ASCII letters).
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        /// Where the page starts: `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// How many conversations a page holds, 1 to 100.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<u64>,
+    ) -> ListThreadsResponse {
+        let query = ListQuery {
+            status: status.0,
+            q: q.0,
+            cursor: cursor.0,
+            limit: limit.0,
+        };
+        staff_messages::list(req, app.0, query).await
+    }
+
+    /// Read a conversation
+    ///
+    /// The conversation a message belongs to, with every message. For staff with the role
+    /// `agent` or `admin`.
+    #[oai(path = "/v1/messages/:id", method = "get", operation_id = "getMessage")]
+    async fn get(
+        &self,
+        req: &Request,
+        app: poem::web::Data<&App>,
+        auth: StaffAuth,
+        /// The id of any message of the conversation, or of the conversation itself.
+        id: Path<String>,
+    ) -> ThreadResponse {
+        staff_messages::get(req, app.0, auth.principal(), &id.0).await
+    }
+
+    /// Set a conversation's status
+    ///
+    /// Sets the status of the conversation a message belongs to and returns the conversation.
+    /// For staff with the role `agent` or `admin`.
+    #[oai(
+        path = "/v1/messages/:id",
+        method = "patch",
+        operation_id = "updateMessage"
+    )]
+    async fn update(
+        &self,
+        req: &Request,
+        app: poem::web::Data<&App>,
+        auth: StaffAuth,
+        /// The id of any message of the conversation, or of the conversation itself.
+        id: Path<String>,
+        update: Json<ThreadUpdate>,
+    ) -> UpdateThreadResponse {
+        staff_messages::update(req, app.0, auth.principal(), &id.0, update.0).await
+    }
+
+    /// Answer a conversation
+    ///
+    /// Stores an answer in the conversation; the visitor gets it by mail from the support
+    /// address (when they gave an address) and on their private page. For staff with the role
+    /// `agent` or `admin`.
+    #[oai(
+        path = "/v1/messages/:id/replies",
+        method = "post",
+        operation_id = "replyToMessage"
+    )]
+    async fn reply(
+        &self,
+        req: &Request,
+        app: poem::web::Data<&App>,
+        auth: StaffAuth,
+        /// The id of any message of the conversation, or of the conversation itself.
+        id: Path<String>,
+        reply: Json<NewReply>,
+    ) -> ReplyResponse {
+        staff_messages::reply(req, app.0, auth.principal(), &id.0, reply.0).await
     }
 }

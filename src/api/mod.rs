@@ -2,10 +2,13 @@
 //! whose description is served at `/api/openapi.json` and browsable at `/api/docs`.
 //! Every error under `/api` is an RFC 9457 problem document.
 
+mod api_keys;
 mod health;
 mod inbound;
 mod messages;
 mod problem;
+mod staff_auth;
+mod staff_messages;
 
 use poem::{EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::OpenApiService;
@@ -15,17 +18,35 @@ use crate::http::BodyLimit;
 pub use health::{healthz, readyz};
 pub use problem::{ApiErrors, FieldError, Problem, problem_response};
 
-pub fn service() -> OpenApiService<(messages::MessagesApi, inbound::InboundApi), ()> {
+type Apis = (
+    messages::MessagesApi,
+    api_keys::ApiKeysApi,
+    inbound::InboundApi,
+);
+
+pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (messages::MessagesApi, inbound::InboundApi),
+        (
+            messages::MessagesApi,
+            api_keys::ApiKeysApi,
+            inbound::InboundApi,
+        ),
         "Sealpost API",
         env!("CARGO_PKG_VERSION"),
     )
     .description(
         "Submit feedback messages to Sealpost. Contact data you send is sealed (encrypted) at \
          once and never shown to anyone; the visitor follows the conversation through the \
-         private `thread_url` returned on success. Errors are `application/problem+json` \
-         documents (RFC 9457) with a stable `code`.",
+         private `thread_url` returned on success.\n\n\
+         The staff API reads and answers conversations (`GET /v1/messages`, \
+         `GET`/`PATCH /v1/messages/{id}`, `POST /v1/messages/{id}/replies`; roles `agent` and \
+         `admin`) and manages API keys (`/v1/api-keys`; role `admin`). Authenticate with an \
+         API key an administrator created, as `Authorization: Bearer spk_...`, or with the \
+         `sealpost_session` cookie of a signed-in staff member; cookie calls that change \
+         something must send the session's CSRF token as `X-CSRF-Token`. Without valid \
+         credentials the answer is 401, with a role that may not use the operation 403. \
+         Staff see the visitor's name and a relay alias, never their address.\n\n\
+         Errors are `application/problem+json` documents (RFC 9457) with a stable `code`.",
     )
     .server("/api")
 }

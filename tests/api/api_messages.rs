@@ -331,6 +331,7 @@ async fn unknown_api_paths_and_methods_are_problems_too(backend: Backend) {
     let app = spawn_app(backend).await;
 
     let missing = app.get("/api/v1/nothing-here").await;
+    // `GET /api/v1/messages` is the staff list now; nothing answers `DELETE`.
     let wrong_method = app
         .client
         .delete(app.url("/api/v1/messages"))

@@ -19,4 +19,5 @@ mod second_factor;
 mod security;
 mod service;
 mod staff;
+mod staff_api;
 mod thread;

@@ -1,0 +1,326 @@
+//! `/api/v1/api-keys`: administrators list, create and revoke the API keys of the staff API.
+//! A key is shown once, in the answer that creates it; afterwards only its name, role and
+//! dates are.
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use super::problem::{FieldError, Problem};
+use super::staff_auth::StaffAuth;
+use crate::auth::api_key::{self, ApiKeyError};
+use crate::domain::{self, FieldProblem};
+use crate::entities::api_keys;
+use crate::error::ErrorCode;
+use crate::http::RequestId;
+use crate::web::App;
+
+pub struct ApiKeysApi;
+
+/// What a key (or a person) may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "Role", rename_all = "snake_case")]
+pub enum Role {
+    /// Reads and answers messages.
+    Agent,
+    /// Runs the disclosure workflow.
+    Legal,
+    /// Manages accounts, API keys and settings; reads and answers messages too.
+    Admin,
+}
+
+impl From<domain::Role> for Role {
+    fn from(role: domain::Role) -> Self {
+        match role {
+            domain::Role::Agent => Role::Agent,
+            domain::Role::Legal => Role::Legal,
+            domain::Role::Admin => Role::Admin,
+        }
+    }
+}
+
+/// An API key, without the key itself.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct ApiKeyInfo {
+    /// The key's id.
+    pub id: Uuid,
+    /// The name it was given, to tell keys apart.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (to the minute), or `null` if never.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked, or `null` while it works.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Every API key, revoked ones included.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct ApiKeyList {
+    /// The keys, oldest first.
+    pub items: Vec<ApiKeyInfo>,
+}
+
+/// A key to create.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case", deny_unknown_fields)]
+pub struct NewApiKey {
+    /// A name to tell the key apart: 1 to 100 characters, no control characters.
+    pub name: String,
+    /// What the key may do: `agent`, `legal` or `admin`.
+    pub role: String,
+}
+
+/// The created key.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct CreatedApiKey {
+    /// The key's id.
+    pub id: Uuid,
+    /// The key, to send as `Authorization: Bearer spk_...`. It is stored only as a hash and
+    /// is never shown again.
+    pub key: String,
+    /// The key's name.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+}
+
+#[derive(ApiResponse)]
+pub enum ListApiKeysResponse {
+    /// The keys.
+    #[oai(status = 200)]
+    Ok(Json<ApiKeyList>),
+    /// No credentials, or an unknown or revoked API key.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// Only administrators manage API keys.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// The database is unavailable; try again later.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+#[derive(ApiResponse)]
+pub enum CreateApiKeyResponse {
+    /// The key is created; this is the only time it is shown.
+    #[oai(status = 201)]
+    Created(Json<CreatedApiKey>),
+    /// Malformed JSON, a missing field or an unknown one (`malformed_request`).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// No credentials, or an unknown or revoked API key.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// Only administrators manage API keys; a cookie-authenticated call must also send the
+    /// session's `X-CSRF-Token`.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// The request is over the size limit.
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// The body is not `application/json`.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
+    /// The name or the role was refused; `errors` says which.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// The database is unavailable; try again later.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+#[derive(ApiResponse)]
+pub enum RevokeApiKeyResponse {
+    /// The key no longer works (revoking a revoked key changes nothing).
+    #[oai(status = 204)]
+    Revoked,
+    /// No credentials, or an unknown or revoked API key.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// Only administrators manage API keys; a cookie-authenticated call must also send the
+    /// session's `X-CSRF-Token`.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// There is no key with this id.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// The database is unavailable; try again later.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+fn request_id(req: &Request) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|id| id.0.clone())
+}
+
+fn problem(req: &Request, code: ErrorCode, detail: &str) -> Json<Problem> {
+    Json(Problem::new(code, detail).for_request(request_id(req)))
+}
+
+fn unavailable(req: &Request, err: &dyn std::fmt::Display) -> Json<Problem> {
+    tracing::error!(error = %err, "API keys are unavailable");
+    problem(
+        req,
+        ErrorCode::ServiceUnavailable,
+        "The API keys cannot be read or changed right now; try again later.",
+    )
+}
+
+fn info(row: api_keys::Model) -> ApiKeyInfo {
+    ApiKeyInfo {
+        id: row.id,
+        // Only roles that parse are ever stored; an odd one shows as the least powerful.
+        role: domain::Role::parse(&row.role)
+            .unwrap_or(domain::Role::Agent)
+            .into(),
+        name: row.name,
+        created_at: row.created_at.with_timezone(&Utc),
+        last_used_at: row.last_used_at.map(|at| at.with_timezone(&Utc)),
+        revoked_at: row.revoked_at.map(|at| at.with_timezone(&Utc)),
+    }
+}
+
+/// Why [`api_key::create`] refused a name, for the field error.
+fn name_problem(name: &str) -> (FieldProblem, &'static str) {
+    let name = name.trim();
+    if name.is_empty() {
+        (FieldProblem::Required, "The key needs a name.")
+    } else if name.chars().any(char::is_control) {
+        (
+            FieldProblem::ControlCharacters,
+            "Line breaks and control characters are not allowed.",
+        )
+    } else {
+        (
+            FieldProblem::TooLong { max: 100 },
+            "At most 100 characters are allowed.",
+        )
+    }
+}
+
+#[OpenApi]
+impl ApiKeysApi {
+    /// List API keys
+    ///
+    /// Every API key with its name, role and dates, never the key itself. For administrators.
+    #[oai(path = "/v1/api-keys", method = "get", operation_id = "listApiKeys")]
+    async fn list(
+        &self,
+        req: &Request,
+        app: poem::web::Data<&App>,
+        _auth: StaffAuth,
+    ) -> ListApiKeysResponse {
+        match api_key::list(&app.db).await {
+            Ok(rows) => ListApiKeysResponse::Ok(Json(ApiKeyList {
+                items: rows.into_iter().map(info).collect(),
+            })),
+            Err(err) => ListApiKeysResponse::Unavailable(unavailable(req, &err)),
+        }
+    }
+
+    /// Create an API key
+    ///
+    /// Creates a key for one role and shows it, once. For administrators.
+    #[oai(path = "/v1/api-keys", method = "post", operation_id = "createApiKey")]
+    async fn create(
+        &self,
+        req: &Request,
+        app: poem::web::Data<&App>,
+        auth: StaffAuth,
+        new: Json<NewApiKey>,
+    ) -> CreateApiKeyResponse {
+        let principal = auth.principal();
+        let new = new.0;
+        let refused = |field: &str, problem: FieldProblem, message: &str| {
+            CreateApiKeyResponse::Unprocessable(Json(
+                Problem::new(ErrorCode::ValidationFailed, "Some fields were refused.")
+                    .with_errors(vec![FieldError {
+                        field: field.to_owned(),
+                        code: problem.code().to_owned(),
+                        message: message.to_owned(),
+                    }])
+                    .for_request(request_id(req)),
+            ))
+        };
+        let Some(role) = domain::Role::parse(&new.role) else {
+            return refused(
+                "role",
+                FieldProblem::Unsupported,
+                "The role is one of agent, legal and admin.",
+            );
+        };
+        let created = match api_key::create(
+            &app.db,
+            &principal.actor(),
+            &new.name,
+            role,
+            principal.staff_id,
+        )
+        .await
+        {
+            Ok(created) => created,
+            Err(ApiKeyError::BadName) => {
+                let (problem, message) = name_problem(&new.name);
+                return refused("name", problem, message);
+            }
+            Err(err) => return CreateApiKeyResponse::Unavailable(unavailable(req, &err)),
+        };
+        tracing::info!(
+            api_key_id = %created.id,
+            role = role.as_str(),
+            actor = %principal.actor(),
+            "API key created"
+        );
+        CreateApiKeyResponse::Created(Json(CreatedApiKey {
+            id: created.id,
+            key: created.key,
+            name: new.name.trim().to_owned(),
+            role: role.into(),
+        }))
+    }
+
+    /// Revoke an API key
+    ///
+    /// The key stops working at once. For administrators.
+    #[oai(
+        path = "/v1/api-keys/:id",
+        method = "delete",
+        operation_id = "revokeApiKey"
+    )]
+    async fn revoke(
+        &self,
+        req: &Request,
+        app: poem::web::Data<&App>,
+        auth: StaffAuth,
+        /// The key's id.
+        id: Path<String>,
+    ) -> RevokeApiKeyResponse {
+        let not_found = || {
+            RevokeApiKeyResponse::NotFound(problem(
+                req,
+                ErrorCode::NotFound,
+                "There is no API key with this id.",
+            ))
+        };
+        let Ok(id) = Uuid::parse_str(id.0.trim()) else {
+            return not_found();
+        };
+        match api_key::revoke(&app.db, &auth.principal().actor(), id).await {
+            Ok(()) => {
+                tracing::info!(api_key_id = %id, actor = %auth.principal().actor(), "API key revoked");
+                RevokeApiKeyResponse::Revoked
+            }
+            Err(ApiKeyError::NotFound(_)) => not_found(),
+            Err(err) => RevokeApiKeyResponse::Unavailable(unavailable(req, &err)),
+        }
+    }
+}

@@ -1,0 +1,521 @@
+//! The staff side of `/api/v1/messages`: the list of conversations, one conversation, its
+//! status, and answers — over the inbox service, which never opens a visitor's address (staff
+//! see a name when one was given, and the relay alias that reaches the visitor).
+//!
+//! The operations are declared on [`MessagesApi`](super::messages::MessagesApi), next to the
+//! public submission: poem-openapi 5.1 writes a path that two API structs share as two keys of
+//! the description's `paths`, so `GET` and `POST /v1/messages` must live on one struct. The
+//! shapes and the work are here; the declarations there only hand over.
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object};
+use uuid::Uuid;
+
+use super::messages::english;
+use super::problem::{FieldError, Problem};
+use crate::authz::Principal;
+use crate::domain::{self, FieldProblem, MessageBody};
+use crate::error::ErrorCode;
+use crate::http::RequestId;
+use crate::inbox::{self, Cursor, Filter};
+use crate::web::App;
+
+/// Threads per page unless `limit` says otherwise.
+pub const DEFAULT_LIMIT: u64 = 25;
+
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "ThreadStatus", rename_all = "snake_case")]
+pub enum Status {
+    /// Nobody has looked at it yet.
+    New,
+    /// Being dealt with.
+    Open,
+    /// Staff answered; the visitor has not written since.
+    Answered,
+    /// Done.
+    Closed,
+    /// Not a real message.
+    Spam,
+}
+
+impl From<domain::ThreadStatus> for Status {
+    fn from(status: domain::ThreadStatus) -> Self {
+        match status {
+            domain::ThreadStatus::New => Status::New,
+            domain::ThreadStatus::Open => Status::Open,
+            domain::ThreadStatus::Answered => Status::Answered,
+            domain::ThreadStatus::Closed => Status::Closed,
+            domain::ThreadStatus::Spam => Status::Spam,
+        }
+    }
+}
+
+impl From<Status> for domain::ThreadStatus {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::New => domain::ThreadStatus::New,
+            Status::Open => domain::ThreadStatus::Open,
+            Status::Answered => domain::ThreadStatus::Answered,
+            Status::Closed => domain::ThreadStatus::Closed,
+            Status::Spam => domain::ThreadStatus::Spam,
+        }
+    }
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "Author", rename_all = "snake_case")]
+pub enum Author {
+    /// The visitor, through the form, the API, their private link or by mail.
+    Visitor,
+    /// Staff, from the inbox, the API or by mail.
+    Staff,
+}
+
+impl From<domain::Author> for Author {
+    fn from(author: domain::Author) -> Self {
+        match author {
+            domain::Author::Visitor => Author::Visitor,
+            domain::Author::Staff => Author::Staff,
+        }
+    }
+}
+
+/// One conversation in the list.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct ThreadSummary {
+    /// The id of the conversation's first message; address the conversation by it.
+    pub id: Uuid,
+    /// The id of the conversation itself (also accepted wherever `id` is).
+    pub thread_id: Uuid,
+    /// The short reference the visitor quotes, like `SP-7KQ2-M9XD`.
+    pub reference: String,
+    /// The subject, when the visitor gave one.
+    pub subject: Option<String>,
+    /// Where the conversation stands.
+    pub status: Status,
+    /// When the visitor wrote first.
+    pub created_at: DateTime<Utc>,
+    /// The last activity: a message or a status change. The list is ordered by it, newest
+    /// first.
+    pub updated_at: DateTime<Utc>,
+    /// How many messages the conversation has, answers included.
+    pub message_count: u64,
+    /// Who wrote the latest message.
+    pub last_author: Author,
+    /// The start of the first message as plain text, at most 160 characters.
+    pub excerpt: String,
+}
+
+/// A page of conversations.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct ThreadPage {
+    /// The conversations, newest activity first.
+    pub items: Vec<ThreadSummary>,
+    /// Pass this as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The visitor as staff see them. Their e-mail address is sealed and never shown.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct Visitor {
+    /// The name the visitor gave, if any.
+    pub name: Option<String>,
+    /// The relay address that reaches the visitor by mail through Sealpost; mail to it joins
+    /// this conversation.
+    pub alias: String,
+    /// Whether the visitor gave an address, so that answers reach them by mail (otherwise
+    /// only through their private link).
+    pub reachable_by_mail: bool,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct ThreadMessage {
+    /// The message's id.
+    pub id: Uuid,
+    /// Who wrote it.
+    pub author: Author,
+    /// For answers written in the inbox or through the API by a signed-in person: their
+    /// login. `null` for the visitor, for answers by mail and for answers through an API key.
+    pub staff_login: Option<String>,
+    /// The body as cleaned HTML (a small allowlist of tags), safe to render as is.
+    pub body_html: String,
+    /// The body as plain text.
+    pub body_text: String,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A conversation with all its messages.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct Thread {
+    /// The id of the conversation's first message.
+    pub id: Uuid,
+    /// The id of the conversation itself.
+    pub thread_id: Uuid,
+    /// The short reference the visitor quotes, like `SP-7KQ2-M9XD`.
+    pub reference: String,
+    /// The subject, when the visitor gave one.
+    pub subject: Option<String>,
+    /// Where the conversation stands.
+    pub status: Status,
+    /// The visitor's language (`en`, `ru` or `kk`): answers reach them in it.
+    pub locale: String,
+    /// When the visitor wrote first.
+    pub created_at: DateTime<Utc>,
+    /// The last activity: a message or a status change.
+    pub updated_at: DateTime<Utc>,
+    /// Who wrote in.
+    pub visitor: Visitor,
+    /// Every message, oldest first.
+    pub messages: Vec<ThreadMessage>,
+}
+
+impl From<inbox::Thread> for Thread {
+    fn from(t: inbox::Thread) -> Self {
+        Self {
+            id: t.message_id,
+            thread_id: t.id,
+            reference: t.reference.to_string(),
+            subject: t.subject.map(|s| s.as_str().to_owned()),
+            status: t.status.into(),
+            locale: t.locale,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            visitor: Visitor {
+                name: t.visitor.name,
+                alias: t.visitor.alias,
+                reachable_by_mail: t.visitor.reachable_by_mail,
+            },
+            messages: t
+                .messages
+                .into_iter()
+                .map(|m| ThreadMessage {
+                    id: m.id,
+                    author: m.author.into(),
+                    staff_login: m.staff_login,
+                    body_text: m.body.to_text(),
+                    body_html: m.body.html().to_owned(),
+                    created_at: m.created_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A change to a conversation.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case", deny_unknown_fields)]
+pub struct ThreadUpdate {
+    /// The new status: `new`, `open`, `answered`, `closed` or `spam`.
+    pub status: String,
+}
+
+/// An answer to the visitor.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case", deny_unknown_fields)]
+pub struct NewReply {
+    /// The answer: plain text, or HTML limited to p, br, b, strong, i, em, ul, ol, li,
+    /// blockquote, code, pre and a (http, https, mailto links). At most 20,000 characters.
+    pub body: String,
+}
+
+/// The stored answer.
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct CreatedReply {
+    /// The id of the new message.
+    pub id: Uuid,
+    /// The conversation it belongs to.
+    pub thread_id: Uuid,
+}
+
+#[derive(ApiResponse)]
+pub enum ListThreadsResponse {
+    /// A page of conversations.
+    #[oai(status = 200)]
+    Ok(Json<ThreadPage>),
+    /// An unknown `status`, a malformed `cursor`, a `limit` outside 1..=100 or a `q` over 200
+    /// characters (`malformed_request`).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// No credentials, or an unknown or revoked API key.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// The caller's role may not read messages.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// The database is unavailable; try again later.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+#[derive(ApiResponse)]
+pub enum ThreadResponse {
+    /// The conversation.
+    #[oai(status = 200)]
+    Ok(Json<Thread>),
+    /// No credentials, or an unknown or revoked API key.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// The caller's role may not read messages.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// There is no message or conversation with this id.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// The database is unavailable; try again later.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+#[derive(ApiResponse)]
+pub enum UpdateThreadResponse {
+    /// The status is set; the conversation as it is now.
+    #[oai(status = 200)]
+    Ok(Json<Thread>),
+    /// Malformed JSON, a missing `status` or an unknown field (`malformed_request`).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// No credentials, or an unknown or revoked API key.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// The caller's role may not change conversations, or a cookie-authenticated call did not
+    /// send the session's `X-CSRF-Token`.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// There is no message or conversation with this id.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// The request is over the size limit.
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// The body is not `application/json`.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
+    /// An unknown status; `errors` says so.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// The database is unavailable; try again later.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+#[derive(ApiResponse)]
+pub enum ReplyResponse {
+    /// The answer is stored and, when the visitor gave an address, on its way to them from the
+    /// support address.
+    #[oai(status = 201)]
+    Created(Json<CreatedReply>),
+    /// Malformed JSON, a missing `body` or an unknown field (`malformed_request`).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// No credentials, or an unknown or revoked API key.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// The caller's role may not answer, or a cookie-authenticated call did not send the
+    /// session's `X-CSRF-Token`.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// There is no message or conversation with this id.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// The request is over the size limit.
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// The body is not `application/json`.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
+    /// The answer is empty or too long; `errors` says which.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// The database is unavailable; try again later.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+fn problem(req: &Request, code: ErrorCode, detail: &str) -> Json<Problem> {
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+    Json(Problem::new(code, detail).for_request(request_id))
+}
+
+fn refused(req: &Request, field: &str, problem: FieldProblem, message: String) -> Json<Problem> {
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+    Json(
+        Problem::new(ErrorCode::ValidationFailed, "Some fields were refused.")
+            .with_errors(vec![FieldError {
+                field: field.to_owned(),
+                code: problem.code().to_owned(),
+                message,
+            }])
+            .for_request(request_id),
+    )
+}
+
+fn not_found(req: &Request) -> Json<Problem> {
+    problem(
+        req,
+        ErrorCode::NotFound,
+        "There is no message or conversation with this id.",
+    )
+}
+
+fn unavailable(req: &Request, err: &sea_orm::DbErr) -> Json<Problem> {
+    tracing::error!(error = %err, "the inbox is unavailable");
+    problem(
+        req,
+        ErrorCode::ServiceUnavailable,
+        "The inbox cannot be read right now; try again later.",
+    )
+}
+
+/// A malformed id names nothing, like an unknown one.
+fn parse_id(id: &str) -> Option<Uuid> {
+    Uuid::parse_str(id.trim()).ok()
+}
+
+/// What `GET /v1/messages` asks for.
+pub struct ListQuery {
+    pub status: Option<Status>,
+    pub q: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: u64,
+}
+
+pub async fn list(req: &Request, app: &App, query: ListQuery) -> ListThreadsResponse {
+    let after = match query.cursor.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => match Cursor::parse(raw) {
+            Some(cursor) => Some(cursor),
+            None => {
+                return ListThreadsResponse::BadRequest(problem(
+                    req,
+                    ErrorCode::MalformedRequest,
+                    "The cursor is malformed: pass `next_cursor` from the previous page as is.",
+                ));
+            }
+        },
+    };
+    let filter = Filter {
+        status: query.status.map(Into::into),
+        query: query.q,
+        after,
+        limit: query.limit,
+    };
+    match inbox::list(app, &filter).await {
+        Ok(page) => ListThreadsResponse::Ok(Json(ThreadPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|s| ThreadSummary {
+                    id: s.message_id,
+                    thread_id: s.thread_id,
+                    reference: s.reference,
+                    subject: s.subject,
+                    status: s.status.into(),
+                    created_at: s.created_at,
+                    updated_at: s.updated_at,
+                    message_count: s.message_count as u64,
+                    last_author: s.last_author.into(),
+                    excerpt: s.excerpt,
+                })
+                .collect(),
+            next_cursor: page.next.map(|c| c.encode()),
+        })),
+        Err(err) => ListThreadsResponse::Unavailable(unavailable(req, &err)),
+    }
+}
+
+pub async fn get(req: &Request, app: &App, principal: &Principal, id: &str) -> ThreadResponse {
+    let Some(id) = parse_id(id) else {
+        return ThreadResponse::NotFound(not_found(req));
+    };
+    match inbox::thread(app, id, &principal.actor()).await {
+        Ok(Some(thread)) => ThreadResponse::Ok(Json(thread.into())),
+        Ok(None) => ThreadResponse::NotFound(not_found(req)),
+        Err(err) => ThreadResponse::Unavailable(unavailable(req, &err)),
+    }
+}
+
+pub async fn update(
+    req: &Request,
+    app: &App,
+    principal: &Principal,
+    id: &str,
+    update: ThreadUpdate,
+) -> UpdateThreadResponse {
+    let Some(id) = parse_id(id) else {
+        return UpdateThreadResponse::NotFound(not_found(req));
+    };
+    let Some(status) = domain::ThreadStatus::parse(update.status.trim()) else {
+        return UpdateThreadResponse::Unprocessable(refused(
+            req,
+            "status",
+            FieldProblem::Unsupported,
+            "The status is one of new, open, answered, closed and spam.".into(),
+        ));
+    };
+    match inbox::set_status(app, id, status, &principal.actor()).await {
+        Ok(true) => {}
+        Ok(false) => return UpdateThreadResponse::NotFound(not_found(req)),
+        Err(err) => return UpdateThreadResponse::Unavailable(unavailable(req, &err)),
+    }
+    match inbox::thread(app, id, &principal.actor()).await {
+        Ok(Some(thread)) => UpdateThreadResponse::Ok(Json(thread.into())),
+        Ok(None) => UpdateThreadResponse::NotFound(not_found(req)),
+        Err(err) => UpdateThreadResponse::Unavailable(unavailable(req, &err)),
+    }
+}
+
+pub async fn reply(
+    req: &Request,
+    app: &App,
+    principal: &Principal,
+    id: &str,
+    reply: NewReply,
+) -> ReplyResponse {
+    let Some(id) = parse_id(id) else {
+        return ReplyResponse::NotFound(not_found(req));
+    };
+    let body = match MessageBody::parse(&reply.body) {
+        Ok(body) => body,
+        Err(field_problem) => {
+            return ReplyResponse::Unprocessable(refused(
+                req,
+                "body",
+                field_problem,
+                english(field_problem),
+            ));
+        }
+    };
+    let thread_id = match inbox::thread_id(app, id).await {
+        Ok(Some(thread_id)) => thread_id,
+        Ok(None) => return ReplyResponse::NotFound(not_found(req)),
+        Err(err) => return ReplyResponse::Unavailable(unavailable(req, &err)),
+    };
+    match inbox::reply(
+        app,
+        thread_id,
+        principal.staff_id,
+        &body,
+        &principal.actor(),
+    )
+    .await
+    {
+        Ok(Some(message_id)) => ReplyResponse::Created(Json(CreatedReply {
+            id: message_id,
+            thread_id,
+        })),
+        Ok(None) => ReplyResponse::NotFound(not_found(req)),
+        Err(err) => ReplyResponse::Unavailable(unavailable(req, &err)),
+    }
+}

@@ -596,6 +596,29 @@ mod tests {
     }
 
     #[test]
+    fn production_requires_an_audit_signing_key() {
+        let err = load(
+            Profile::Production,
+            &[
+                ("SEALPOST__SITE__BASE_URL", "https://feedback.example.org"),
+                ("SEALPOST__SEAL__KEY_ID", "2026-11"),
+                (
+                    "SEALPOST__SEAL__KEY",
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                ),
+                (
+                    "SEALPOST__SEAL__INDEX_KEY",
+                    "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+                ),
+                ("SEALPOST__CAPTCHA__SITE_KEY", "site"),
+                ("SEALPOST__CAPTCHA__SECRET", "0xrealsecret"),
+            ],
+        )
+        .expect_err("must fail");
+        assert!(err.to_string().contains("audit.signing_key"), "{err}");
+    }
+
+    #[test]
     fn production_refuses_the_hcaptcha_test_secret() {
         let err = load(
             Profile::Production,
@@ -609,6 +632,10 @@ mod tests {
                 (
                     "SEALPOST__SEAL__INDEX_KEY",
                     "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+                ),
+                (
+                    "SEALPOST__AUDIT__SIGNING_KEY",
+                    "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
                 ),
                 ("SEALPOST__CAPTCHA__SITE_KEY", "site"),
                 ("SEALPOST__CAPTCHA__SECRET", HCAPTCHA_TEST_SECRET),

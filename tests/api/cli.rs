@@ -93,6 +93,7 @@ fn keygen_prints_two_fresh_keys() {
     assert!(a.status.success());
     let a = String::from_utf8_lossy(&a.stdout).into_owned();
     assert!(a.contains("SEALPOST__SEAL__KEY=") && a.contains("SEALPOST__SEAL__INDEX_KEY="));
+    assert!(a.contains("SEALPOST__AUDIT__SIGNING_KEY="));
     assert_ne!(a, String::from_utf8_lossy(&b.stdout));
 }
 

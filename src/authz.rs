@@ -64,6 +64,8 @@ const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule 
 pub const MESSAGES: &[Role] = &[Role::Agent, Role::Admin];
 /// Who manages accounts and API keys.
 pub const ADMIN: &[Role] = &[Role::Admin];
+/// Who reads the audit log.
+pub const AUDIT: &[Role] = &[Role::Legal, Role::Admin];
 
 use Access::{AnyRole, Enrolling, OwnToken, Public, Roles, SecondFactor};
 
@@ -94,6 +96,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/api-keys", Roles(ADMIN)),
     rule("POST", "/api/v1/api-keys", Roles(ADMIN)),
     rule("DELETE", "/api/v1/api-keys/:id", Roles(ADMIN)),
+    rule("GET", "/api/v1/audit", Roles(AUDIT)),
+    rule("GET", "/api/v1/audit/verify", Roles(AUDIT)),
     // Signing in and out.
     rule("GET", "/staff/signin", Public),
     rule("POST", "/staff/signin", Public),

@@ -3,6 +3,7 @@
 //! Every error under `/api` is an RFC 9457 problem document.
 
 mod api_keys;
+mod audit;
 mod health;
 mod inbound;
 mod messages;
@@ -21,6 +22,7 @@ pub use problem::{ApiErrors, FieldError, Problem, problem_response};
 type Apis = (
     messages::MessagesApi,
     api_keys::ApiKeysApi,
+    audit::AuditApi,
     inbound::InboundApi,
 );
 
@@ -29,6 +31,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
         (
             messages::MessagesApi,
             api_keys::ApiKeysApi,
+            audit::AuditApi,
             inbound::InboundApi,
         ),
         "Sealpost API",
@@ -40,7 +43,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
          private `thread_url` returned on success.\n\n\
          The staff API reads and answers conversations (`GET /v1/messages`, \
          `GET`/`PATCH /v1/messages/{id}`, `POST /v1/messages/{id}/replies`; roles `agent` and \
-         `admin`) and manages API keys (`/v1/api-keys`; role `admin`). Authenticate with an \
+         `admin`), manages API keys (`/v1/api-keys`; role `admin`) and reads the hash-chained audit \
+         log (`/v1/audit`, `/v1/audit/verify`; roles `legal` and `admin`). Authenticate with an \
          API key an administrator created, as `Authorization: Bearer spk_...`, or with the \
          `sealpost_session` cookie of a signed-in staff member; cookie calls that change \
          something must send the session's CSRF token as `X-CSRF-Token`. Without valid \

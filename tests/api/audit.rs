@@ -195,3 +195,67 @@ async fn unsealing_a_name_for_a_staff_page_is_recorded(backend: Backend) {
     assert!(view.details.contains("staff_view"));
     assert!(audit::verify(app.db()).await.unwrap().ok());
 }
+
+db_test!(legal_and_admin_read_and_verify_the_log_over_the_api);
+async fn legal_and_admin_read_and_verify_the_log_over_the_api(backend: Backend) {
+    let app = spawn_app(backend).await;
+    some_history(&app).await;
+    let legal = audit_key(&app, sealpost::domain::Role::Legal).await;
+    let agent = audit_key(&app, sealpost::domain::Role::Agent).await;
+    let get = |path: &'static str, key: String| {
+        let client = app.client.clone();
+        let url = app.url(path);
+        async move { client.get(url).bearer_auth(key).send().await.unwrap() }
+    };
+
+    let first: serde_json::Value = get("/api/v1/audit?limit=3", legal.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["seq"], 1);
+    assert_eq!(items[0]["action"], "staff.created");
+    assert_eq!(items[1]["prev_hash"], items[0]["hash"]);
+    assert_eq!(first["next_after"], 3);
+    let rest: serde_json::Value = get("/api/v1/audit?after=3", legal.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(rest["items"].as_array().unwrap().len() >= 4, "{rest}");
+    assert!(rest["next_after"].is_null());
+    let ok: serde_json::Value = get("/api/v1/audit/verify", legal.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok["ok"], true, "{ok}");
+    assert_eq!(get("/api/v1/audit", agent.clone()).await.status(), 403);
+    assert_eq!(get("/api/v1/audit/verify", agent).await.status(), 403);
+    assert_eq!(
+        get("/api/v1/audit?limit=0", legal.clone()).await.status(),
+        400
+    );
+
+    drop_triggers(&app).await;
+    app.db()
+        .execute_unprepared("UPDATE audit_log SET action = 'nothing' WHERE seq = 2")
+        .await
+        .unwrap();
+    let broken: serde_json::Value = get("/api/v1/audit/verify", legal)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(broken["ok"], false);
+    assert_eq!(broken["broken"]["seq"], 2);
+}
+
+async fn audit_key(app: &TestApp, role: sealpost::domain::Role) -> String {
+    sealpost::auth::api_key::create(app.db(), "system:test", "audit", role, None)
+        .await
+        .unwrap()
+        .key
+}

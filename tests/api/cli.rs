@@ -319,3 +319,95 @@ fn an_api_key_is_printed_once_and_listed_without_its_secret() {
     assert!(!no_name.status.success());
     assert!(String::from_utf8_lossy(&no_name.stderr).contains("key name"));
 }
+
+#[test]
+fn audit_verify_and_checkpoints_catch_tampering() {
+    let dir = tempfile::tempdir().expect("dir");
+    for login in ["gleb", "galina", "gosha"] {
+        assert!(
+            staff_add(
+                dir.path(),
+                login,
+                "agent",
+                "violet kettle marches under snow"
+            )
+            .status
+            .success()
+        );
+    }
+    let run = |args: &[&str]| sealpost(dir.path()).args(args).output().expect("run");
+
+    let verified = run(&["audit", "verify"]);
+    let checkpoint = run(&["audit", "checkpoint"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert!(String::from_utf8_lossy(&verified.stdout).contains("3 entries"));
+    assert!(checkpoint.status.success());
+    let file = dir.path().join("checkpoint.json");
+    std::fs::write(&file, &checkpoint.stdout).expect("write");
+    let cp: serde_json::Value = serde_json::from_slice(&checkpoint.stdout).expect("json");
+    assert_eq!(cp["seq"], 3);
+
+    // The log grows: it still extends the checkpoint.
+    assert!(
+        staff_add(
+            dir.path(),
+            "gavrila",
+            "agent",
+            "violet kettle marches under snow"
+        )
+        .status
+        .success()
+    );
+    let extends = run(&["audit", "verify", "--checkpoint", file.to_str().unwrap()]);
+    assert!(
+        extends.status.success(),
+        "{}",
+        String::from_utf8_lossy(&extends.stderr)
+    );
+
+    // A forged checkpoint is refused.
+    let mut forged = cp.clone();
+    forged["seq"] = 2.into();
+    let forged_file = dir.path().join("forged.json");
+    std::fs::write(&forged_file, forged.to_string()).expect("write");
+    let refused = run(&[
+        "audit",
+        "verify",
+        "--checkpoint",
+        forged_file.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("signature"));
+
+    // Behind the application's back: an entry changed.
+    let db = tamper_with_entry_2(dir.path());
+    assert!(db, "tampering was possible once the triggers were dropped");
+    let broken = run(&["audit", "verify"]);
+    assert_eq!(broken.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&broken.stderr);
+    assert!(err.contains("broken at entry 2"), "{err}");
+    let against = run(&["audit", "verify", "--checkpoint", file.to_str().unwrap()]);
+    assert!(!against.status.success());
+}
+
+/// Drops the update trigger and edits entry 2 behind the application's back.
+fn tamper_with_entry_2(dir: &std::path::Path) -> bool {
+    use sea_orm::ConnectionTrait;
+    let url = format!("sqlite://{}?mode=rw", dir.join("sealpost.db").display());
+    tokio::runtime::Runtime::new()
+        .expect("rt")
+        .block_on(async move {
+            let db = sea_orm::Database::connect(url).await.expect("db");
+            for statement in [
+                "DROP TRIGGER audit_log_no_update",
+                "UPDATE audit_log SET target = 'someone-else' WHERE seq = 2",
+            ] {
+                db.execute_unprepared(statement).await.expect("sql");
+            }
+            true
+        })
+}

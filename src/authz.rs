@@ -96,6 +96,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/api-keys", Roles(ADMIN)),
     rule("POST", "/api/v1/api-keys", Roles(ADMIN)),
     rule("DELETE", "/api/v1/api-keys/:id", Roles(ADMIN)),
+    rule("GET", "/api/v1/stats", Roles(ADMIN)),
     rule("GET", "/api/v1/audit", Roles(AUDIT)),
     rule("GET", "/api/v1/audit/verify", Roles(AUDIT)),
     // Signing in and out.
@@ -119,6 +120,8 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/staff/threads/:id/replies", Roles(MESSAGES)),
     rule("POST", "/staff/threads/:id/status", Roles(MESSAGES)),
     // Administration.
+    rule("GET", "/staff/stats", Roles(ADMIN)),
+    rule("GET", "/staff/stats.csv", Roles(ADMIN)),
     rule("GET", "/staff/admin", Roles(ADMIN)),
     rule("POST", "/staff/admin/api-keys", Roles(ADMIN)),
     rule("POST", "/staff/admin/api-keys/:id/revoke", Roles(ADMIN)),

@@ -68,6 +68,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub staff: StaffSettings,
     pub audit: AuditSettings,
+    pub stats: StatsSettings,
     pub log: LogSettings,
     #[serde(skip, default = "default_profile")]
     pub profile: Profile,
@@ -130,6 +131,13 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub per_minute: u32,
     pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsSettings {
+    pub min_group_size: i64,
+    pub record_form_views: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -328,6 +336,7 @@ impl Settings {
                 self.staff.signin_window_minutes,
             ),
             ("staff.reset_link_hours", self.staff.reset_link_hours),
+            ("stats.min_group_size", self.stats.min_group_size),
         ] {
             if value < 1 {
                 return Err(invalid(key, "must be at least 1"));

@@ -22,5 +22,6 @@ pub mod relay;
 pub mod seal;
 pub mod startup;
 pub mod state;
+pub mod stats;
 pub mod telemetry;
 pub mod web;

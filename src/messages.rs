@@ -93,6 +93,8 @@ fn check<T>(
 pub struct Origin {
     pub ip: Option<IpAddr>,
     pub captcha_answer: Option<String>,
+    /// The depersonalized technical data of the request, counted with a new conversation.
+    pub tech: Option<crate::stats::TechEvent>,
 }
 
 #[derive(Debug)]
@@ -221,6 +223,9 @@ async fn store_new_thread(
     ) && bounces_of(&txn, &app.sealer.email_index(email)).await? < app.settings.mail.max_bounces
     {
         relay::acknowledge_visitor(&txn, app, &thread, contact_id, &token).await?;
+    }
+    if let Some(tech) = &origin.tech {
+        crate::stats::count(&txn, crate::stats::EventKind::Submission, tech).await?;
     }
     txn.commit().await?;
     app.outbox_wakeup.notify_one();

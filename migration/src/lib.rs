@@ -11,6 +11,7 @@ mod m20261124_000005_add_contact_bounces;
 mod m20261124_000006_create_staff;
 mod m20261124_000007_create_staff_auth;
 mod m20261124_000008_create_audit_log;
+mod m20261124_000020_create_daily_stats;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_create_staff::Migration),
             Box::new(m20261124_000007_create_staff_auth::Migration),
             Box::new(m20261124_000008_create_audit_log::Migration),
+            Box::new(m20261124_000020_create_daily_stats::Migration),
         ]
     }
 }

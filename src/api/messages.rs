@@ -179,9 +179,17 @@ impl MessagesApi {
                 ));
             }
         };
+        let ip = client_ip(req, &app.settings.server.trusted_proxies);
         let origin = Origin {
-            ip: client_ip(req, &app.settings.server.trusted_proxies),
+            ip,
             captcha_answer: input.captcha_token,
+            tech: Some(crate::stats::TechEvent::from_request(
+                req,
+                app,
+                "api",
+                new.locale.code(),
+                ip,
+            )),
         };
         match messages::submit(app, origin, new).await {
             Ok(done) => SubmitResponse::Created(Json(SubmittedMessage {

@@ -10,6 +10,7 @@ mod messages;
 mod problem;
 mod staff_auth;
 mod staff_messages;
+mod stats;
 
 use poem::{EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::OpenApiService;
@@ -23,6 +24,7 @@ type Apis = (
     messages::MessagesApi,
     api_keys::ApiKeysApi,
     audit::AuditApi,
+    stats::StatsApi,
     inbound::InboundApi,
 );
 
@@ -32,6 +34,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             messages::MessagesApi,
             api_keys::ApiKeysApi,
             audit::AuditApi,
+            stats::StatsApi,
             inbound::InboundApi,
         ),
         "Sealpost API",

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit_head;
 pub mod audit_log;
 pub mod contacts;
+pub mod daily_stats;
 pub mod messages;
 pub mod outbox;
 pub mod recovery_codes;

@@ -4,6 +4,7 @@ pub use super::api_keys::Entity as ApiKeys;
 pub use super::audit_head::Entity as AuditHead;
 pub use super::audit_log::Entity as AuditLog;
 pub use super::contacts::Entity as Contacts;
+pub use super::daily_stats::Entity as DailyStats;
 pub use super::messages::Entity as Messages;
 pub use super::outbox::Entity as Outbox;
 pub use super::recovery_codes::Entity as RecoveryCodes;

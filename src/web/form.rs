@@ -91,6 +91,16 @@ fn form_page(app: &App, locale: Locale, draft: Draft, errors: FormErrors) -> For
 #[handler]
 pub async fn show(req: &Request, Data(app): Data<&App>) -> Response {
     let locale = request_locale(req, app, None);
+    if app.settings.stats.record_form_views {
+        let ip = client_ip(req, &app.settings.server.trusted_proxies);
+        let event = crate::stats::TechEvent::from_request(req, app, "/", locale.code(), ip);
+        // A view that cannot be counted is still shown.
+        if let Err(e) =
+            crate::stats::count_alone(app, crate::stats::EventKind::FormView, &event).await
+        {
+            tracing::warn!(error = %e, "counting a form view failed");
+        }
+    }
     render(
         StatusCode::OK,
         &form_page(app, locale, Draft::default(), FormErrors::default()),
@@ -130,11 +140,19 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
             ));
         }
     };
+    let ip = client_ip(req, &app.settings.server.trusted_proxies);
     let origin = Origin {
-        ip: client_ip(req, &app.settings.server.trusted_proxies),
+        ip,
         captcha_answer: posted
             .has("h-captcha-response")
             .then(|| posted.get("h-captcha-response").to_owned()),
+        tech: Some(crate::stats::TechEvent::from_request(
+            req,
+            app,
+            "/",
+            locale.code(),
+            ip,
+        )),
     };
     match messages::submit(app, origin, new).await {
         Ok(done) => Ok(

@@ -150,6 +150,7 @@ pub async fn write_again(
     let origin = Origin {
         ip: client_ip(req, &app.settings.server.trusted_proxies),
         captcha_answer: None,
+        tech: None,
     };
     match messages::add_visitor_message(app, origin, &token, body).await {
         Ok(_) => Ok(

@@ -372,7 +372,20 @@ impl TestApp {
             }
             Backend::Postgres(_) => {
                 let mut all = Vec::new();
-                for table in ["contacts", "threads", "messages"] {
+                // Every table of the test's schema, so that a new table is covered too.
+                let tables: Vec<String> = self
+                    .db()
+                    .query_all_raw(sea_orm::Statement::from_string(
+                        sea_orm::DatabaseBackend::Postgres,
+                        "SELECT table_name::text AS t FROM information_schema.tables \
+                         WHERE table_schema = current_schema()",
+                    ))
+                    .await
+                    .expect("tables")
+                    .into_iter()
+                    .map(|row| row.try_get::<String>("", "t").expect("name"))
+                    .collect();
+                for table in tables {
                     let rows = self
                         .db()
                         .query_all_raw(sea_orm::Statement::from_string(

@@ -20,4 +20,5 @@ mod security;
 mod service;
 mod staff;
 mod staff_api;
+mod stats;
 mod thread;

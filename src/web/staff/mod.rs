@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod inbox;
 mod signin;
+mod stats;
 
 use poem::http::{StatusCode, header};
 use poem::web::cookie::Cookie;
@@ -44,6 +45,8 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
             post(account::disable_totp),
         )
         .at("/account/recovery-codes", post(account::new_recovery_codes))
+        .at("/stats", get(stats::show))
+        .at("/stats.csv", get(stats::csv))
         .at("/admin", get(admin::show))
         .at("/admin/api-keys", post(admin::create_key))
         .at("/admin/api-keys/:id/revoke", post(admin::revoke_key))
@@ -97,7 +100,7 @@ impl Frame {
                 is_admin: full && role.is_some_and(|r| authz::ADMIN.contains(&r)),
             }),
             current,
-            wide: current == "inbox" || current == "admin",
+            wide: matches!(current, "inbox" | "admin" | "stats"),
         }
     }
 

@@ -1,0 +1,505 @@
+//! Technical data, only in aggregate. With each submission (and, when `stats.record_form_views`
+//! is on, each view of the form) one count goes up per dimension for that day: the browser and
+//! operating-system **family** (the User-Agent is parsed and dropped), the referring site's
+//! **host only**, the page, the language, and the network (IPv4 /24, IPv6 /48). No per-event row
+//! is kept. Everywhere counts are shown — pages, API, CSV — a count below `stats.min_group_size`
+//! (k) is shown as "fewer than k", so that no single visitor can be picked out.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+
+use crate::entities::{daily_stats, messages, threads};
+
+/// What kind of event a count belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Submission,
+    FormView,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Submission => "submission",
+            EventKind::FormView => "form_view",
+        }
+    }
+}
+
+/// The dimensions counted, in the order they are shown.
+pub const DIMENSIONS: [&str; 6] = ["browser", "os", "referrer", "language", "page", "network"];
+
+/// One event, already depersonalized: nothing here is a raw header or a full address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TechEvent {
+    pub browser: String,
+    pub os: String,
+    pub referrer: String,
+    pub page: String,
+    pub language: String,
+    pub network: String,
+}
+
+impl TechEvent {
+    /// Depersonalizes what a request tells: only families, a host, a prefix survive.
+    pub fn new(
+        user_agent: Option<&str>,
+        referer: Option<&str>,
+        own_host: Option<&str>,
+        page: &str,
+        language: &str,
+        ip: Option<IpAddr>,
+    ) -> Self {
+        let (browser, os) = families(user_agent.unwrap_or_default());
+        Self {
+            browser,
+            os,
+            referrer: referrer_host(referer, own_host),
+            page: page.chars().take(100).collect(),
+            language: language.to_owned(),
+            network: ip.map(network).unwrap_or_else(|| "unknown".into()),
+        }
+    }
+
+    /// The event of an HTTP request to `page`.
+    pub fn from_request(
+        req: &poem::Request,
+        app: &crate::state::AppState,
+        page: &str,
+        language: &str,
+        ip: Option<IpAddr>,
+    ) -> Self {
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v: &poem::http::HeaderValue| v.to_str().ok())
+        };
+        let own_host = url::Url::parse(app.settings.base_url())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        Self::new(
+            header(poem::http::header::USER_AGENT),
+            header(poem::http::header::REFERER),
+            own_host.as_deref(),
+            page,
+            language,
+            ip,
+        )
+    }
+
+    fn values(&self) -> [(&'static str, &str); 6] {
+        [
+            ("browser", &self.browser),
+            ("os", &self.os),
+            ("referrer", &self.referrer),
+            ("language", &self.language),
+            ("page", &self.page),
+            ("network", &self.network),
+        ]
+    }
+}
+
+/// Browser and operating-system families from a User-Agent (`woothee`), e.g. "Chrome",
+/// "Windows"; versions are dropped.
+pub fn families(user_agent: &str) -> (String, String) {
+    let parsed = woothee::parser::Parser::new().parse(user_agent);
+    let Some(result) = parsed else {
+        return ("unknown".into(), "unknown".into());
+    };
+    let browser = match result.name {
+        "UNKNOWN" | "" => "unknown".to_owned(),
+        name => name.to_owned(),
+    };
+    let os = match result.os {
+        "UNKNOWN" | "" => "unknown".to_owned(),
+        os if os.starts_with("Windows") => "Windows".to_owned(),
+        "Mac OSX" | "Mac OS Classic" => "macOS".to_owned(),
+        "iPhone" | "iPad" | "iPod" => "iOS".to_owned(),
+        os => os.to_owned(),
+    };
+    (browser, os)
+}
+
+/// The referring site's host only (no path, no query); "direct" when there is none, "(this
+/// site)" for our own pages.
+pub fn referrer_host(referer: Option<&str>, own_host: Option<&str>) -> String {
+    let Some(host) = referer
+        .and_then(|r| url::Url::parse(r).ok())
+        .and_then(|u| u.host_str().map(|h| h.to_ascii_lowercase()))
+    else {
+        return "direct".into();
+    };
+    if own_host.is_some_and(|own| own.eq_ignore_ascii_case(&host)) {
+        "(this site)".into()
+    } else {
+        host.chars().take(200).collect()
+    }
+}
+
+/// The network of an address: IPv4 /24, IPv6 /48.
+pub fn network(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+/// Counts one event, in the caller's transaction.
+pub async fn count<C: ConnectionTrait>(
+    conn: &C,
+    kind: EventKind,
+    event: &TechEvent,
+) -> Result<(), DbErr> {
+    let day = Utc::now().date_naive().to_string();
+    for (dimension, value) in [("total", "all")].into_iter().chain(event.values()) {
+        daily_stats::Entity::insert(daily_stats::ActiveModel {
+            day: Set(day.clone()),
+            kind: Set(kind.as_str().to_owned()),
+            dimension: Set(dimension.to_owned()),
+            value: Set(value.to_owned()),
+            count: Set(1),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                daily_stats::Column::Day,
+                daily_stats::Column::Kind,
+                daily_stats::Column::Dimension,
+                daily_stats::Column::Value,
+            ])
+            .value(
+                daily_stats::Column::Count,
+                Expr::col((daily_stats::Entity, daily_stats::Column::Count)).add(1),
+            )
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Counts one event in a transaction of its own.
+pub async fn count_alone(
+    app: &crate::state::AppState,
+    kind: EventKind,
+    event: &TechEvent,
+) -> Result<(), DbErr> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    count(&txn, kind, event).await?;
+    txn.commit().await
+}
+
+/// A count as everyone may see it: exact from k on, otherwise only "fewer than k".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Shown {
+    /// The count, or `None` when it is below k.
+    pub count: Option<i64>,
+    /// k, when the count is hidden.
+    pub fewer_than: Option<i64>,
+}
+
+impl Shown {
+    pub fn new(count: i64, k: i64) -> Self {
+        if count >= k {
+            Self {
+                count: Some(count),
+                fewer_than: None,
+            }
+        } else {
+            Self {
+                count: None,
+                fewer_than: Some(k),
+            }
+        }
+    }
+
+    /// The text a person reads.
+    pub fn text(&self) -> String {
+        match (self.count, self.fewer_than) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(k)) => format!("< {k}"),
+            _ => String::new(),
+        }
+    }
+
+    /// A length for a chart: the count, or half of k (not the hidden count) when it is hidden.
+    pub fn length(&self) -> f64 {
+        match (self.count, self.fewer_than) {
+            (Some(n), _) => n as f64,
+            (None, Some(k)) => k as f64 / 2.0,
+            _ => 0.0,
+        }
+    }
+}
+
+/// One row of a breakdown.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    pub value: String,
+    #[serde(flatten)]
+    pub shown: Shown,
+}
+
+/// Everything the dashboard, the API and the CSV show for a period.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// k: the smallest count shown exactly.
+    pub min_group_size: i64,
+    /// Conversations started in the period.
+    pub conversations: Shown,
+    /// New conversations per day (every day of the period).
+    pub messages_per_day: Vec<Row>,
+    /// Conversations started in the period, by their status now.
+    pub by_status: Vec<Row>,
+    /// Median seconds from a conversation's start to its first staff answer (conversations
+    /// started in the period and answered); `None` when fewer than k were answered.
+    pub median_first_answer_secs: Option<i64>,
+    /// Answered conversations the median is over.
+    pub answered: Shown,
+    /// Submissions by dimension (browser, os, referrer, language, page, network), largest first.
+    pub breakdowns: BTreeMap<String, Vec<Row>>,
+    /// Form views by day, when they are recorded.
+    pub form_views: Shown,
+}
+
+/// The period asked for: `from`/`to` as YYYY-MM-DD (UTC days), by default the last 30 days;
+/// at most two years.
+pub fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(NaiveDate, NaiveDate), &'static str> {
+    let parse = |s: Option<&str>| -> Result<Option<NaiveDate>, &'static str> {
+        match s.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| "dates are YYYY-MM-DD"),
+            None => Ok(None),
+        }
+    };
+    let to = parse(to)?.unwrap_or_else(|| Utc::now().date_naive());
+    let from = parse(from)?.unwrap_or(to - chrono::Days::new(29));
+    if from > to {
+        return Err("`from` must not be after `to`");
+    }
+    if (to - from).num_days() > 731 {
+        return Err("a period is at most two years");
+    }
+    Ok((from, to))
+}
+
+/// Builds the report for the days `from..=to` (UTC).
+pub async fn report<C: ConnectionTrait>(
+    conn: &C,
+    from: NaiveDate,
+    to: NaiveDate,
+    k: i64,
+) -> Result<Report, DbErr> {
+    let start = from
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .fixed_offset();
+    let end = (to + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .fixed_offset();
+    let started = threads::Entity::find()
+        .filter(threads::Column::CreatedAt.gte(start))
+        .filter(threads::Column::CreatedAt.lt(end))
+        .all(conn)
+        .await?;
+    let mut per_day: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    let mut day = from;
+    while day <= to {
+        per_day.insert(day, 0);
+        day = day + chrono::Days::new(1);
+    }
+    let mut by_status: BTreeMap<String, i64> = ["new", "open", "answered", "closed", "spam"]
+        .into_iter()
+        .map(|s| (s.to_owned(), 0))
+        .collect();
+    for thread in &started {
+        *per_day
+            .entry(thread.created_at.with_timezone(&Utc).date_naive())
+            .or_default() += 1;
+        *by_status.entry(thread.status.clone()).or_default() += 1;
+    }
+    // Time to first answer: the first staff message of each conversation started in the period.
+    let ids: Vec<uuid::Uuid> = started.iter().map(|t| t.id).collect();
+    let mut waits: Vec<i64> = Vec::new();
+    for chunk in ids.chunks(500) {
+        let answers = messages::Entity::find()
+            .filter(messages::Column::ThreadId.is_in(chunk.to_vec()))
+            .filter(messages::Column::Author.eq("staff"))
+            .order_by_asc(messages::Column::CreatedAt)
+            .all(conn)
+            .await?;
+        let mut first: BTreeMap<uuid::Uuid, chrono::DateTime<chrono::FixedOffset>> =
+            BTreeMap::new();
+        for answer in answers {
+            first.entry(answer.thread_id).or_insert(answer.created_at);
+        }
+        for thread in started.iter().filter(|t| chunk.contains(&t.id)) {
+            if let Some(at) = first.get(&thread.id) {
+                waits.push(Ord::max((*at - thread.created_at).num_seconds(), 0));
+            }
+        }
+    }
+    waits.sort_unstable();
+    let answered = waits.len() as i64;
+    let median_first_answer_secs = (answered >= k && answered > 0).then(|| waits[waits.len() / 2]);
+    let rows = daily_stats::Entity::find()
+        .filter(daily_stats::Column::Day.gte(from.to_string()))
+        .filter(daily_stats::Column::Day.lte(to.to_string()))
+        .all(conn)
+        .await?;
+    let mut sums: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    for row in rows {
+        *sums
+            .entry((row.kind, row.dimension, row.value))
+            .or_default() += row.count;
+    }
+    let mut breakdowns = BTreeMap::new();
+    for dimension in DIMENSIONS {
+        let mut of: Vec<(String, i64)> = sums
+            .iter()
+            .filter(|((kind, d, _), _)| kind == "submission" && d == dimension)
+            .map(|((_, _, v), n)| (v.clone(), *n))
+            .collect();
+        of.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        breakdowns.insert(
+            dimension.to_owned(),
+            of.into_iter()
+                .map(|(value, n)| Row {
+                    value,
+                    shown: Shown::new(n, k),
+                })
+                .collect(),
+        );
+    }
+    let views = sums
+        .iter()
+        .filter(|((kind, d, _), _)| kind == "form_view" && d == "total")
+        .map(|(_, n)| *n)
+        .sum();
+    Ok(Report {
+        from,
+        to,
+        min_group_size: k,
+        conversations: Shown::new(started.len() as i64, k),
+        messages_per_day: per_day
+            .into_iter()
+            .map(|(day, n)| Row {
+                value: day.to_string(),
+                shown: Shown::new(n, k),
+            })
+            .collect(),
+        by_status: by_status
+            .into_iter()
+            .map(|(value, n)| Row {
+                value,
+                shown: Shown::new(n, k),
+            })
+            .collect(),
+        median_first_answer_secs,
+        answered: Shown::new(answered, k),
+        breakdowns,
+        form_views: Shown::new(views, k),
+    })
+}
+
+/// The report as CSV: `section,value,count`, hidden counts as `<k`.
+pub fn csv(report: &Report) -> String {
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    }
+    let mut out = String::from("section,value,count\n");
+    let total = match report.conversations.count {
+        Some(n) => n.to_string(),
+        None => format!("<{}", report.min_group_size),
+    };
+    out.push_str(&format!("conversations,all,{total}\n"));
+    let mut push = |section: &str, rows: &[Row]| {
+        for row in rows {
+            let count = match row.shown.count {
+                Some(n) => n.to_string(),
+                None => format!("<{}", row.shown.fewer_than.unwrap_or_default()),
+            };
+            out.push_str(&format!("{section},{},{count}\n", field(&row.value)));
+        }
+    };
+    push("messages_per_day", &report.messages_per_day);
+    push("status", &report.by_status);
+    for (dimension, rows) in &report.breakdowns {
+        push(dimension, rows);
+    }
+    let median = report
+        .median_first_answer_secs
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| format!("<{}", report.min_group_size));
+    out.push_str(&format!("median_first_answer_secs,all,{median}\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_families_hosts_and_prefixes_survive() {
+        let event = TechEvent::new(
+            Some(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+            ),
+            Some("https://news.example.com/article/42?utm=x#top"),
+            Some("feedback.example.org"),
+            "/",
+            "en",
+            Some("203.0.113.77".parse().unwrap()),
+        );
+        assert_eq!(event.browser, "Chrome");
+        assert_eq!(event.os, "Windows");
+        assert_eq!(event.referrer, "news.example.com");
+        assert_eq!(event.network, "203.0.113.0/24");
+        let v6 = network("2001:db8:abcd:12::1".parse().unwrap());
+        assert_eq!(v6, "2001:db8:abcd::/48");
+        assert_eq!(referrer_host(None, None), "direct");
+        assert_eq!(
+            referrer_host(
+                Some("https://Feedback.example.org/t/x"),
+                Some("feedback.example.org")
+            ),
+            "(this site)"
+        );
+        assert_eq!(families("").0, "unknown");
+        assert_eq!(families("curl/8.0").0, "HTTP Library");
+    }
+
+    #[test]
+    fn small_counts_are_never_shown_exactly() {
+        assert_eq!(Shown::new(4, 5).text(), "< 5");
+        assert_eq!(Shown::new(4, 5).count, None);
+        assert_eq!(Shown::new(5, 5).text(), "5");
+        assert_eq!(Shown::new(0, 5).text(), "< 5");
+        assert_eq!(Shown::new(1, 5).length(), Shown::new(4, 5).length());
+    }
+}

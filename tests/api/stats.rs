@@ -1,0 +1,151 @@
+//! Technical data in aggregate only: what is stored, the minimum group size everywhere, and the
+//! dashboard, API and CSV.
+
+use crate::helpers::{Backend, TestAppBuilder, valid_message};
+
+const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+const FIREFOX_LINUX: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
+async fn submit(app: &crate::helpers::TestApp, ua: &str, referer: &str, ip: &str) {
+    let resp = app
+        .client
+        .post(app.url("/api/v1/messages"))
+        .header("user-agent", ua)
+        .header("referer", referer)
+        .header("x-forwarded-for", ip)
+        .json(&valid_message())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+}
+
+db_test!(only_families_hosts_and_prefixes_are_stored_and_small_groups_stay_hidden);
+async fn only_families_hosts_and_prefixes_are_stored_and_small_groups_stay_hidden(
+    backend: Backend,
+) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__SERVER__TRUSTED_PROXIES", "127.0.0.1/32,::1/128")
+        .spawn()
+        .await;
+    for i in 0..6 {
+        submit(
+            &app,
+            CHROME_WINDOWS,
+            "https://news.example.com/story/secret-path?utm=1",
+            &format!("203.0.113.{}", 10 + i),
+        )
+        .await;
+    }
+    for _ in 0..2 {
+        submit(
+            &app,
+            FIREFOX_LINUX,
+            "https://blog.example.net/post",
+            "198.51.100.7",
+        )
+        .await;
+    }
+    let admin = app.signed_in("stats-admin", "admin").await;
+    let agent = app.signed_in("stats-agent", "agent").await;
+
+    // Stored: no raw User-Agent, no referrer path, no full address (outside the seal).
+    let raw = app.raw_database_bytes().await;
+    let contains = |needle: &str| raw.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(!contains("Mozilla/5.0"), "a raw User-Agent is stored");
+    assert!(!contains("secret-path"), "a referrer path is stored");
+    assert!(!contains("203.0.113.12"), "a full address is stored");
+    assert!(!contains("198.51.100.7"), "a full address is stored");
+    assert!(contains("203.0.113.0/24"));
+    assert!(contains("news.example.com"));
+
+    // The dashboard: the big group exactly, the small one only as "< 5".
+    let page = admin.get("/staff/stats").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<svg"), "charts are drawn");
+    assert!(page.contains("Chrome: 6"), "{page}");
+    assert!(page.contains("Firefox: &lt; 5"));
+    assert!(!page.contains("Firefox: 2"));
+    assert!(page.contains("news.example.com: 6"));
+    assert!(page.contains("198.51.100.0/24: &lt; 5"));
+    assert_eq!(agent.get("/staff/stats").await.status(), 403);
+
+    // The API and the CSV say the same.
+    let key = sealpost::auth::api_key::create(
+        app.db(),
+        "system:test",
+        "stats",
+        sealpost::domain::Role::Admin,
+        None,
+    )
+    .await
+    .unwrap()
+    .key;
+    let json: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/stats"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let browsers = json["breakdowns"]["browser"].as_array().unwrap();
+    let chrome = browsers.iter().find(|r| r["value"] == "Chrome").unwrap();
+    let firefox = browsers.iter().find(|r| r["value"] == "Firefox").unwrap();
+    assert_eq!(chrome["count"], 6);
+    assert!(firefox["count"].is_null());
+    assert_eq!(firefox["fewer_than"], 5);
+    assert_eq!(json["conversations"]["count"], 8);
+    assert!(!json.to_string().contains("\"count\":2"), "{json}");
+    let csv = admin.get("/staff/stats.csv").await;
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    assert!(csv.contains("browser,Chrome,6"), "{csv}");
+    assert!(csv.contains("browser,Firefox,<5"), "{csv}");
+    assert_eq!(
+        admin.get("/staff/stats.csv?from=2026-13-01").await.status(),
+        400
+    );
+}
+
+db_test!(form_views_are_counted_only_when_switched_on);
+async fn form_views_are_counted_only_when_switched_on(backend: Backend) {
+    let off = TestAppBuilder::new(backend.clone()).spawn().await;
+    let on = TestAppBuilder::new(backend)
+        .set("SEALPOST__STATS__RECORD_FORM_VIEWS", "true")
+        .spawn()
+        .await;
+
+    for _ in 0..6 {
+        off.get("/").await;
+        on.get("/").await;
+    }
+
+    let count = |app: &crate::helpers::TestApp| {
+        let db = app.db().clone();
+        async move {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            sealpost::entities::daily_stats::Entity::find()
+                .filter(sealpost::entities::daily_stats::Column::Kind.eq("form_view"))
+                .filter(sealpost::entities::daily_stats::Column::Dimension.eq("total"))
+                .all(&db)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.count)
+                .sum::<i64>()
+        }
+    };
+    assert_eq!(count(&off).await, 0);
+    assert_eq!(count(&on).await, 6);
+}

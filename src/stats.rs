@@ -381,7 +381,13 @@ pub async fn report<C: ConnectionTrait>(
             .filter(|((kind, d, _), _)| kind == "submission" && d == dimension)
             .map(|((_, _, v), n)| (v.clone(), *n))
             .collect();
-        of.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        // Exact counts largest first; hidden ones after them by name only, so that not even
+        // their order says which of two small groups is larger.
+        of.sort_by(|a, b| {
+            let key =
+                |(value, n): &(String, i64)| (*n < k, if *n < k { 0 } else { -*n }, value.clone());
+            key(a).cmp(&key(b))
+        });
         breakdowns.insert(
             dimension.to_owned(),
             of.into_iter()

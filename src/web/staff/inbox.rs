@@ -222,7 +222,7 @@ async fn thread_page(
             author: match (m.author, m.staff_login) {
                 (Author::Visitor, _) => visitor_label.clone(),
                 (Author::Staff, Some(login)) => format!("{login} (staff)"),
-                (Author::Staff, None) => "Staff, by e-mail".to_owned(),
+                (Author::Staff, None) => "Staff (by e-mail or API)".to_owned(),
             },
             when: m.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             when_iso: m.created_at.to_rfc3339(),

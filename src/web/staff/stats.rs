@@ -36,7 +36,7 @@ fn day_chart(rows: &[Row], label: &str) -> String {
     let (left, bottom, top) = (36.0, 24.0, 12.0);
     let max = rows
         .iter()
-        .map(|r| r.shown.length())
+        .map(|r| r.shown.count.or(r.shown.fewer_than).unwrap_or(0) as f64)
         .fold(0.0_f64, f64::max)
         .max(1.0);
     let n = rows.len().max(1) as f64;
@@ -97,9 +97,10 @@ fn bar_chart(rows: &[Row], label: &str, limit: usize) -> String {
     let label_w = 150.0;
     let value_w = 48.0;
     let height = row_h * shown.len() as f64 + 4.0;
+    // Scaled so that a hidden count (drawn at k/2) is never drawn longer than k would be.
     let max = shown
         .iter()
-        .map(|r| r.shown.length())
+        .map(|r| r.shown.count.or(r.shown.fewer_than).unwrap_or(0) as f64)
         .fold(0.0_f64, f64::max)
         .max(1.0);
     let mut svg = format!(

@@ -128,6 +128,9 @@ pub async fn list(app: &AppState, filter: &Filter) -> Result<Page, DbErr> {
         select = select.filter(Condition::any().add(in_subject).add(in_body));
     }
     if let Some(after) = &filter.after {
+        // `updated_at <= x` is redundant with the OR below, but it is what lets the database
+        // start the index range at the cursor instead of walking every newer row to get there.
+        select = select.filter(threads::Column::UpdatedAt.lte(after.updated_at));
         select = select.filter(
             Condition::any()
                 .add(threads::Column::UpdatedAt.lt(after.updated_at))

@@ -11,6 +11,8 @@ mod m20261124_000005_add_contact_bounces;
 mod m20261124_000006_create_staff;
 mod m20261124_000007_create_staff_auth;
 mod m20261124_000008_create_audit_log;
+mod m20261124_000009_create_disclosures;
+mod m20261124_000010_add_outbox_not_before;
 
 pub struct Migrator;
 
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_create_staff::Migration),
             Box::new(m20261124_000007_create_staff_auth::Migration),
             Box::new(m20261124_000008_create_audit_log::Migration),
+            Box::new(m20261124_000009_create_disclosures::Migration),
+            Box::new(m20261124_000010_add_outbox_not_before::Migration),
         ]
     }
 }

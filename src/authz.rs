@@ -66,6 +66,9 @@ pub const MESSAGES: &[Role] = &[Role::Agent, Role::Admin];
 pub const ADMIN: &[Role] = &[Role::Admin];
 /// Who reads the audit log.
 pub const AUDIT: &[Role] = &[Role::Legal, Role::Admin];
+/// Who runs the disclosure workflow and legal holds. Administrators do not: they manage the
+/// accounts that may, and read the audit log of what was done.
+pub const LEGAL: &[Role] = &[Role::Legal];
 
 use Access::{AnyRole, Enrolling, OwnToken, Public, Roles, SecondFactor};
 
@@ -78,6 +81,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/t/:token", Public),
     rule("POST", "/t/:token", Public),
     rule("GET", "/privacy", Public),
+    rule("GET", "/transparency", Public),
     rule("GET", "/static/sealpost.css", Public),
     rule("GET", "/favicon.svg", Public),
     rule("GET", "/healthz", Public),
@@ -99,6 +103,16 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/stats", Roles(ADMIN)),
     rule("GET", "/api/v1/audit", Roles(AUDIT)),
     rule("GET", "/api/v1/audit/verify", Roles(AUDIT)),
+    rule("GET", "/api/v1/transparency", Public),
+    rule("GET", "/api/v1/disclosures", Roles(LEGAL)),
+    rule("POST", "/api/v1/disclosures", Roles(LEGAL)),
+    rule("GET", "/api/v1/disclosures/:id", Roles(LEGAL)),
+    rule("POST", "/api/v1/disclosures/:id/transitions", Roles(LEGAL)),
+    rule("POST", "/api/v1/disclosures/:id/execute", Roles(LEGAL)),
+    rule("GET", "/api/v1/disclosures/:id/package", Roles(LEGAL)),
+    rule("GET", "/api/v1/legal-holds", Roles(LEGAL)),
+    rule("POST", "/api/v1/legal-holds", Roles(LEGAL)),
+    rule("POST", "/api/v1/legal-holds/:id/release", Roles(LEGAL)),
     // Signing in and out.
     rule("GET", "/staff/signin", Public),
     rule("POST", "/staff/signin", Public),
@@ -128,6 +142,22 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/staff/admin/accounts/:login/reset", Roles(ADMIN)),
     rule("POST", "/staff/admin/accounts/:login/disable", Roles(ADMIN)),
     rule("POST", "/staff/admin/accounts/:login/enable", Roles(ADMIN)),
+    // Disclosure requests and legal holds.
+    rule("GET", "/staff/legal", Roles(LEGAL)),
+    rule("GET", "/staff/legal/new", Roles(LEGAL)),
+    rule("POST", "/staff/legal/requests", Roles(LEGAL)),
+    rule("GET", "/staff/legal/requests/:id", Roles(LEGAL)),
+    rule(
+        "POST",
+        "/staff/legal/requests/:id/transitions",
+        Roles(LEGAL),
+    ),
+    rule("POST", "/staff/legal/requests/:id/execute", Roles(LEGAL)),
+    rule("GET", "/staff/legal/requests/:id/package", Roles(LEGAL)),
+    rule("GET", "/staff/legal/requests/:id/order", Roles(LEGAL)),
+    rule("GET", "/staff/legal/holds", Roles(LEGAL)),
+    rule("POST", "/staff/legal/holds", Roles(LEGAL)),
+    rule("POST", "/staff/legal/holds/:id/release", Roles(LEGAL)),
 ];
 
 fn path_matches(pattern: &str, path: &str) -> bool {
@@ -419,7 +449,9 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
         staff_area: bool,
     ) -> std::result::Result<Option<Cookie>, Denial> {
         let unavailable = || Denial::Status(ErrorCode::ServiceUnavailable, "Try again shortly.");
-        let limit = app.settings.server.max_request_bytes;
+        // The intake of a disclosure request carries the order copy.
+        let limit =
+            crate::legal::request_limit(req.uri().path(), app.settings.server.max_request_bytes);
         let changing = state_changing(req.method());
         let api = is_api(req.uri().path());
         // An API key is a credential only on the API.

@@ -69,6 +69,7 @@ pub struct Settings {
     pub staff: StaffSettings,
     pub audit: AuditSettings,
     pub stats: StatsSettings,
+    pub legal: LegalSettings,
     pub log: LogSettings,
     #[serde(skip, default = "default_profile")]
     pub profile: Profile,
@@ -144,6 +145,13 @@ pub struct StatsSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuditSettings {
     pub signing_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalSettings {
+    /// Counts of the public transparency report below this are shown as "fewer than N".
+    pub transparency_threshold: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -341,6 +349,12 @@ impl Settings {
             if value < 1 {
                 return Err(invalid(key, "must be at least 1"));
             }
+        }
+        if self.legal.transparency_threshold < 1 {
+            return Err(invalid(
+                "legal.transparency_threshold",
+                "must be at least 1",
+            ));
         }
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));

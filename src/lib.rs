@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod i18n;
 pub mod inbox;
+pub mod legal;
 pub mod mail;
 pub mod messages;
 pub mod outbox;

@@ -4,6 +4,9 @@
 //! failures are retried with exponential backoff and jitter; a permanent SMTP refusal, too many
 //! attempts or too much age make a row `dead` with its last error. The Message-ID is fixed at
 //! enqueue time, so a retry after a crash is the same mail (at-least-once, never silently lost).
+//! A row may be held until a time (`not_before`: the notice to a data subject under a gag
+//! order): nothing claims it earlier, not even `sealpost outbox retry`, and its age for giving
+//! up counts from then, so a long hold does not make it dead on its first failure.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +42,8 @@ pub enum Kind {
     VisitorAck,
     /// To the visitor: staff answered.
     StaffAnswer,
+    /// To the visitor: data about them was disclosed under a legal order.
+    DisclosureNotice,
 }
 
 impl Kind {
@@ -47,6 +52,7 @@ impl Kind {
             Kind::NewMessage => "new_message",
             Kind::VisitorAck => "visitor_ack",
             Kind::StaffAnswer => "staff_answer",
+            Kind::DisclosureNotice => "disclosure_notice",
         }
     }
 }
@@ -75,7 +81,22 @@ pub async fn enqueue<C: ConnectionTrait>(
     contact_id: Option<Uuid>,
     mail: &Composed,
 ) -> Result<Uuid, DbErr> {
+    enqueue_not_before(conn, kind, thread_id, recipient, contact_id, mail, None).await
+}
+
+/// Like [`enqueue`], but the mail waits until `not_before` (when given and in the future):
+/// the worker does not claim it earlier.
+pub async fn enqueue_not_before<C: ConnectionTrait>(
+    conn: &C,
+    kind: Kind,
+    thread_id: Option<Uuid>,
+    recipient: Recipient,
+    contact_id: Option<Uuid>,
+    mail: &Composed,
+    not_before: Option<DateTime<FixedOffset>>,
+) -> Result<Uuid, DbErr> {
     let now = Utc::now().fixed_offset();
+    let not_before = not_before.filter(|at| *at > now);
     let id = Uuid::now_v7();
     let recipient_kind = match recipient {
         Recipient::Staff => "staff",
@@ -98,11 +119,12 @@ pub async fn enqueue<C: ConnectionTrait>(
         auto_submitted: Set(mail.auto_submitted.clone().unwrap_or_else(|| "no".into())),
         state: Set(PENDING.to_owned()),
         attempts: Set(0),
-        next_attempt_at: Set(now),
+        next_attempt_at: Set(not_before.unwrap_or(now)),
         lease_until: Set(None),
         last_error: Set(None),
         created_at: Set(now),
         sent_at: Set(None),
+        not_before: Set(not_before),
     }
     .insert(conn)
     .await?;
@@ -118,8 +140,9 @@ async fn claim(app: &AppState, limit: u32, lease: Duration) -> Result<Vec<outbox
         DatabaseBackend::Postgres => (
             "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM outbox \
-               WHERE (state = 'pending' AND next_attempt_at <= $2) \
-                  OR (state = 'sending' AND lease_until < $2) \
+               WHERE ((state = 'pending' AND next_attempt_at <= $2) \
+                  OR (state = 'sending' AND lease_until < $2)) \
+                 AND (not_before IS NULL OR not_before <= $2) \
                ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
              RETURNING *",
             vec![until.into(), now.into(), i64::from(limit).into()],
@@ -127,12 +150,14 @@ async fn claim(app: &AppState, limit: u32, lease: Duration) -> Result<Vec<outbox
         _ => (
             "UPDATE outbox SET state = 'sending', lease_until = ?, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM outbox \
-               WHERE (state = 'pending' AND next_attempt_at <= ?) \
-                  OR (state = 'sending' AND lease_until < ?) \
+               WHERE ((state = 'pending' AND next_attempt_at <= ?) \
+                  OR (state = 'sending' AND lease_until < ?)) \
+                 AND (not_before IS NULL OR not_before <= ?) \
                ORDER BY next_attempt_at LIMIT ?) \
              RETURNING *",
             vec![
                 until.into(),
+                now.into(),
                 now.into(),
                 now.into(),
                 i64::from(limit).into(),
@@ -250,6 +275,12 @@ async fn build(app: &AppState, row: &outbox::Model) -> Result<lettre::Message, B
     composed.build(&to).map_err(permanent)
 }
 
+/// Where a row's age starts: when it was enqueued, or when its hold ended.
+fn age_from(row: &outbox::Model) -> DateTime<FixedOffset> {
+    row.not_before
+        .map_or(row.created_at, |held| held.max(row.created_at))
+}
+
 /// The delay before attempt `attempts + 1`: base × 2^(attempts−1), at most an hour, ±20 %.
 fn backoff(base_secs: u64, attempts: i64) -> chrono::Duration {
     let exponent = attempts.clamp(1, 20) - 1;
@@ -277,7 +308,7 @@ async fn deliver(app: &AppState, mailer: &Mailer, row: outbox::Model) -> Result<
     };
     let now = Utc::now().fixed_offset();
     let settings = &app.settings.mail;
-    let too_old = now - row.created_at > chrono::Duration::hours(settings.max_age_hours);
+    let too_old = now - age_from(&row) > chrono::Duration::hours(settings.max_age_hours);
     let outcome = match outcome {
         Outcome::Retry(reason) if row.attempts >= settings.max_attempts || too_old => {
             Outcome::Dead(format!("gave up after {} attempts: {reason}", row.attempts))
@@ -413,6 +444,39 @@ pub enum RetryWhich {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_mail_ages_from_the_end_of_its_hold() {
+        let created = Utc::now().fixed_offset() - chrono::Duration::days(60);
+        let held_until = created + chrono::Duration::days(59);
+        let mut row = outbox::Model {
+            id: Uuid::now_v7(),
+            message_id: "<x@relay.example.org>".into(),
+            kind: Kind::DisclosureNotice.as_str().into(),
+            thread_id: None,
+            recipient: "visitor".into(),
+            contact_id: None,
+            from_header: "Support <support@example.org>".into(),
+            reply_to: None,
+            subject: "s".into(),
+            text_body: "t".into(),
+            html_body: "h".into(),
+            in_reply_to: None,
+            references: None,
+            auto_submitted: "no".into(),
+            state: PENDING.into(),
+            attempts: 0,
+            next_attempt_at: held_until,
+            lease_until: None,
+            last_error: None,
+            created_at: created,
+            sent_at: None,
+            not_before: Some(held_until),
+        };
+        assert_eq!(age_from(&row), held_until);
+        row.not_before = None;
+        assert_eq!(age_from(&row), created);
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {

@@ -11,6 +11,8 @@ mod m20261124_000005_add_contact_bounces;
 mod m20261124_000006_create_staff;
 mod m20261124_000007_create_staff_auth;
 mod m20261124_000008_create_audit_log;
+mod m20261124_000009_create_disclosures;
+mod m20261124_000010_add_outbox_not_before;
 mod m20261124_000020_create_daily_stats;
 
 pub struct Migrator;
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_create_staff::Migration),
             Box::new(m20261124_000007_create_staff_auth::Migration),
             Box::new(m20261124_000008_create_audit_log::Migration),
+            Box::new(m20261124_000009_create_disclosures::Migration),
+            Box::new(m20261124_000010_add_outbox_not_before::Migration),
             Box::new(m20261124_000020_create_daily_stats::Migration),
         ]
     }

@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod audit;
+mod disclosures;
 mod health;
 mod inbound;
 mod messages;
@@ -11,6 +12,7 @@ mod problem;
 mod staff_auth;
 mod staff_messages;
 mod stats;
+mod transparency;
 
 use poem::{EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::OpenApiService;
@@ -25,6 +27,8 @@ type Apis = (
     api_keys::ApiKeysApi,
     audit::AuditApi,
     stats::StatsApi,
+    disclosures::DisclosuresApi,
+    transparency::TransparencyApi,
     inbound::InboundApi,
 );
 
@@ -35,6 +39,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             api_keys::ApiKeysApi,
             audit::AuditApi,
             stats::StatsApi,
+            disclosures::DisclosuresApi,
+            transparency::TransparencyApi,
             inbound::InboundApi,
         ),
         "Sealpost API",
@@ -47,7 +53,9 @@ pub fn service() -> OpenApiService<Apis, ()> {
          The staff API reads and answers conversations (`GET /v1/messages`, \
          `GET`/`PATCH /v1/messages/{id}`, `POST /v1/messages/{id}/replies`; roles `agent` and \
          `admin`), manages API keys (`/v1/api-keys`; role `admin`) and reads the hash-chained audit \
-         log (`/v1/audit`, `/v1/audit/verify`; roles `legal` and `admin`). Authenticate with an \
+         log (`/v1/audit`, `/v1/audit/verify`; roles `legal` and `admin`), and runs the \
+         disclosure workflow and legal holds (`/v1/disclosures`, `/v1/legal-holds`; role \
+         `legal`). The transparency report (`/v1/transparency`) is public. Authenticate with an \
          API key an administrator created, as `Authorization: Bearer spk_...`, or with the \
          `sealpost_session` cookie of a signed-in staff member; cookie calls that change \
          something must send the session's CSRF token as `X-CSRF-Token`. Without valid \
@@ -67,6 +75,13 @@ pub fn routes(max_request_bytes: usize, max_mail_bytes: usize) -> impl IntoEndpo
         .at("/openapi.json", get(spec))
         .nest("/docs", docs)
         .nest("/", service)
-        .with(BodyLimit::new(max_request_bytes).allow("/api/v1/inbound", max_mail_bytes))
+        .with(
+            BodyLimit::new(max_request_bytes)
+                .allow("/api/v1/inbound", max_mail_bytes)
+                .allow(
+                    "/api/v1/disclosures",
+                    crate::legal::request_limit("/api/v1/disclosures", max_request_bytes),
+                ),
+        )
         .with(ApiErrors)
 }

@@ -23,7 +23,7 @@ pub struct Problem {
     pub detail: String,
     /// A stable machine-readable code: `validation_failed`, `malformed_request`,
     /// `captcha_rejected`, `payload_too_large`, `unsupported_media_type`, `rate_limited`,
-    /// `not_found`, `method_not_allowed`, `service_unavailable`, `internal_error`.
+    /// `not_found`, `method_not_allowed`, `conflict`, `service_unavailable`, `internal_error`.
     pub code: String,
     /// For `validation_failed`: one entry per field that was refused.
     #[oai(skip_serializing_if_is_empty)]
@@ -39,7 +39,9 @@ pub struct Problem {
 pub struct FieldError {
     /// The field's name in the request.
     pub field: String,
-    /// `required`, `too_long`, `control_characters`, `invalid_email` or `unsupported`.
+    /// `required`, `too_long`, `control_characters`, `invalid_email` or `unsupported`; for
+    /// disclosure requests also `invalid_date`, `in_future`, `in_past`, `before_order`,
+    /// `invalid_subject`, `too_many`, `too_large`, `invalid_base64`, `out_of_scope`, `no_match`.
     pub code: String,
     /// What is wrong, in English.
     pub message: String,

@@ -1,6 +1,7 @@
 //! Pure domain types: every input becomes one of these at the edge, so that past the edge a
 //! `String` that should be an address, a subject or a message body cannot exist.
 
+mod disclosure;
 mod email;
 mod locale;
 mod message_body;
@@ -9,6 +10,7 @@ mod staff;
 mod text_field;
 mod thread_token;
 
+pub use disclosure::{Categories, Category, DisclosureState, Instrument};
 pub use email::EmailAddress;
 pub use locale::Locale;
 pub use message_body::MessageBody;

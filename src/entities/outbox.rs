@@ -37,6 +37,7 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeWithTimeZone,
     pub sent_at: Option<DateTimeWithTimeZone>,
+    pub not_before: Option<DateTimeWithTimeZone>,
     #[sea_orm(
         belongs_to,
         from = "contact_id",

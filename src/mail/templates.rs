@@ -135,6 +135,33 @@ mail_templates!(
     StaffAnswerHtml
 );
 
+/// To the visitor: data about them was disclosed under a legal order. Names the authority and
+/// the legal basis, never the staff who handled it.
+pub struct DisclosureNoticeMail {
+    pub t: Tr,
+    pub site: String,
+    pub reference: String,
+    pub authority: String,
+    /// The legal basis, in the reader's language.
+    pub instrument: String,
+    /// What was disclosed, in the reader's language.
+    pub categories: Vec<String>,
+    /// The day of the disclosure, `YYYY-MM-DD`.
+    pub date: String,
+}
+
+mail_templates!(
+    DisclosureNoticeMail,
+    [
+        "mail/disclosure_notice/subject.txt",
+        "mail/disclosure_notice/body.txt",
+        "mail/disclosure_notice/body.html"
+    ],
+    DisclosureNoticeSubject,
+    DisclosureNoticeText,
+    DisclosureNoticeHtml
+);
+
 impl NewMessageMail {
     #[allow(clippy::too_many_arguments)] // one per part of the mail
     pub fn new(

@@ -46,6 +46,7 @@ impl ErrorPage {
             | ErrorCode::Unauthorized
             | ErrorCode::UnsupportedMediaType
             | ErrorCode::MethodNotAllowed
+            | ErrorCode::Conflict
             | ErrorCode::ValidationFailed
             | ErrorCode::CaptchaRejected => (
                 t.get("error-title-bad-request"),

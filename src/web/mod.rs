@@ -32,9 +32,13 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
         .at("/sent/:token", get(form::sent))
         .at("/t/:token", get(thread::show).post(thread::write_again))
         .at("/privacy", get(pages::privacy))
+        .at("/transparency", get(pages::transparency))
         .at("/static/sealpost.css", get(pages::stylesheet))
         .at("/favicon.svg", get(pages::favicon))
-        .with(BodyLimit::new(max_request_bytes))
+        .with(BodyLimit::new(max_request_bytes).allow(
+            "/staff/legal/requests",
+            crate::legal::request_limit("/staff/legal/requests", max_request_bytes),
+        ))
         .with(WebErrors)
 }
 

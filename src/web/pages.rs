@@ -1,4 +1,5 @@
-//! Static pages and assets: the privacy policy, the stylesheet, the icon.
+//! Static pages and assets: the privacy policy, the transparency report, the stylesheet, the
+//! icon.
 
 use askama::Template;
 use poem::http::{StatusCode, header};
@@ -24,6 +25,82 @@ pub async fn privacy(req: &Request, Data(app): Data<&App>) -> Response {
             policy_version: app.settings.site.policy_version.clone(),
         },
     )
+}
+
+/// One line of the transparency report: a label and its published count.
+pub struct ReportLine {
+    pub label: String,
+    pub value: String,
+}
+
+pub struct ReportPeriod {
+    pub label: String,
+    pub received: String,
+    pub instruments: Vec<ReportLine>,
+    pub outcomes: Vec<ReportLine>,
+    pub subjects: String,
+}
+
+#[derive(Template)]
+#[template(path = "transparency.html")]
+pub struct TransparencyPage {
+    pub chrome: Chrome,
+    pub threshold: i64,
+    pub periods: Vec<ReportPeriod>,
+}
+
+#[handler]
+pub async fn transparency(req: &Request, Data(app): Data<&App>) -> poem::Result<Response> {
+    use crate::legal::transparency::{self, Counted};
+    let locale = request_locale(req, app, None);
+    let chrome = Chrome::new(app, locale);
+    let report = transparency::report(app).await.map_err(|e| {
+        tracing::error!(error = %e, "the transparency report failed");
+        poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE)
+    })?;
+    let t = chrome.t;
+    let shown = |c: Counted| match c {
+        Counted::Exact(n) => n.to_string(),
+        Counted::FewerThan(n) => t.arg("transparency-fewer-than", "n", n),
+    };
+    let periods = report
+        .periods
+        .into_iter()
+        .map(|p| ReportPeriod {
+            label: p.label,
+            received: shown(p.received),
+            instruments: p
+                .by_instrument
+                .into_iter()
+                .map(|(i, c)| ReportLine {
+                    label: t.get(&format!("instrument-{}", i.as_str())),
+                    value: shown(c),
+                })
+                .collect(),
+            outcomes: [
+                ("transparency-fully", p.fully),
+                ("transparency-partly", p.partly),
+                ("transparency-rejected", p.rejected),
+                ("transparency-withdrawn", p.withdrawn),
+                ("transparency-pending", p.pending),
+            ]
+            .into_iter()
+            .map(|(id, c)| ReportLine {
+                label: t.get(id),
+                value: shown(c),
+            })
+            .collect(),
+            subjects: shown(p.subjects),
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        &TransparencyPage {
+            chrome,
+            threshold: report.threshold,
+            periods,
+        },
+    ))
 }
 
 const STYLESHEET: &str = include_str!("../../templates/static/sealpost.css");

@@ -11,6 +11,7 @@ mod authorization;
 mod captcha;
 mod cli;
 mod form;
+mod legal;
 mod logs;
 mod outbox;
 mod rate_limit;

@@ -6,6 +6,7 @@
 mod account;
 mod admin;
 mod inbox;
+mod legal;
 mod signin;
 mod stats;
 
@@ -56,7 +57,23 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
             post(admin::disable_account),
         )
         .at("/admin/accounts/:login/enable", post(admin::enable_account))
-        .with(BodyLimit::new(max_request_bytes))
+        .at("/legal", get(legal::list))
+        .at("/legal/new", get(legal::new_form))
+        .at("/legal/requests", post(legal::file))
+        .at("/legal/requests/:id", get(legal::show))
+        .at("/legal/requests/:id/transitions", post(legal::decide))
+        .at("/legal/requests/:id/execute", post(legal::execute))
+        .at("/legal/requests/:id/package", get(legal::package))
+        .at("/legal/requests/:id/order", get(legal::order_copy))
+        .at(
+            "/legal/holds",
+            get(legal::list_holds).post(legal::place_hold),
+        )
+        .at("/legal/holds/:id/release", post(legal::release_hold))
+        .with(BodyLimit::new(max_request_bytes).allow(
+            "/staff/legal/requests",
+            crate::legal::request_limit("/staff/legal/requests", max_request_bytes),
+        ))
         .with(WebErrors)
 }
 
@@ -67,6 +84,7 @@ pub struct Nav {
     pub csrf: String,
     pub can_read: bool,
     pub is_admin: bool,
+    pub is_legal: bool,
 }
 
 /// What every staff page's frame shows.
@@ -98,9 +116,10 @@ impl Frame {
                 csrf: session.csrf.clone(),
                 can_read: full && role.is_some_and(|r| authz::MESSAGES.contains(&r)),
                 is_admin: full && role.is_some_and(|r| authz::ADMIN.contains(&r)),
+                is_legal: full && role.is_some_and(|r| authz::LEGAL.contains(&r)),
             }),
             current,
-            wide: matches!(current, "inbox" | "admin" | "stats"),
+            wide: matches!(current, "inbox" | "admin" | "stats" | "legal"),
         }
     }
 
@@ -158,6 +177,7 @@ fn safe_next(next: &str) -> Option<&str> {
 fn landing(session_role: &str) -> &'static str {
     match crate::domain::Role::parse(session_role) {
         Some(role) if authz::MESSAGES.contains(&role) => "/staff",
+        Some(role) if authz::LEGAL.contains(&role) => "/staff/legal",
         _ => "/staff/account",
     }
 }

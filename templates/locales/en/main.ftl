@@ -104,3 +104,40 @@ mail-answer-subject = Answer to your message { $reference }
 mail-answer-intro = { $site } answered your message:
 mail-answer-reply-hint = Reply to this e-mail to answer. The private link in our first e-mail shows the whole conversation.
 mail-footer-auto = This message was sent automatically by { $site }.
+
+## Disclosures: the notice to the data subject
+mail-disclosure-subject = Data about your message { $reference } was disclosed
+mail-disclosure-intro = Under a legal order, { $site } had to disclose data about you and your message to an authority. We are telling you as soon as the law allows.
+mail-disclosure-authority = Disclosed to
+mail-disclosure-basis = Legal basis
+mail-disclosure-date = Date of disclosure
+mail-disclosure-what = What was disclosed
+mail-disclosure-why = Only the data the order covered was disclosed, and every step was recorded in our audit log. If you have questions, reply to this e-mail.
+
+## Disclosures: legal instruments and categories of data
+instrument-subpoena = Subpoena
+instrument-court_order = Court order
+instrument-warrant = Warrant
+instrument-emergency = Emergency request
+instrument-user_consent = The user's consent
+category-contact_data = Contact data (e-mail address, name, IP address)
+category-message_content = The content of your messages
+category-technical_data = Technical data (IP address, times, language)
+
+## The transparency report
+nav-transparency = Transparency report
+transparency-title = Transparency report
+transparency-lead = How often authorities asked us for data about the people who write to us, and what we did with each request. Counted per half-year, by the date a request arrived.
+transparency-threshold = Any number below { $n } is shown only as “fewer than { $n }”, so that no single request or person can be singled out.
+transparency-fewer-than = fewer than { $n }
+transparency-none = We have received no requests for data so far.
+transparency-received = Requests received
+transparency-by-instrument = By legal basis
+transparency-outcome = Outcome
+transparency-rejected = Rejected
+transparency-partly = Partly disclosed
+transparency-fully = Fully disclosed
+transparency-withdrawn = Withdrawn
+transparency-pending = Still being handled
+transparency-subjects = People whose data was disclosed
+transparency-partly-hint = “Partly disclosed” means we disclosed less than was asked for: fewer kinds of data, or about fewer people.

@@ -104,3 +104,40 @@ mail-answer-subject = Хабарламаңызға жауап { $reference }
 mail-answer-intro = { $site } командасы хабарламаңызға жауап берді:
 mail-answer-reply-hint = Жауап беру үшін осы хатқа жауап жазыңыз. Бүкіл хат алмасуды алғашқы хатымыздағы жеке сілтеме арқылы көре аласыз.
 mail-footer-auto = Бұл хатты { $site } автоматты түрде жіберді.
+
+## Disclosures: the notice to the data subject
+mail-disclosure-subject = { $reference } хабарламаңыз бойынша деректер ашылды
+mail-disclosure-intro = Заң талабы бойынша { $site } сіз және сіздің хабарламаңыз туралы деректерді мемлекеттік органға ашуға міндетті болды. Заң рұқсат етісімен сізге хабарлап отырмыз.
+mail-disclosure-authority = Кімге ашылды
+mail-disclosure-basis = Құқықтық негіз
+mail-disclosure-date = Ашылған күні
+mail-disclosure-what = Не ашылды
+mail-disclosure-why = Тек талап қамтыған деректер ғана ашылды, әр қадам біздің аудит журналымызға жазылды. Сұрақтарыңыз болса, осы хатқа жауап жазыңыз.
+
+## Disclosures: legal instruments and categories of data
+instrument-subpoena = Шақыру қағазы (мәлімет беру туралы талап)
+instrument-court_order = Сот шешімі
+instrument-warrant = Ордер
+instrument-emergency = Шұғыл сұрау
+instrument-user_consent = Пайдаланушының келісімі
+category-contact_data = Байланыс деректері (электрондық пошта мекенжайы, аты, IP мекенжайы)
+category-message_content = Хабарламаларыңыздың мазмұны
+category-technical_data = Техникалық деректер (IP мекенжайы, уақыт, тіл)
+
+## The transparency report
+nav-transparency = Ашықтық есебі
+transparency-title = Ашықтық есебі
+transparency-lead = Мемлекеттік органдар бізге жазатын адамдар туралы деректерді қаншалықты жиі сұрады және әр сұрауға не істедік. Жарты жыл бойынша, сұрау келген күн бойынша саналады.
+transparency-threshold = { $n }-ден кіші кез келген сан тек «{ $n }-ден аз» деп көрсетіледі, сонда жеке сұрауды немесе адамды анықтау мүмкін болмайды.
+transparency-fewer-than = { $n }-ден аз
+transparency-none = Әзірге деректерді ашу туралы сұрау түскен жоқ.
+transparency-received = Түскен сұраулар
+transparency-by-instrument = Құқықтық негіз бойынша
+transparency-outcome = Нәтиже
+transparency-rejected = Қабылданбады
+transparency-partly = Ішінара ашылды
+transparency-fully = Толық ашылды
+transparency-withdrawn = Кері қайтарылды
+transparency-pending = Әлі қаралуда
+transparency-subjects = Деректері ашылған адамдар
+transparency-partly-hint = «Ішінара ашылды» дегеніміз сұралғаннан азырақ ашылды дегенді білдіреді: деректердің азырақ түрі немесе азырақ адам туралы.

@@ -104,3 +104,40 @@ mail-answer-subject = Ответ на ваше сообщение { $reference }
 mail-answer-intro = Команда { $site } ответила на ваше сообщение:
 mail-answer-reply-hint = Чтобы ответить, просто ответьте на это письмо. Вся переписка доступна по личной ссылке из нашего первого письма.
 mail-footer-auto = Это автоматическое письмо от { $site }.
+
+## Disclosures: the notice to the data subject
+mail-disclosure-subject = Данные по вашему сообщению { $reference } были раскрыты
+mail-disclosure-intro = По требованию закона { $site } пришлось раскрыть государственному органу данные о вас и вашем сообщении. Мы сообщаем вам об этом, как только закон это позволяет.
+mail-disclosure-authority = Кому раскрыты
+mail-disclosure-basis = Правовое основание
+mail-disclosure-date = Дата раскрытия
+mail-disclosure-what = Что было раскрыто
+mail-disclosure-why = Раскрыты только те данные, которых касалось требование, и каждый шаг записан в наш журнал аудита. Если у вас есть вопросы, ответьте на это письмо.
+
+## Disclosures: legal instruments and categories of data
+instrument-subpoena = Повестка (запрос о предоставлении сведений)
+instrument-court_order = Решение суда
+instrument-warrant = Ордер
+instrument-emergency = Экстренный запрос
+instrument-user_consent = Согласие пользователя
+category-contact_data = Контактные данные (адрес электронной почты, имя, IP-адрес)
+category-message_content = Содержание ваших сообщений
+category-technical_data = Технические данные (IP-адрес, время, язык)
+
+## The transparency report
+nav-transparency = Отчёт о прозрачности
+transparency-title = Отчёт о прозрачности
+transparency-lead = Как часто государственные органы запрашивали у нас данные о тех, кто нам пишет, и что мы сделали с каждым запросом. Подсчёт по полугодиям, по дате поступления запроса.
+transparency-threshold = Любое число меньше { $n } показывается только как «меньше { $n }», чтобы нельзя было выделить отдельный запрос или человека.
+transparency-fewer-than = меньше { $n }
+transparency-none = Запросов на раскрытие данных пока не поступало.
+transparency-received = Получено запросов
+transparency-by-instrument = По правовому основанию
+transparency-outcome = Результат
+transparency-rejected = Отклонено
+transparency-partly = Раскрыто частично
+transparency-fully = Раскрыто полностью
+transparency-withdrawn = Отозвано
+transparency-pending = Ещё рассматривается
+transparency-subjects = Людей, чьи данные раскрыты
+transparency-partly-hint = «Раскрыто частично» значит, что мы раскрыли меньше, чем запрашивалось: меньше видов данных или о меньшем числе людей.

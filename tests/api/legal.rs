@@ -1,0 +1,824 @@
+//! The disclosure workflow of issue 5, through the pages and the API: intake, review, approval
+//! by a second legal user, execution into a package that holds exactly the approved scope,
+//! the notice to the data subject (held back by a gag order), legal holds, the transparency
+//! report, and the audit trail of all of it. The visitor's address may appear in the package
+//! and nowhere else.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
+
+use base64::Engine;
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sealpost::domain::Role;
+use sealpost::entities::outbox;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{
+    Backend, StaffBrowser, TestApp, TestAppBuilder, mail_mentions, spawn_app, valid_message,
+    wait_for,
+};
+
+const VISITOR: &str = "anna.k@example.org";
+const MESSAGE_TEXT: &str = "when will my order arrive?";
+const ORDER_PDF: &[u8] = b"%PDF-1.4 a scanned court order";
+
+fn today() -> String {
+    Utc::now().date_naive().to_string()
+}
+
+fn days_ahead(days: i64) -> String {
+    (Utc::now() + Duration::days(days)).date_naive().to_string()
+}
+
+/// A page or API body, after checking it does not show the visitor's address.
+async fn text_without_address(resp: reqwest::Response) -> (u16, String) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    assert!(
+        !text.to_lowercase().contains(VISITOR),
+        "a response shows the visitor's address: {text}"
+    );
+    (status, text)
+}
+
+async fn key(app: &TestApp, role: &str) -> String {
+    sealpost::auth::api_key::create(
+        app.db(),
+        "system:test",
+        &format!("{role} key"),
+        Role::parse(role).expect("role"),
+        None,
+    )
+    .await
+    .expect("key")
+    .key
+}
+
+/// Posts the visitor's message; returns its reference.
+async fn visitor_writes(app: &TestApp) -> String {
+    let resp = app.post_message(&valid_message()).await;
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.expect("json");
+    body["reference"].as_str().expect("reference").to_owned()
+}
+
+/// Files a request through the intake form with the order copy attached.
+async fn file_through_the_form(
+    browser: &StaffBrowser,
+    subjects: &str,
+    categories: &[&str],
+    gag_until: &str,
+) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new()
+        .text("csrf", browser.csrf.clone())
+        .text("authority", "District Prosecutor's Office")
+        .text("court", "District Court No. 2")
+        .text("case_number", "2-345/2026")
+        .text("order_date", today())
+        .text("instrument", "court_order")
+        .text("subjects", subjects.to_owned())
+        .text("deadline", days_ahead(14))
+        .text("gag_until", gag_until.to_owned());
+    for c in categories {
+        form = form.text("categories", c.to_string());
+    }
+    let file = reqwest::multipart::Part::bytes(ORDER_PDF.to_vec())
+        .file_name("order.pdf")
+        .mime_str("application/pdf")
+        .expect("mime");
+    form = form.part("order_copy", file);
+    browser
+        .client
+        .post(browser.url("/staff/legal/requests"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("request")
+}
+
+fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The files of a ZIP by path.
+fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes.to_vec())).expect("a ZIP");
+    let mut files = BTreeMap::new();
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).expect("entry");
+        let mut content = Vec::new();
+        file.read_to_end(&mut content).expect("read");
+        files.insert(file.name().expect("a name").to_string(), content);
+    }
+    files
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks that the manifest lists every other file with its right SHA-256, and nothing else.
+fn assert_manifest_matches(files: &BTreeMap<String, Vec<u8>>) -> Value {
+    let manifest: Value =
+        serde_json::from_slice(files.get("manifest.json").expect("manifest")).expect("json");
+    let listed = manifest["files"].as_array().expect("files");
+    assert_eq!(listed.len(), files.len() - 1, "{manifest}");
+    for entry in listed {
+        let path = entry["path"].as_str().expect("path");
+        let content = files.get(path).unwrap_or_else(|| panic!("{path} missing"));
+        assert_eq!(entry["sha256"], hex(&Sha256::digest(content)), "{path}");
+        assert_eq!(entry["size"], content.len());
+    }
+    manifest
+}
+
+async fn audit_actions(app: &TestApp) -> Vec<sealpost::audit::ListedEntry> {
+    sealpost::audit::list(app.db(), 0, 10_000)
+        .await
+        .expect("audit")
+}
+
+fn subject_ids(page: &str) -> Vec<String> {
+    page.match_indices("id=\"as-")
+        .map(|(at, m)| page[at + m.len()..at + m.len() + 36].to_owned())
+        .collect()
+}
+
+db_test!(the_whole_workflow_runs_from_the_pages);
+async fn the_whole_workflow_runs_from_the_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reference = visitor_writes(&app).await;
+    let first = app.signed_in("lawyer-one", "legal").await;
+    let second = app.signed_in("lawyer-two", "legal").await;
+
+    // Intake: the subject is the visitor's exact address; contact data and messages are asked for.
+    let (status, form) = text_without_address(first.get("/staff/legal/new").await).await;
+    assert_eq!(status, 200);
+    assert!(form.contains("Copy of the order"));
+    let filed =
+        file_through_the_form(&first, VISITOR, &["contact_data", "message_content"], "").await;
+    assert_eq!(filed.status(), 303);
+    let page_path = location(&filed);
+    assert!(
+        page_path.starts_with("/staff/legal/requests/"),
+        "{page_path}"
+    );
+    let (_, page) = text_without_address(first.get(&page_path).await).await;
+    assert!(page.contains("a…@example.org"), "the subject shows masked");
+    assert!(
+        page.contains(&reference),
+        "the matching conversation is named"
+    );
+    let (_, list) = text_without_address(first.get("/staff/legal").await).await;
+    assert!(list.contains("2-345/2026"));
+
+    // Review, then the filer's own approval is refused.
+    let review = first
+        .post(
+            &format!("{page_path}/transitions"),
+            &[
+                ("to", "under_review"),
+                ("reason", "Order received by post; checking."),
+            ],
+        )
+        .await;
+    assert_eq!(review.status(), 303);
+    let (_, page) = text_without_address(first.get(&page_path).await).await;
+    assert!(page.contains("You filed this request"));
+    let own = first
+        .post(
+            &format!("{page_path}/transitions"),
+            &[
+                ("to", "approved"),
+                ("reason", "Looks fine."),
+                ("categories", "contact_data"),
+            ],
+        )
+        .await;
+    assert_eq!(own.status(), 403);
+    let (_, refused) = text_without_address(own).await;
+    assert!(
+        refused.contains("other than the one who filed it"),
+        "{refused}"
+    );
+
+    // The second legal user approves contact data only.
+    let (_, page) = text_without_address(second.get(&page_path).await).await;
+    let subjects = subject_ids(&page);
+    assert_eq!(subjects.len(), 1);
+    let approve = second
+        .post(
+            &format!("{page_path}/transitions"),
+            &[
+                ("to", "approved"),
+                ("reason", "The order covers contact data only."),
+                ("categories", "contact_data"),
+                ("subjects", subjects[0].as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(approve.status(), 303);
+
+    // Execution, once.
+    let executed = second.post(&format!("{page_path}/execute"), &[]).await;
+    let (status, page) = text_without_address(executed).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Executed."));
+    let again = second.post(&format!("{page_path}/execute"), &[]).await;
+    let (status, page) = text_without_address(again).await;
+    assert_eq!(status, 409);
+    assert!(page.contains("executed already"), "{page}");
+
+    // The package holds the address, name and IP, and no message text.
+    let download = second.get(&format!("{page_path}/package")).await;
+    assert_eq!(download.status(), 200);
+    assert_eq!(
+        download.headers()["content-type"].to_str().unwrap(),
+        "application/zip"
+    );
+    let bytes = download.bytes().await.expect("zip");
+    let files = unzip(&bytes);
+    let manifest = assert_manifest_matches(&files);
+    let contact_path = format!("threads/{reference}/contact_data.json");
+    assert_eq!(
+        files.keys().cloned().collect::<Vec<_>>(),
+        vec!["manifest.json".to_owned(), contact_path.clone()]
+    );
+    let contact: Value = serde_json::from_slice(&files[&contact_path]).expect("json");
+    assert_eq!(contact["email"], VISITOR);
+    assert_eq!(contact["name"], "Anna Karenina");
+    assert!(contact["ip"].is_string());
+    let everything = String::from_utf8_lossy(&bytes).to_string()
+        + &files
+            .values()
+            .map(|f| String::from_utf8_lossy(f).to_string())
+            .collect::<String>();
+    assert!(!everything.contains(MESSAGE_TEXT), "no message text");
+    assert_eq!(manifest["scope"]["categories"], json!(["contact_data"]));
+    assert_eq!(
+        manifest["request"]["requested_categories"],
+        json!(["contact_data", "message_content"])
+    );
+    assert_eq!(
+        manifest["approvals"].as_array().expect("approvals").len(),
+        1
+    );
+    assert_eq!(
+        manifest["request"]["order_copy"]["sha256"],
+        hex(&Sha256::digest(ORDER_PDF))
+    );
+    // The order copy comes back as it was uploaded.
+    let order = second.get(&format!("{page_path}/order")).await;
+    assert_eq!(order.bytes().await.expect("order").as_ref(), ORDER_PDF);
+
+    // The visitor is told, without the names of the staff involved.
+    let mails = app.wait_for_emails(3).await;
+    let notice = mails
+        .iter()
+        .find(|m| mail_mentions(m, "was disclosed"))
+        .expect("a disclosure notice");
+    assert!(mail_mentions(notice, "District Prosecutor's Office"));
+    assert!(!mail_mentions(notice, "lawyer-one") && !mail_mentions(notice, "lawyer-two"));
+
+    // Every step is in the chain, the chain holds, and it never names the address.
+    let entries = audit_actions(&app).await;
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    for action in [
+        "disclosure.received",
+        "disclosure.state_changed",
+        "disclosure.executed",
+        "disclosure.package_downloaded",
+        "disclosure.order_downloaded",
+    ] {
+        assert!(actions.contains(&action), "{action} missing in {actions:?}");
+    }
+    let unsealed = entries
+        .iter()
+        .find(|e| e.action == "contact.unsealed" && e.details["purpose"] == "disclosure")
+        .expect("the unsealing is audited");
+    assert_eq!(unsealed.details["fields"], json!(["email", "name", "ip"]));
+    assert!(
+        !serde_json::to_string(&entries.iter().map(|e| &e.details).collect::<Vec<_>>())
+            .unwrap()
+            .contains(VISITOR)
+    );
+    assert!(sealpost::audit::verify(app.db()).await.unwrap().ok());
+}
+
+async fn api(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let (status, text) = text_without_address(request.send().await.expect("request")).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A cookie-authenticated API call, as the pages' JavaScript would make it.
+async fn as_person(browser: &StaffBrowser, path: &str, body: &Value) -> (u16, Value) {
+    let resp = browser
+        .client
+        .post(browser.url(path))
+        .header("x-csrf-token", &browser.csrf)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let (status, text) = text_without_address(resp).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn new_request(subjects: Value, categories: Value, gag_until: Value) -> Value {
+    json!({
+        "authority": "Regional Police Department",
+        "court": null,
+        "case_number": "KUSP-77/2026",
+        "order_date": today(),
+        "instrument": "warrant",
+        "categories": categories,
+        "subjects": subjects,
+        "deadline": days_ahead(10),
+        "gag_until": gag_until,
+        "order_copy": {
+            "file_name": "warrant.pdf",
+            "content_type": "application/pdf",
+            "content_base64": base64::engine::general_purpose::STANDARD.encode(ORDER_PDF),
+        }
+    })
+}
+
+db_test!(the_whole_workflow_runs_from_the_api_and_a_gagged_notice_waits_for_its_date);
+async fn the_whole_workflow_runs_from_the_api_and_a_gagged_notice_waits_for_its_date(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let reference = visitor_writes(&app).await;
+    app.wait_for_emails(2).await;
+    let filer = key(&app, "legal").await;
+    let reviewer = app.signed_in("lawyer-two", "legal").await;
+    use reqwest::Method;
+
+    // Every refused field is named.
+    let (status, problem) = api(
+        &app,
+        Method::POST,
+        "/api/v1/disclosures",
+        &filer,
+        Some(json!({
+            "authority": "", "case_number": "x", "order_date": "yesterday", "instrument": "letter",
+            "categories": [], "subjects": ["nobody"], "deadline": today(), "gag_until": "2001-01-01",
+            "order_copy": {"file_name": "a.pdf", "content_base64": "%%%"}
+        })),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for field in [
+        "authority",
+        "order_date",
+        "instrument",
+        "categories",
+        "subjects",
+        "gag_until",
+        "order_copy",
+    ] {
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+
+    // Filed with a gag order: the reference is the subject, everything is asked for.
+    let gag = days_ahead(30);
+    let (status, filed) = api(
+        &app,
+        Method::POST,
+        "/api/v1/disclosures",
+        &filer,
+        Some(new_request(
+            json!([reference]),
+            json!(["contact_data", "message_content", "technical_data"]),
+            json!(gag),
+        )),
+    )
+    .await;
+    assert_eq!(status, 201, "{filed}");
+    let id = filed["id"].as_str().expect("id").to_owned();
+    assert_eq!(filed["state"], "received");
+    assert_eq!(filed["subjects"][0]["matches"], json!([reference]));
+    let path = format!("/api/v1/disclosures/{id}");
+
+    // Not approved yet: nothing to execute or download.
+    let (status, _) = api(&app, Method::POST, &format!("{path}/execute"), &filer, None).await;
+    assert_eq!(status, 409);
+    let (status, _) = api(&app, Method::GET, &format!("{path}/package"), &filer, None).await;
+    assert_eq!(status, 409);
+    // Approving straight from `received` skips the review.
+    let (status, _) = as_person(
+        &reviewer,
+        &format!("{path}/transitions"),
+        &json!({"to": "approved", "reason": "ok"}),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    let (status, moved) = api(
+        &app,
+        Method::POST,
+        &format!("{path}/transitions"),
+        &filer,
+        Some(json!({"to": "under_review", "reason": "Checking the warrant."})),
+    )
+    .await;
+    assert_eq!(
+        (status, moved["state"].as_str()),
+        (200, Some("under_review"))
+    );
+    // A reason is required; an API key cannot approve.
+    let (status, _) = api(
+        &app,
+        Method::POST,
+        &format!("{path}/transitions"),
+        &filer,
+        Some(json!({"to": "approved", "reason": " "})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = api(
+        &app,
+        Method::POST,
+        &format!("{path}/transitions"),
+        &filer,
+        Some(json!({"to": "approved", "reason": "Fine."})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, approved) = as_person(
+        &reviewer,
+        &format!("{path}/transitions"),
+        &json!({"to": "approved", "reason": "The warrant covers everything asked."}),
+    )
+    .await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["approved_categories"].as_array().unwrap().len(), 3);
+
+    let (status, execution) =
+        api(&app, Method::POST, &format!("{path}/execute"), &filer, None).await;
+    assert_eq!(status, 200, "{execution}");
+    assert_eq!(execution["notices"], 1);
+    assert!(execution["notices_held_until"].is_string());
+    let (status, _) = api(&app, Method::POST, &format!("{path}/execute"), &filer, None).await;
+    assert_eq!(status, 409, "executing twice is refused");
+
+    // The package: all three categories for the one conversation.
+    let download = app
+        .client
+        .get(app.url(&format!("{path}/package")))
+        .bearer_auth(&filer)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(download.status(), 200);
+    let files = unzip(&download.bytes().await.expect("zip"));
+    assert_manifest_matches(&files);
+    let messages: Value =
+        serde_json::from_slice(&files[&format!("threads/{reference}/message_content.json")])
+            .expect("json");
+    assert!(messages.to_string().contains(MESSAGE_TEXT));
+    let technical: Value =
+        serde_json::from_slice(&files[&format!("threads/{reference}/technical_data.json")])
+            .expect("json");
+    assert_eq!(technical["locale"], "en");
+    assert!(technical["ip"].is_string());
+    let contact: Value =
+        serde_json::from_slice(&files[&format!("threads/{reference}/contact_data.json")])
+            .expect("json");
+    assert_eq!(contact["email"], VISITOR);
+
+    // The notice waits: the worker passes it by, and even an operator's retry does not free it.
+    let notice = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("disclosure_notice"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("a notice is queued");
+    assert_eq!(notice.state, "pending");
+    assert!(notice.not_before.expect("held") > Utc::now() + Duration::days(29));
+    sealpost::outbox::retry(app.db(), sealpost::outbox::RetryWhich::One(notice.id))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(app.sent_emails().len(), 2, "no notice before the gag ends");
+    let still = outbox::Entity::find_by_id(notice.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.state, "pending");
+    assert_eq!(still.attempts, 0);
+
+    // The gag ends (its date is moved into the past, and the mail's age with it): the notice goes.
+    let past = (Utc::now() - Duration::hours(100)).fixed_offset();
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::NotBefore, Expr::value(Some(past)))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(past))
+        .col_expr(outbox::Column::CreatedAt, Expr::value(past))
+        .filter(outbox::Column::Id.eq(notice.id))
+        .exec(app.db())
+        .await
+        .unwrap();
+    app.state.outbox_wakeup.notify_one();
+    let mails = wait_for(|| {
+        let mails = app.sent_emails();
+        (mails.len() >= 3).then_some(mails)
+    })
+    .await
+    .expect("the notice is sent after the gag");
+    assert!(mail_mentions(&mails[2], "was disclosed"));
+    assert!(mail_mentions(&mails[2], &reference));
+
+    // Reading the request and listing requests never shows the address (checked in `api`).
+    let (status, detail) = api(&app, Method::GET, &path, &filer, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["state"], "executed");
+    assert_eq!(detail["history"].as_array().unwrap().len(), 4);
+    let (status, list) = api(&app, Method::GET, "/api/v1/disclosures", &filer, None).await;
+    assert_eq!((status, list["items"].as_array().unwrap().len()), (200, 1));
+    let (status, _) = api(&app, Method::GET, "/api/v1/audit?limit=500", &filer, None).await;
+    assert_eq!(status, 200);
+    assert!(sealpost::audit::verify(app.db()).await.unwrap().ok());
+}
+
+db_test!(a_single_legal_user_cannot_approve_their_own_request);
+async fn a_single_legal_user_cannot_approve_their_own_request(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reference = visitor_writes(&app).await;
+    let alone = app.signed_in("lone-lawyer", "legal").await;
+    let (status, filed) = as_person(
+        &alone,
+        "/api/v1/disclosures",
+        &new_request(json!([reference]), json!(["contact_data"]), Value::Null),
+    )
+    .await;
+    assert_eq!(status, 201, "{filed}");
+    let path = format!(
+        "/api/v1/disclosures/{}/transitions",
+        filed["id"].as_str().unwrap()
+    );
+    let (status, _) = as_person(
+        &alone,
+        &path,
+        &json!({"to": "under_review", "reason": "Reviewing."}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, problem) =
+        as_person(&alone, &path, &json!({"to": "approved", "reason": "Mine."})).await;
+    assert_eq!(status, 403);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("other than the one who filed it"),
+        "{problem}"
+    );
+    let state: Value = alone
+        .get(&format!(
+            "/api/v1/disclosures/{}",
+            filed["id"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["state"], "under_review");
+    assert!(sealpost::audit::verify(app.db()).await.unwrap().ok());
+}
+
+db_test!(agents_and_admins_cannot_open_the_legal_pages_or_api);
+async fn agents_and_admins_cannot_open_the_legal_pages_or_api(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let agent = app.signed_in("an-agent", "agent").await;
+    let admin = app.signed_in("an-admin", "admin").await;
+    for browser in [&agent, &admin] {
+        for path in ["/staff/legal", "/staff/legal/new", "/staff/legal/holds"] {
+            assert_eq!(browser.get(path).await.status(), 403, "{path}");
+        }
+        let filed = file_through_the_form(browser, "SP-2345-6789", &["contact_data"], "").await;
+        assert_eq!(filed.status(), 403);
+    }
+    let agent_key = key(&app, "agent").await;
+    for path in ["/api/v1/disclosures", "/api/v1/legal-holds"] {
+        let (status, _) = api(&app, reqwest::Method::GET, path, &agent_key, None).await;
+        assert_eq!(status, 403, "{path}");
+    }
+    let (status, _) = api(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/disclosures",
+        &agent_key,
+        Some(new_request(
+            json!(["SP-2345-6789"]),
+            json!(["contact_data"]),
+            Value::Null,
+        )),
+    )
+    .await;
+    assert_eq!(status, 403);
+    // The legal page is not in their navigation either.
+    let (_, inbox) = text_without_address(agent.get("/staff").await).await;
+    assert!(!inbox.contains("/staff/legal"));
+}
+
+db_test!(legal_holds_are_placed_and_released_with_reasons_and_audited);
+async fn legal_holds_are_placed_and_released_with_reasons_and_audited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let reference = visitor_writes(&app).await;
+    let lawyer = app.signed_in("hold-lawyer", "legal").await;
+    let thread = sealpost::entities::threads::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!sealpost::legal::is_held(app.db(), thread.id).await.unwrap());
+
+    // No reason, no hold.
+    let refused = lawyer
+        .post(
+            "/staff/legal/holds",
+            &[("subject", reference.as_str()), ("reason", "")],
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    // By the visitor's address, from the page: every thread of that address is held.
+    let placed = lawyer
+        .post(
+            "/staff/legal/holds",
+            &[
+                ("subject", VISITOR),
+                ("reason", "Preservation request 12/2026."),
+            ],
+        )
+        .await;
+    let (status, page) = text_without_address(placed).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Hold placed on 1 conversation"), "{page}");
+    assert!(page.contains(&reference));
+    assert!(sealpost::legal::is_held(app.db(), thread.id).await.unwrap());
+    let contact = thread.contact_id.expect("contact");
+    assert!(
+        sealpost::legal::is_contact_held(app.db(), contact)
+            .await
+            .unwrap()
+    );
+
+    // Released over the API, with a reason; releasing twice is a conflict.
+    let legal_key = key(&app, "legal").await;
+    let (status, holds) = api(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/legal-holds",
+        &legal_key,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let hold_id = holds["items"][0]["id"].as_str().unwrap().to_owned();
+    let release = format!("/api/v1/legal-holds/{hold_id}/release");
+    let (status, _) = api(
+        &app,
+        reqwest::Method::POST,
+        &release,
+        &legal_key,
+        Some(json!({"reason": "The proceedings ended."})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(!sealpost::legal::is_held(app.db(), thread.id).await.unwrap());
+    let (status, _) = api(
+        &app,
+        reqwest::Method::POST,
+        &release,
+        &legal_key,
+        Some(json!({"reason": "Again."})),
+    )
+    .await;
+    assert_eq!(status, 409);
+    // Placed again over the API, by reference.
+    let (status, placed) = api(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/legal-holds",
+        &legal_key,
+        Some(json!({"subject": reference, "reason": "New order."})),
+    )
+    .await;
+    assert_eq!(status, 201, "{placed}");
+    assert!(sealpost::legal::is_held(app.db(), thread.id).await.unwrap());
+
+    let actions: Vec<String> = audit_actions(&app)
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "legal_hold.placed").count(),
+        2
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "legal_hold.released")
+            .count(),
+        1
+    );
+    assert!(sealpost::audit::verify(app.db()).await.unwrap().ok());
+}
+
+db_test!(the_transparency_report_hides_counts_under_the_threshold);
+async fn the_transparency_report_hides_counts_under_the_threshold(backend: Backend) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__LEGAL__TRANSPARENCY_THRESHOLD", "2")
+        .spawn()
+        .await;
+    let empty: Value = app.get("/api/v1/transparency").await.json().await.unwrap();
+    assert_eq!(empty, json!({"threshold": 2, "periods": []}));
+
+    let reference = visitor_writes(&app).await;
+    let filer = key(&app, "legal").await;
+    for _ in 0..2 {
+        let (status, _) = api(
+            &app,
+            reqwest::Method::POST,
+            "/api/v1/disclosures",
+            &filer,
+            Some(new_request(
+                json!([reference]),
+                json!(["contact_data"]),
+                Value::Null,
+            )),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let report: Value = app.get("/api/v1/transparency").await.json().await.unwrap();
+    let period = &report["periods"][0];
+    let now = Utc::now();
+    let half = if chrono::Datelike::month(&now) <= 6 {
+        1
+    } else {
+        2
+    };
+    assert_eq!(
+        period["period"],
+        format!("{}-H{half}", chrono::Datelike::year(&now))
+    );
+    assert_eq!(period["received"], json!({"count": 2, "fewer_than": null}));
+    assert_eq!(
+        period["by_instrument"]["warrant"],
+        json!({"count": 2, "fewer_than": null})
+    );
+    assert_eq!(
+        period["by_instrument"]["subpoena"],
+        json!({"count": null, "fewer_than": 2})
+    );
+    assert_eq!(
+        period["outcomes"]["pending"],
+        json!({"count": 2, "fewer_than": null})
+    );
+    assert_eq!(
+        period["outcomes"]["rejected"],
+        json!({"count": null, "fewer_than": 2})
+    );
+    assert_eq!(
+        period["subjects_affected"],
+        json!({"count": null, "fewer_than": 2})
+    );
+
+    // The page says the same, in the visitor's language.
+    let page = app.get("/transparency").await.text().await.unwrap();
+    assert!(page.contains("Transparency report"));
+    assert!(page.contains("fewer than 2"));
+    assert!(page.contains(&format!("{}-H{half}", chrono::Datelike::year(&now))));
+    let russian = app.get("/transparency?lang=ru").await.text().await.unwrap();
+    assert!(russian.contains("Отчёт о прозрачности"));
+    assert!(russian.contains("меньше 2"));
+    // Linked from every public page.
+    let form = app.get("/").await.text().await.unwrap();
+    assert!(form.contains("href=\"/transparency"));
+}

@@ -80,6 +80,10 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/sent/:token", Public),
     rule("GET", "/t/:token", Public),
     rule("POST", "/t/:token", Public),
+    // The visitor's own data: the private link is the credential.
+    rule("GET", "/t/:token/export", Public),
+    rule("GET", "/t/:token/erase", Public),
+    rule("POST", "/t/:token/erase", Public),
     rule("GET", "/privacy", Public),
     rule("GET", "/transparency", Public),
     rule("GET", "/static/sealpost.css", Public),
@@ -137,6 +141,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/staff/stats", Roles(ADMIN)),
     rule("GET", "/staff/stats.csv", Roles(ADMIN)),
     rule("GET", "/staff/admin", Roles(ADMIN)),
+    rule("POST", "/staff/admin/erase", Roles(ADMIN)),
     rule("POST", "/staff/admin/api-keys", Roles(ADMIN)),
     rule("POST", "/staff/admin/api-keys/:id/revoke", Roles(ADMIN)),
     rule("POST", "/staff/admin/accounts/:login/reset", Roles(ADMIN)),

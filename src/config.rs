@@ -70,6 +70,7 @@ pub struct Settings {
     pub audit: AuditSettings,
     pub stats: StatsSettings,
     pub legal: LegalSettings,
+    pub retention: RetentionSettings,
     pub log: LogSettings,
     #[serde(skip, default = "default_profile")]
     pub profile: Profile,
@@ -132,6 +133,16 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub per_minute: u32,
     pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    pub sealed_ip_days: i64,
+    pub closed_thread_days: i64,
+    pub spam_days: i64,
+    pub interval_minutes: u64,
+    pub max_per_run: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -345,6 +356,12 @@ impl Settings {
             ),
             ("staff.reset_link_hours", self.staff.reset_link_hours),
             ("stats.min_group_size", self.stats.min_group_size),
+            ("retention.sealed_ip_days", self.retention.sealed_ip_days),
+            (
+                "retention.closed_thread_days",
+                self.retention.closed_thread_days,
+            ),
+            ("retention.spam_days", self.retention.spam_days),
         ] {
             if value < 1 {
                 return Err(invalid(key, "must be at least 1"));

@@ -18,6 +18,7 @@ pub mod legal;
 pub mod mail;
 pub mod messages;
 pub mod outbox;
+pub mod privacy;
 pub mod rate_limit;
 pub mod relay;
 pub mod seal;

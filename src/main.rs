@@ -49,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Delete what is past its retention period.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Check and anchor the audit log.
     Audit {
         #[command(subcommand)]
@@ -81,6 +86,12 @@ enum StaffCommand {
     /// Force a password reset: the old password stops working, every session of the account
     /// ends, and a one-time link to choose a new password is printed.
     Reset { login: String },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Run the sweeper once (as `sealpost serve` does every retention.interval_minutes).
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -259,6 +270,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{}", auth::reset_url(&settings, &token));
                 }
             }
+            Ok(())
+        }
+        Command::Retention {
+            command: RetentionCommand::Run,
+        } => {
+            let state = startup::build_state(settings).await?;
+            let swept = sealpost::privacy::sweep(&state).await?;
+            println!(
+                "retention: {} sealed IPs forgotten, {} closed and {} spam conversations deleted, {} kept under a legal hold",
+                swept.sealed_ips_forgotten,
+                swept.closed_threads_deleted,
+                swept.spam_threads_deleted,
+                swept.held_and_kept
+            );
             Ok(())
         }
         Command::Audit { command } => {

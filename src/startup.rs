@@ -164,13 +164,25 @@ impl Application {
 }
 
 /// Once a minute: keeps the rate limiter's memory bounded by the number of recently active
-/// clients, and deletes staff sessions and sign-in failure counts that have expired.
+/// clients, and deletes staff sessions and sign-in failure counts that have expired; every
+/// `retention.interval_minutes` (the first time a minute after start-up) runs the retention
+/// sweeper.
 async fn housekeeping(state: Arc<AppState>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let every = state.settings.retention.interval_minutes.max(1);
+    let mut minutes = 0u64;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {
+                // A minute after start-up, then every `every` minutes.
+                if (minutes + every - 1).is_multiple_of(every)
+                    && minutes > 0
+                    && let Err(e) = crate::privacy::sweep(&state).await
+                {
+                    tracing::warn!(error = %e, "the retention run failed; it runs again later");
+                }
+                minutes += 1;
                 if let Some(limiter) = &state.limiter {
                     limiter.forget_idle();
                 }

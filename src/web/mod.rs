@@ -5,6 +5,7 @@
 mod errors;
 mod form;
 mod form_data;
+mod my_data;
 mod pages;
 mod staff;
 mod thread;
@@ -31,6 +32,11 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
         .at("/", get(form::show).post(form::submit))
         .at("/sent/:token", get(form::sent))
         .at("/t/:token", get(thread::show).post(thread::write_again))
+        .at("/t/:token/export", get(my_data::export))
+        .at(
+            "/t/:token/erase",
+            get(my_data::confirm).post(my_data::erase),
+        )
         .at("/privacy", get(pages::privacy))
         .at("/transparency", get(pages::transparency))
         .at("/static/sealpost.css", get(pages::stylesheet))

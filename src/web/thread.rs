@@ -35,6 +35,8 @@ pub struct ThreadPage {
     pub draft: String,
     pub error: Option<String>,
     pub body_limit: usize,
+    /// Links to the visitor's download and erasure (HTML from the translations).
+    pub your_data: String,
 }
 
 fn thread_page(
@@ -70,6 +72,7 @@ fn thread_page(
             && view.status != ThreadStatus::Closed,
         entries,
         action: format!("/t/{}{}", token.as_str(), chrome.lang_query()),
+        your_data: t.arg("thread-your-data", "base", format!("/t/{}", token.as_str())),
         draft,
         error,
         body_limit: MessageBody::MAX_CHARS,

@@ -411,3 +411,29 @@ fn tamper_with_entry_2(dir: &std::path::Path) -> bool {
             true
         })
 }
+
+#[test]
+fn a_retention_run_reports_what_it_removed() {
+    let dir = tempfile::tempdir().expect("dir");
+
+    let out = sealpost(dir.path())
+        .args(["retention", "run"])
+        .output()
+        .expect("run");
+
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0 sealed IPs forgotten, 0 closed and 0 spam conversations deleted"),
+        "{text}"
+    );
+    let verified = sealpost(dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&verified.stdout).contains("1 entries"));
+}

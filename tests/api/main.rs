@@ -14,6 +14,7 @@ mod form;
 mod legal;
 mod logs;
 mod outbox;
+mod privacy;
 mod rate_limit;
 mod relay;
 mod second_factor;

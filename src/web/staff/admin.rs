@@ -269,3 +269,40 @@ pub async fn enable_account(
 ) -> poem::Result<Response> {
     set_disabled(req, app, &login, false).await
 }
+
+#[handler]
+pub async fn erase_by_address(
+    req: &Request,
+    Data(app): Data<&App>,
+    body: Body,
+) -> poem::Result<Response> {
+    let session = session(req)?;
+    let posted = FormData::read(req, body).await?;
+    let email = match crate::domain::EmailAddress::parse(posted.get("email")) {
+        Ok(Some(email)) => email,
+        _ => {
+            return admin_page(
+                req,
+                app,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some("Enter the exact e-mail address to erase.".into()),
+            )
+            .await;
+        }
+    };
+    let done = crate::privacy::erase_by_address(app, &auth::staff_actor(session.staff.id), &email)
+        .await
+        .map_err(unavailable)?;
+    let notice = format!(
+        "{} conversation{} of that address erased{}.",
+        done.erased,
+        if done.erased == 1 { "" } else { "s" },
+        if done.held > 0 {
+            format!("; {} kept under a legal hold", done.held)
+        } else {
+            String::new()
+        }
+    );
+    admin_page(req, app, StatusCode::OK, Some(notice), None).await
+}

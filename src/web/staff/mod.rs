@@ -49,6 +49,7 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
         .at("/stats", get(stats::show))
         .at("/stats.csv", get(stats::csv))
         .at("/admin", get(admin::show))
+        .at("/admin/erase", post(admin::erase_by_address))
         .at("/admin/api-keys", post(admin::create_key))
         .at("/admin/api-keys/:id/revoke", post(admin::revoke_key))
         .at("/admin/accounts/:login/reset", post(admin::reset_account))

@@ -141,3 +141,14 @@ transparency-withdrawn = Withdrawn
 transparency-pending = Still being handled
 transparency-subjects = People whose data was disclosed
 transparency-partly-hint = “Partly disclosed” means we disclosed less than was asked for: fewer kinds of data, or about fewer people.
+
+## The visitor's own data
+thread-your-data = Your data: <a href="{ $base }/export">download everything we hold about this conversation</a> (JSON) · <a href="{ $base }/erase">withdraw consent and erase it</a>
+erase-title = Erase this conversation?
+erase-text = Your messages, our answers and your contact data (address, name, the IP it came from) will be deleted for good, and this link will stop working. Download your data first if you want to keep it.
+erase-button = Erase everything
+erase-back = Back to the conversation
+erased-title = Erased
+erased-text = The conversation and your contact data are deleted. Thank you for writing to us.
+erase-held-title = This conversation cannot be erased now
+erase-held-text = It is held and cannot be deleted at the moment. Nothing was erased. You can still read it through your private link.

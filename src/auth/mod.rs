@@ -349,8 +349,8 @@ pub async fn change_password(
 
 /// The outcome of a sign-in with login and password.
 pub enum SignIn {
-    /// A session at the given stage.
-    Session(NewSession, Stage),
+    /// A session at the given stage, for an account with this role.
+    Session(NewSession, Stage, Role),
     /// Too many failures for this login or IP: wait this many seconds.
     Throttled(u64),
     /// Unknown login, wrong password, or disabled account: one answer for all three.
@@ -450,7 +450,11 @@ pub async fn sign_in(
     .await?;
     txn.commit().await?;
     tracing::info!(staff_id = %account.id, stage = stage.as_str(), "signed in");
-    Ok(SignIn::Session(session, stage))
+    Ok(SignIn::Session(
+        session,
+        stage,
+        Role::parse(&account.role).unwrap_or(Role::Agent),
+    ))
 }
 
 /// The actor name of a staff member in the audit log.
@@ -522,7 +526,11 @@ pub async fn second_factor(
     )
     .await?;
     txn.commit().await?;
-    Ok(SignIn::Session(next, Stage::Full))
+    Ok(SignIn::Session(
+        next,
+        Stage::Full,
+        Role::parse(&session.staff.role).unwrap_or(Role::Agent),
+    ))
 }
 
 #[cfg(test)]

@@ -94,6 +94,8 @@ pub struct Frame {
     pub nav: Option<Nav>,
     pub current: &'static str,
     pub wide: bool,
+    /// Where the brand in the top bar leads: the person's own start page.
+    pub home: &'static str,
 }
 
 impl Frame {
@@ -103,6 +105,7 @@ impl Frame {
             nav: None,
             current: "",
             wide: false,
+            home: "/staff/signin",
         }
     }
 
@@ -121,6 +124,11 @@ impl Frame {
             }),
             current,
             wide: matches!(current, "inbox" | "admin" | "stats" | "legal"),
+            home: if full {
+                landing(&session.staff.role)
+            } else {
+                "/staff/account"
+            },
         }
     }
 

@@ -98,13 +98,13 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
         .await
         .map_err(unavailable)?
     {
-        SignIn::Session(new, stage) => {
+        SignIn::Session(new, stage, role) => {
             if let Some(old) = req.extensions().get::<sessions::Session>() {
                 sessions::end(&app.db, &old.id_hash)
                     .await
                     .map_err(unavailable)?;
             }
-            let to = after_sign_in(stage, &next);
+            let to = after_sign_in(stage, &next, role);
             Ok(with_cookie(see_other(&to), session_cookie(app, new.cookie)))
         }
         SignIn::Throttled(wait) => {
@@ -128,7 +128,7 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
     }
 }
 
-fn after_sign_in(stage: Stage, next: &str) -> String {
+fn after_sign_in(stage: Stage, next: &str, role: crate::domain::Role) -> String {
     let next = safe_next(next);
     match stage {
         Stage::SecondFactor => match next {
@@ -139,7 +139,7 @@ fn after_sign_in(stage: Stage, next: &str) -> String {
             None => "/staff/signin/second-factor".to_owned(),
         },
         Stage::Enrol => "/staff/account/second-factor".to_owned(),
-        Stage::Full => next.unwrap_or("/staff").to_owned(),
+        Stage::Full => next.unwrap_or(landing(role.as_str())).to_owned(),
     }
 }
 
@@ -195,7 +195,7 @@ pub async fn second_factor_submit(
         .await
         .map_err(unavailable)?
     {
-        SignIn::Session(new, _) => {
+        SignIn::Session(new, _, _) => {
             let to = safe_next(&next)
                 .unwrap_or(landing(&session.staff.role))
                 .to_owned();

@@ -90,6 +90,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/favicon.svg", Public),
     rule("GET", "/healthz", Public),
     rule("GET", "/readyz", Public),
+    // Checks its own token (`metrics.token`): it is the scraper's door.
+    rule("GET", "/metrics", OwnToken),
     // The API description and the public operations.
     rule("GET", "/api/openapi.json", Public),
     rule("GET", "/api/docs", Public),

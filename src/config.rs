@@ -71,6 +71,7 @@ pub struct Settings {
     pub stats: StatsSettings,
     pub legal: LegalSettings,
     pub retention: RetentionSettings,
+    pub metrics: MetricsSettings,
     pub log: LogSettings,
     #[serde(skip, default = "default_profile")]
     pub profile: Profile,
@@ -133,6 +134,12 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub per_minute: u32,
     pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub token: SecretString,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,6 +17,7 @@ pub mod inbox;
 pub mod legal;
 pub mod mail;
 pub mod messages;
+pub mod metrics;
 pub mod outbox;
 pub mod privacy;
 pub mod rate_limit;

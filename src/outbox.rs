@@ -321,18 +321,21 @@ async fn deliver(app: &AppState, mailer: &Mailer, row: outbox::Model) -> Result<
     active.lease_until = Set(None);
     match outcome {
         Outcome::Sent => {
+            app.metrics.delivery("sent");
             active.state = Set(SENT.to_owned());
             active.sent_at = Set(Some(now));
             active.last_error = Set(None);
             tracing::info!(outbox_id = %id, attempts, "mail delivered");
         }
         Outcome::Retry(reason) => {
+            app.metrics.delivery("retry");
             active.state = Set(PENDING.to_owned());
             active.next_attempt_at = Set(now + backoff(settings.retry_base_secs, attempts));
             tracing::warn!(outbox_id = %id, attempts, error = %reason, "mail delivery failed; will retry");
             active.last_error = Set(Some(reason));
         }
         Outcome::Dead(reason) => {
+            app.metrics.delivery("dead");
             active.state = Set(DEAD.to_owned());
             tracing::error!(outbox_id = %id, attempts, error = %reason, "mail is dead");
             active.last_error = Set(Some(reason));

@@ -404,6 +404,16 @@ fn hide_addresses(
 /// staff. Either way the mail is rebuilt from its new text, never forwarded, so none of the
 /// sender's headers travel on.
 pub async fn receive(app: &AppState, mail: Inbound<'_>) -> Result<Received, ReceiveError> {
+    let outcome = receive_counted(app, mail).await;
+    app.metrics.inbound_mail(match &outcome {
+        Ok(_) => "accepted",
+        Err(ReceiveError::Refused(_)) => "refused",
+        Err(_) => "failed",
+    });
+    outcome
+}
+
+async fn receive_counted(app: &AppState, mail: Inbound<'_>) -> Result<Received, ReceiveError> {
     use crate::entities::{contacts, threads};
     use crate::mail::inbound::{Automatic, Parsed};
 

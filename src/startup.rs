@@ -58,6 +58,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         limiter,
         mailer,
         outbox_wakeup: tokio::sync::Notify::new(),
+        metrics: crate::metrics::Metrics::default(),
     }))
 }
 
@@ -74,8 +75,10 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         )
         .at("/healthz", get(api::healthz))
         .at("/readyz", get(api::readyz))
+        .at("/metrics", get(crate::metrics::scrape))
         .nest("/", web::routes(settings.server.max_request_bytes))
         .with(Authorize)
+        .with(crate::metrics::RecordMetrics)
         .with(RequestContext)
         .with(SecurityHeaders::new(
             settings.captcha.enabled,

@@ -18,6 +18,8 @@ pub struct AppState {
     pub mailer: crate::mail::Mailer,
     /// Wakes the outbox worker when a mail is enqueued.
     pub outbox_wakeup: tokio::sync::Notify,
+    /// This instance's counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {

@@ -423,6 +423,7 @@ pub async fn sign_in(
             )
             .await?;
             txn.commit().await?;
+            app.metrics.signin_failures.inc();
             tracing::warn!("sign-in refused");
             return Ok(SignIn::Refused);
         }
@@ -512,6 +513,7 @@ pub async fn second_factor(
         )
         .await?;
         txn.commit().await?;
+        app.metrics.signin_failures.inc();
         tracing::warn!(staff_id = %session.staff.id, "second factor refused");
         return Ok(SignIn::Refused);
     };

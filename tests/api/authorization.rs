@@ -170,6 +170,10 @@ async fn every_route_answers_every_caller_as_its_rule_says(backend: Backend) {
             "SEALPOST__MAIL__INBOUND__TOKEN",
             "only-the-mta-knows-this-token",
         )
+        .set(
+            "SEALPOST__METRICS__TOKEN",
+            "only-the-scraper-knows-this-token",
+        )
         .spawn()
         .await;
     for role in ["agent", "legal", "admin"] {

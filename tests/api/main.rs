@@ -13,6 +13,7 @@ mod cli;
 mod form;
 mod legal;
 mod logs;
+mod metrics;
 mod outbox;
 mod privacy;
 mod rate_limit;

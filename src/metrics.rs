@@ -1,0 +1,255 @@
+//! `GET /metrics`: what an operator graphs and alerts on, in the Prometheus (OpenMetrics) text
+//! format — requests by route and status with latency histograms, the outbox by state with the
+//! age of the oldest undelivered mail, deliveries and failures, inbound mail accepted and
+//! refused, and failed sign-ins. Routes are labelled by their rule in `crate::authz`, never by
+//! the raw path, so private links and ids never become label values. Counters are per instance;
+//! the outbox figures are read from the database at each scrape, so they are the same on every
+//! instance.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use poem::http::{StatusCode, header};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<RouteLabels, Histogram>,
+    pub deliveries: Family<OutcomeLabels, Counter>,
+    pub inbound: Family<OutcomeLabels, Counter>,
+    pub signin_failures: Counter,
+    outbox: Family<StateLabels, Gauge>,
+    oldest_pending: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms to ~16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("sealpost");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency =
+            Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
+        let deliveries = Family::<OutcomeLabels, Counter>::default();
+        let inbound = Family::<OutcomeLabels, Counter>::default();
+        let signin_failures = Counter::default();
+        let outbox = Family::<StateLabels, Gauge>::default();
+        let oldest_pending = Gauge::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route (its authorization rule) and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route",
+            latency.clone(),
+        );
+        registry.register(
+            "outbox_deliveries",
+            "Delivery attempts by outcome: sent, retry (a temporary failure), dead",
+            deliveries.clone(),
+        );
+        registry.register(
+            "inbound_mail",
+            "Relay mail received over SMTP or HTTP, by outcome: accepted or refused",
+            inbound.clone(),
+        );
+        registry.register(
+            "signin_failures",
+            "Failed sign-ins and second factors",
+            signin_failures.clone(),
+        );
+        registry.register(
+            "outbox_mails",
+            "Mails in the outbox by state (read from the database at each scrape)",
+            outbox.clone(),
+        );
+        registry.register(
+            "outbox_oldest_pending_age_seconds",
+            "Age of the oldest undelivered mail, 0 when there is none",
+            oldest_pending.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+            deliveries,
+            inbound,
+            signin_failures,
+            outbox,
+            oldest_pending,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a delivery attempt's outcome (`sent`, `retry`, `dead`).
+    pub fn delivery(&self, outcome: &str) {
+        self.deliveries
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts an inbound mail (`accepted`, `refused`).
+    pub fn inbound_mail(&self, outcome: &str) {
+        self.inbound
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The text exposition, with the outbox figures read now.
+    pub async fn render(&self, app: &AppState) -> Result<String, String> {
+        let status = crate::outbox::status(&app.db)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (state, n) in [
+            ("pending", status.pending),
+            ("sending", status.sending),
+            ("sent", status.sent),
+            ("dead", status.dead),
+        ] {
+            self.outbox
+                .get_or_create(&StateLabels {
+                    state: state.to_owned(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        let age = status
+            .oldest_pending
+            .map(|oldest| (chrono::Utc::now() - oldest.with_timezone(&chrono::Utc)).num_seconds())
+            .unwrap_or(0)
+            .max(0);
+        self.oldest_pending.set(age);
+        let mut out = String::new();
+        let registry = self.registry.lock().map_err(|e| e.to_string())?;
+        encode(&mut out, &registry).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+}
+
+/// Counts every request with its route and status, and times it.
+pub struct RecordMetrics;
+
+impl<E: Endpoint> Middleware<E> for RecordMetrics {
+    type Output = RecordMetricsEndpoint<E>;
+
+    fn transform(&self, ep: E) -> Self::Output {
+        RecordMetricsEndpoint { inner: ep }
+    }
+}
+
+pub struct RecordMetricsEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for RecordMetricsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Self::Output> {
+        let app = req.extensions().get::<std::sync::Arc<AppState>>().cloned();
+        let method = req.method().as_str().to_owned();
+        let route = crate::authz::rule_for(req.method(), req.uri().path())
+            .map(|rule| rule.path)
+            .unwrap_or("(none)")
+            .to_owned();
+        let started = Instant::now();
+        let result = self.inner.call(req).await.map(IntoResponse::into_response);
+        if let Some(app) = app {
+            let status = match &result {
+                Ok(resp) => resp.status(),
+                Err(e) => e.status(),
+            };
+            app.metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    method: method.clone(),
+                    route: route.clone(),
+                    status: status.as_u16().to_string(),
+                })
+                .inc();
+            app.metrics
+                .latency
+                .get_or_create(&RouteLabels { method, route })
+                .observe(started.elapsed().as_secs_f64());
+        }
+        result
+    }
+}
+
+/// `GET /metrics`, for a scraper holding `metrics.token` as a bearer token; off (404) while
+/// that key is empty.
+#[poem::handler]
+pub async fn scrape(req: &Request) -> Response {
+    let Some(app) = req.extensions().get::<std::sync::Arc<AppState>>() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let token = app.settings.metrics.token.expose_secret();
+    if token.is_empty() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let sent = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !bool::from(sent.as_bytes().ct_eq(token.as_bytes())) {
+        return Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header(header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\"")
+            .finish();
+    }
+    match app.metrics.render(app).await {
+        Ok(text) => text
+            .with_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .with_header(header::CACHE_CONTROL, "no-store")
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering metrics failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}

@@ -98,6 +98,7 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<IpNet>,
     pub hsts: bool,
     pub max_request_bytes: usize,
+    pub shutdown_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -145,14 +145,17 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` is cancelled, then lets in-flight requests and the mail being
-    /// sent finish (up to 10 s). The HTTP server, the outbox worker and the housekeeping run
-    /// side by side and stop together.
+    /// Serves until `shutdown` is cancelled, then stops accepting, lets in-flight requests and
+    /// the batch of mail being sent finish, and returns within `server.shutdown_timeout_secs`.
+    /// Mail still being sent at the deadline keeps its claim until the lease runs out and is
+    /// then delivered by any instance (at least once). The HTTP server, the outbox worker, the
+    /// SMTP listener and the housekeeping run side by side and stop together.
     pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let deadline = Duration::from_secs(self.state.settings.server.shutdown_timeout_secs);
         let server = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
             app(self.state.clone()),
             shutdown.clone().cancelled_owned(),
-            Some(Duration::from_secs(10)),
+            Some(deadline),
         );
         let worker = outbox::run_worker(self.state.clone(), shutdown.clone());
         let housekeeping = housekeeping(self.state.clone(), shutdown.clone());
@@ -161,8 +164,21 @@ impl Application {
                 smtp_listener::run(self.state.clone(), listener, shutdown.clone()).await;
             }
         };
-        let (served, _, _, _) = tokio::join!(server, worker, housekeeping, smtp);
-        served
+        let all = async { tokio::join!(server, worker, housekeeping, smtp).0 };
+        tokio::pin!(all);
+        tokio::select! {
+            served = &mut all => served,
+            _ = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(deadline).await;
+            } => {
+                tracing::warn!(
+                    deadline_secs = deadline.as_secs(),
+                    "shutdown deadline reached; stopping with work in flight"
+                );
+                Ok(())
+            }
+        }
     }
 }
 

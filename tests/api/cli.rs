@@ -437,3 +437,53 @@ fn a_retention_run_reports_what_it_removed() {
         .expect("run");
     assert!(String::from_utf8_lossy(&verified.stdout).contains("1 entries"));
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly_within_the_deadline() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = sealpost(dir.path())
+        .env("SEALPOST__SERVER__LISTEN", "127.0.0.1:0")
+        .env("SEALPOST__SERVER__SHUTDOWN_TIMEOUT_SECS", "3")
+        .arg("serve")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("utf-8");
+    let addr = first
+        .trim_start_matches("Sealpost is serving http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let started = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the server did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+
+    assert!(status.success(), "{status:?}");
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "no longer accepting"
+    );
+}

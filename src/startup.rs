@@ -59,6 +59,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         mailer,
         outbox_wakeup: tokio::sync::Notify::new(),
         metrics: crate::metrics::Metrics::default(),
+        idempotency_locks: Default::default(),
     }))
 }
 
@@ -77,6 +78,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .at("/readyz", get(api::readyz))
         .at("/metrics", get(crate::metrics::scrape))
         .nest("/", web::routes(settings.server.max_request_bytes))
+        .with(crate::http::Idempotency)
         .with(Authorize)
         .with(crate::metrics::RecordMetrics)
         .with(RequestContext)
@@ -211,6 +213,9 @@ async fn housekeeping(state: Arc<AppState>, shutdown: CancellationToken) {
                 }
                 if let Err(e) = crate::auth::throttle::purge_expired(&state.db, staff).await {
                     tracing::warn!(error = %e, "purging sign-in failure counts failed");
+                }
+                if let Err(e) = crate::http::idempotency::purge_expired(&state.db).await {
+                    tracing::warn!(error = %e, "purging idempotency keys failed");
                 }
             }
         }

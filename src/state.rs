@@ -20,6 +20,8 @@ pub struct AppState {
     pub outbox_wakeup: tokio::sync::Notify,
     /// This instance's counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// Requests with the same `Idempotency-Key` queue here, per instance.
+    pub idempotency_locks: crate::http::idempotency::KeyLocks,
 }
 
 impl AppState {

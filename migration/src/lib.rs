@@ -14,6 +14,7 @@ mod m20261124_000008_create_audit_log;
 mod m20261124_000009_create_disclosures;
 mod m20261124_000010_add_outbox_not_before;
 mod m20261124_000020_create_daily_stats;
+mod m20261124_000021_create_idempotency_keys;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_create_disclosures::Migration),
             Box::new(m20261124_000010_add_outbox_not_before::Migration),
             Box::new(m20261124_000020_create_daily_stats::Migration),
+            Box::new(m20261124_000021_create_idempotency_keys::Migration),
         ]
     }
 }

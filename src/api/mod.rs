@@ -61,6 +61,10 @@ pub fn service() -> OpenApiService<Apis, ()> {
          something must send the session's CSRF token as `X-CSRF-Token`. Without valid \
          credentials the answer is 401, with a role that may not use the operation 403. \
          Staff see the visitor's name and a relay alias, never their address.\n\n\
+         `POST /v1/messages` and `POST /v1/messages/{id}/replies` accept an \
+         `Idempotency-Key` header (1 to 255 characters): a retry with the same key and body \
+         gets the first answer again, byte for byte, with `Idempotent-Replayed: true`, and does \
+         nothing twice; the same key with another body is a 422. Keys are kept for a day.\n\n\
          Errors are `application/problem+json` documents (RFC 9457) with a stable `code`.",
     )
     .server("/api")

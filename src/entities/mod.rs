@@ -11,6 +11,7 @@ pub mod disclosure_documents;
 pub mod disclosure_events;
 pub mod disclosure_subjects;
 pub mod disclosures;
+pub mod idempotency_keys;
 pub mod legal_holds;
 pub mod messages;
 pub mod outbox;

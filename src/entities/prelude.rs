@@ -9,6 +9,7 @@ pub use super::disclosure_documents::Entity as DisclosureDocuments;
 pub use super::disclosure_events::Entity as DisclosureEvents;
 pub use super::disclosure_subjects::Entity as DisclosureSubjects;
 pub use super::disclosures::Entity as Disclosures;
+pub use super::idempotency_keys::Entity as IdempotencyKeys;
 pub use super::legal_holds::Entity as LegalHolds;
 pub use super::messages::Entity as Messages;
 pub use super::outbox::Entity as Outbox;

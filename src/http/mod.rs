@@ -3,10 +3,12 @@
 
 mod body_limit;
 mod client_ip;
+pub mod idempotency;
 mod request_context;
 mod security_headers;
 
 pub use body_limit::BodyLimit;
 pub use client_ip::client_ip;
+pub use idempotency::Idempotency;
 pub use request_context::{RequestContext, RequestId};
 pub use security_headers::SecurityHeaders;

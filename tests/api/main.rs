@@ -11,6 +11,7 @@ mod authorization;
 mod captcha;
 mod cli;
 mod form;
+mod idempotency;
 mod instances;
 mod legal;
 mod logs;

@@ -258,7 +258,7 @@ else
   echo "smtpd_recipient_restrictions = $restrictions" >"$work/out"
   fail "smtpd_recipient_restrictions do not verify relay-domain recipients"
 fi
-milters=$(timeout "$TIMEOUT" postconf -c "$pf" -x -h smtpd_milters non_smtpd_milters 2>&1 | sort -u)
+milters=$(timeout "$TIMEOUT" postconf -c "$pf" -x -h smtpd_milters non_smtpd_milters 2>/dev/null | sort -u)
 if [[ $milters == inet:127.0.0.1:8891 ]] &&
   grep -qE '^Socket[[:space:]]+inet:8891@127\.0\.0\.1$' deploy/postfix/opendkim.conf.example; then
   ok "smtpd_milters and non_smtpd_milters = $milters, where opendkim.conf.example listens"
@@ -363,7 +363,7 @@ fi
 # --- Docker ------------------------------------------------------------------------------------
 section "Docker (deploy/docker/)"
 if [[ -n $hadolint ]]; then
-  if run "$hadolint" deploy/docker/Dockerfile; then
+  if run "$hadolint" --no-color deploy/docker/Dockerfile; then
     ok "hadolint deploy/docker/Dockerfile ($("$hadolint" --version | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)): no findings"
   else
     fail "hadolint deploy/docker/Dockerfile"

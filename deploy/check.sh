@@ -158,9 +158,12 @@ if ! grep -q "^ExecStart=$work/bin/sealpost serve\$" "$work/systemd/sealpost.ser
   : >"$work/out"
   fail "$unit: no 'ExecStart=/usr/local/bin/sealpost serve' line to check"
 # Unknown directives, bad values and unknown system-call groups are only warnings to systemd
-# (exit status 0): any output at all is a failure here.
-elif run systemd-analyze verify --man=no "$work/systemd/sealpost.service" && [[ ! -s $work/out ]]; then
+# (exit status 0): any line about this unit is a failure here. Lines about other units it
+# names (After=postgresql.service ...) are this machine's business, and only shown.
+elif run systemd-analyze verify --man=no "$work/systemd/sealpost.service" &&
+  ! grep -q 'sealpost\.service' "$work/out"; then
   ok "systemd-analyze verify $unit: no errors, no warnings"
+  if [[ -s $work/out ]]; then sed 's/^/        | (other units) /' "$work/out"; fi
 else
   fail "systemd-analyze verify $unit"
 fi

@@ -205,6 +205,7 @@ pub struct MailSettings {
     pub max_attempts: i64,
     pub max_age_hours: i64,
     pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
     pub poll_interval_ms: u64,
     pub batch_size: u32,
     pub smtp: SmtpSettings,

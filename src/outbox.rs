@@ -281,10 +281,12 @@ fn age_from(row: &outbox::Model) -> DateTime<FixedOffset> {
         .map_or(row.created_at, |held| held.max(row.created_at))
 }
 
-/// The delay before attempt `attempts + 1`: base × 2^(attempts−1), at most an hour, ±20 %.
-fn backoff(base_secs: u64, attempts: i64) -> chrono::Duration {
-    let exponent = attempts.clamp(1, 20) - 1;
-    let secs = (base_secs.max(1) as f64 * 2f64.powi(exponent as i32)).min(3600.0);
+/// The delay before attempt `attempts + 1`: base × 2^(attempts−1), at most `max_secs`, ±20 %
+/// (by default Postfix's schedule: 300 s doubling to 4000 s).
+fn backoff(base_secs: u64, max_secs: u64, attempts: i64) -> chrono::Duration {
+    let exponent = attempts.clamp(1, 30) - 1;
+    let secs = (base_secs.max(1) as f64 * 2f64.powi(exponent as i32))
+        .min(max_secs.max(base_secs).max(1) as f64);
     let jitter = rand::thread_rng().gen_range(0.8..1.2);
     chrono::Duration::milliseconds((secs * jitter * 1000.0) as i64)
 }
@@ -330,7 +332,8 @@ async fn deliver(app: &AppState, mailer: &Mailer, row: outbox::Model) -> Result<
         Outcome::Retry(reason) => {
             app.metrics.delivery("retry");
             active.state = Set(PENDING.to_owned());
-            active.next_attempt_at = Set(now + backoff(settings.retry_base_secs, attempts));
+            active.next_attempt_at =
+                Set(now + backoff(settings.retry_base_secs, settings.retry_max_secs, attempts));
             tracing::warn!(outbox_id = %id, attempts, error = %reason, "mail delivery failed; will retry");
             active.last_error = Set(Some(reason));
         }
@@ -448,6 +451,48 @@ pub enum RetryWhich {
 mod tests {
     use super::*;
 
+    /// The default schedule on a compressed clock: a mail that fails every time is tried as a
+    /// mail queue would (RFC 5321 §4.5.4.1: no sooner than ~30 min apart once it keeps failing,
+    /// given up only after days; Postfix: 300 s doubling to 4000 s, 5 days).
+    #[test]
+    fn a_mail_that_keeps_failing_is_retried_like_a_mail_queue_and_given_up_after_five_days() {
+        let (base, max, max_attempts, max_age) = (300, 4000, 200, 120 * 3600);
+        let mut clock = 0i64;
+        let mut delays = Vec::new();
+        let mut attempts = 1;
+        loop {
+            let delay = backoff(base, max, attempts).num_seconds();
+            if clock + delay > max_age || attempts >= max_attempts {
+                break;
+            }
+            clock += delay;
+            delays.push(delay);
+            attempts += 1;
+        }
+        assert!(
+            (240..=360).contains(&delays[0]),
+            "first retry after ~5 min: {delays:?}"
+        );
+        assert!(
+            delays.iter().all(|d| *d <= 4800),
+            "never more than ~4000 s apart"
+        );
+        let persistent = &delays[4..];
+        assert!(
+            persistent.iter().all(|d| *d >= 3200),
+            "once it keeps failing, retries are ~an hour apart, never under 30 min"
+        );
+        assert!(
+            attempts < max_attempts,
+            "given up by age, not by count: {attempts}"
+        );
+        assert!(clock > 119 * 3600, "tried for five days: {clock} s");
+        assert!(
+            (100..=160).contains(&attempts),
+            "{attempts} attempts in five days"
+        );
+    }
+
     #[test]
     fn a_held_mail_ages_from_the_end_of_its_hold() {
         let created = Utc::now().fixed_offset() - chrono::Duration::days(60);
@@ -484,7 +529,7 @@ mod tests {
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
         for (attempts, expected) in [(1, 30.0), (2, 60.0), (3, 120.0), (10, 3600.0), (50, 3600.0)] {
-            let d = backoff(30, attempts).num_milliseconds() as f64 / 1000.0;
+            let d = backoff(30, 3600, attempts).num_milliseconds() as f64 / 1000.0;
             assert!(
                 d >= expected * 0.8 && d <= expected * 1.2,
                 "{attempts}: {d}"

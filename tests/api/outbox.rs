@@ -163,3 +163,85 @@ async fn the_outbox_command_reports_and_requeues_dead_mail() {
     assert!(!missing.status.success(), "an unknown id is an error");
     assert!(!neither.status.success(), "an id or --dead is required");
 }
+
+/// Waits (bounded) until the only outbox row satisfies `done`.
+async fn wait_row(
+    app: &crate::helpers::TestApp,
+    done: impl Fn(&outbox::Model) -> bool,
+) -> outbox::Model {
+    for _ in 0..200 {
+        let rows = outbox::Entity::find().all(app.db()).await.expect("q");
+        if let Some(row) = rows.into_iter().find(|r| done(r)) {
+            return row;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the outbox row never got there");
+}
+
+db_test!(a_failing_mail_is_retried_like_a_mail_queue_and_given_up_after_five_days);
+async fn a_failing_mail_is_retried_like_a_mail_queue_and_given_up_after_five_days(
+    backend: Backend,
+) {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    // Nothing listens on the port: every attempt fails temporarily. The clock is compressed by
+    // moving the row's times, not by waiting.
+    let app = TestAppBuilder::new(backend)
+        .with_smtp_to(([127, 0, 0, 1], free_port()).into())
+        .set("SEALPOST__MAIL__RETRY_BASE_SECS", "300")
+        .spawn()
+        .await;
+    let resp = app
+        .post_message(
+            &json!({"body": "no address, so one mail: the notification", "consent": true}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+
+    let first = wait_row(&app, |r| r.attempts == 1 && r.state == "pending").await;
+    let wait = (first.next_attempt_at - chrono::Utc::now().fixed_offset()).num_seconds();
+    assert!(
+        (230..=360).contains(&wait),
+        "first retry after ~300 s, not {wait}"
+    );
+
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::NextAttemptAt,
+            Expr::value(chrono::Utc::now().fixed_offset() - chrono::Duration::seconds(1)),
+        )
+        .filter(outbox::Column::Id.eq(first.id))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let second = wait_row(&app, |r| r.attempts == 2 && r.state == "pending").await;
+    let wait = (second.next_attempt_at - chrono::Utc::now().fixed_offset()).num_seconds();
+    assert!((470..=720).contains(&wait), "then ~600 s, not {wait}");
+
+    // Five days and an hour later, still failing: given up.
+    let now = chrono::Utc::now().fixed_offset();
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::CreatedAt,
+            Expr::value(now - chrono::Duration::hours(121)),
+        )
+        .col_expr(
+            outbox::Column::NextAttemptAt,
+            Expr::value(now - chrono::Duration::seconds(1)),
+        )
+        .filter(outbox::Column::Id.eq(first.id))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let dead = wait_row(&app, |r| r.state == "dead").await;
+    assert_eq!(dead.attempts, 3);
+    assert!(
+        dead.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("gave up after 3 attempts"),
+        "{:?}",
+        dead.last_error
+    );
+}

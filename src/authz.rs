@@ -17,12 +17,11 @@ use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::api::{Problem, problem_response};
+use crate::api::problem_response;
 use crate::auth::session::{self, Session, Stage};
 use crate::auth::{api_key, random_token};
 use crate::domain::Role;
 use crate::error::ErrorCode;
-use crate::http::RequestId;
 use crate::state::AppState;
 
 /// Who may use a route.
@@ -209,6 +208,21 @@ pub fn rule_for(method: &Method, path: &str) -> Result<&'static Rule, StatusCode
     })
 }
 
+/// The rule a request matched (or the status for none), looked up once per request by the
+/// outermost layer that needs it and kept in the request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct Matched(pub Result<&'static Rule, StatusCode>);
+
+impl Matched {
+    /// The rule of `req`, from its extensions or looked up now.
+    pub fn of(req: &Request) -> Self {
+        req.extensions()
+            .get::<Matched>()
+            .copied()
+            .unwrap_or_else(|| Matched(rule_for(req.method(), req.uri().path())))
+    }
+}
+
 /// The authenticated caller of a request, put in the request's extensions.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -361,7 +375,7 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
     fn refuse(&self, app: &AppState, req: &Request, denial: Denial) -> Response {
         let path = req.uri().path();
         match denial {
-            Denial::Redirect(to) => redirect(to),
+            Denial::Redirect(to) => crate::web::see_other(to),
             Denial::SignIn if !is_api(path) => {
                 let next = req
                     .uri()
@@ -373,7 +387,7 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
                     "/staff/signin?next={}",
                     percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
                 );
-                redirect(&to)
+                crate::web::see_other(&to)
             }
             Denial::SignIn => {
                 let mut resp = problem(
@@ -393,17 +407,8 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
     }
 }
 
-fn redirect(to: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header(header::LOCATION, to)
-        .header(header::CACHE_CONTROL, "no-store")
-        .finish()
-}
-
 fn problem(req: &Request, code: ErrorCode, detail: &str) -> Response {
-    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-    problem_response(Problem::new(code, detail).for_request(request_id))
+    problem_response(crate::api::problem(req, code, detail).0)
 }
 
 impl<E: Endpoint> Endpoint for AuthorizeEndpoint<E> {
@@ -414,7 +419,7 @@ impl<E: Endpoint> Endpoint for AuthorizeEndpoint<E> {
             return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
         };
         let path = req.uri().path().to_owned();
-        let rule = match rule_for(req.method(), &path) {
+        let rule = match Matched::of(&req).0 {
             Ok(rule) => rule,
             Err(status) => {
                 let code = ErrorCode::from_status(status);

@@ -254,15 +254,14 @@ pub async fn thread_id(app: &AppState, id: Uuid) -> Result<Option<Uuid>, DbErr> 
 /// One thread with every message in order, for a message id or a thread id. Opening the
 /// visitor's sealed name for `actor` is recorded in the audit log in the same transaction.
 pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thread>, DbErr> {
-    let txn = crate::db::begin_write(&app.db).await?;
-    let Some(thread) = find_thread(&txn, id).await? else {
+    let Some(thread) = find_thread(&app.db, id).await? else {
         return Ok(None);
     };
     let rows = message_rows::Entity::find()
         .filter(message_rows::Column::ThreadId.eq(thread.id))
         .order_by_asc(message_rows::Column::CreatedAt)
         .order_by_asc(message_rows::Column::Id)
-        .all(&txn)
+        .all(&app.db)
         .await?;
     let staff_ids: Vec<Uuid> = rows.iter().filter_map(|m| m.staff_id).collect();
     let logins = if staff_ids.is_empty() {
@@ -270,11 +269,11 @@ pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thre
     } else {
         staff::Entity::find()
             .filter(staff::Column::Id.is_in(staff_ids))
-            .all(&txn)
+            .all(&app.db)
             .await?
     };
     let contact = match thread.contact_id {
-        Some(id) => contacts::Entity::find_by_id(id).one(&txn).await?,
+        Some(id) => contacts::Entity::find_by_id(id).one(&app.db).await?,
         None => None,
     };
     // The name is shown to staff (notifications carry it too); the address is never opened here.
@@ -283,6 +282,8 @@ pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thre
         .and_then(|c| c.name_sealed.clone().map(|bytes| (c.id, bytes)));
     let name = match sealed_name {
         Some((owner, bytes)) => {
+            // Only a view that opens a name writes: its record commits before the name is opened.
+            let txn = crate::db::begin_write(&app.db).await?;
             crate::audit::record(
                 &txn,
                 actor,
@@ -295,6 +296,7 @@ pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thre
                 }),
             )
             .await?;
+            txn.commit().await?;
             app.sealer
                 .open(&Sealed::<VisitorName>::from_stored(bytes), owner)
                 .map_err(|e| tracing::error!(error = %e, thread_id = %thread.id, "a sealed name does not open"))
@@ -303,7 +305,6 @@ pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thre
         }
         None => None,
     };
-    txn.commit().await?;
     let visitor = Visitor {
         name,
         alias: RelayToken::new(thread.id, Direction::FromStaff)

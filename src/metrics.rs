@@ -188,10 +188,13 @@ pub struct RecordMetricsEndpoint<E> {
 impl<E: Endpoint> Endpoint for RecordMetricsEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> Result<Self::Output> {
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
         let app = req.extensions().get::<std::sync::Arc<AppState>>().cloned();
         let method = req.method().as_str().to_owned();
-        let route = crate::authz::rule_for(req.method(), req.uri().path())
+        let matched = crate::authz::Matched::of(&req);
+        req.extensions_mut().insert(matched);
+        let route = matched
+            .0
             .map(|rule| rule.path)
             .unwrap_or("(none)")
             .to_owned();

@@ -341,7 +341,7 @@ pub async fn report<C: ConnectionTrait>(
     }
     // Time to first answer: the first staff message of each conversation started in the period.
     let ids: Vec<uuid::Uuid> = started.iter().map(|t| t.id).collect();
-    let mut waits: Vec<i64> = Vec::new();
+    let mut first: BTreeMap<uuid::Uuid, chrono::DateTime<chrono::FixedOffset>> = BTreeMap::new();
     for chunk in ids.chunks(500) {
         let answers = messages::Entity::find()
             .filter(messages::Column::ThreadId.is_in(chunk.to_vec()))
@@ -349,17 +349,18 @@ pub async fn report<C: ConnectionTrait>(
             .order_by_asc(messages::Column::CreatedAt)
             .all(conn)
             .await?;
-        let mut first: BTreeMap<uuid::Uuid, chrono::DateTime<chrono::FixedOffset>> =
-            BTreeMap::new();
         for answer in answers {
             first.entry(answer.thread_id).or_insert(answer.created_at);
         }
-        for thread in started.iter().filter(|t| chunk.contains(&t.id)) {
-            if let Some(at) = first.get(&thread.id) {
-                waits.push(Ord::max((*at - thread.created_at).num_seconds(), 0));
-            }
-        }
     }
+    let mut waits: Vec<i64> = started
+        .iter()
+        .filter_map(|t| {
+            first
+                .get(&t.id)
+                .map(|at| Ord::max((*at - t.created_at).num_seconds(), 0))
+        })
+        .collect();
     waits.sort_unstable();
     let answered = waits.len() as i64;
     let median_first_answer_secs = (answered >= k && answered > 0).then(|| waits[waits.len() / 2]);

@@ -9,13 +9,12 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use super::problem::{FieldError, Problem};
+use super::problem::{Problem, problem, refused_field};
 use super::staff_auth::StaffAuth;
 use crate::auth::api_key::{self, ApiKeyError};
 use crate::domain::{self, FieldProblem};
 use crate::entities::api_keys;
 use crate::error::ErrorCode;
-use crate::http::RequestId;
 use crate::web::App;
 
 pub struct ApiKeysApi;
@@ -158,14 +157,6 @@ pub enum RevokeApiKeyResponse {
     Unavailable(Json<Problem>),
 }
 
-fn request_id(req: &Request) -> Option<String> {
-    req.extensions().get::<RequestId>().map(|id| id.0.clone())
-}
-
-fn problem(req: &Request, code: ErrorCode, detail: &str) -> Json<Problem> {
-    Json(Problem::new(code, detail).for_request(request_id(req)))
-}
-
 fn unavailable(req: &Request, err: &dyn std::fmt::Display) -> Json<Problem> {
     tracing::error!(error = %err, "API keys are unavailable");
     problem(
@@ -241,15 +232,7 @@ impl ApiKeysApi {
         let principal = auth.principal();
         let new = new.0;
         let refused = |field: &str, problem: FieldProblem, message: &str| {
-            CreateApiKeyResponse::Unprocessable(Json(
-                Problem::new(ErrorCode::ValidationFailed, "Some fields were refused.")
-                    .with_errors(vec![FieldError {
-                        field: field.to_owned(),
-                        code: problem.code().to_owned(),
-                        message: message.to_owned(),
-                    }])
-                    .for_request(request_id(req)),
-            ))
+            CreateApiKeyResponse::Unprocessable(refused_field(req, field, problem, message))
         };
         let Some(role) = domain::Role::parse(&new.role) else {
             return refused(

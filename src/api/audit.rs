@@ -7,11 +7,10 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::problem::Problem;
+use super::problem::{Problem, problem};
 use super::staff_auth::StaffAuth;
 use crate::audit;
 use crate::error::ErrorCode;
-use crate::http::RequestId;
 use crate::web::App;
 
 pub struct AuditApi;
@@ -110,11 +109,6 @@ pub enum VerifyAuditResponse {
     /// The database is unavailable; try again later.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
-}
-
-fn problem(req: &Request, code: ErrorCode, detail: &str) -> Json<Problem> {
-    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-    Json(Problem::new(code, detail).for_request(request_id))
 }
 
 fn unavailable(req: &Request, err: &dyn std::fmt::Display) -> Json<Problem> {

@@ -13,10 +13,9 @@ use poem_openapi::payload::{Attachment, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::problem::{FieldError, Problem};
+use super::problem::{FieldError, Problem, problem};
 use super::staff_auth::StaffAuth;
 use crate::error::ErrorCode;
-use crate::http::RequestId;
 use crate::legal::intake::{self, Draft, Upload};
 use crate::legal::review::{self, Decision};
 use crate::legal::{self, Caller, FieldIssue, LegalError, RequestDetail};
@@ -466,11 +465,6 @@ pub enum ReleaseHoldResponse {
     /// The database is unavailable; try again later.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
-}
-
-fn problem(req: &Request, code: ErrorCode, detail: &str) -> Json<Problem> {
-    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-    Json(Problem::new(code, detail).for_request(request_id))
 }
 
 fn invalid(req: &Request, issues: Vec<FieldIssue>) -> Json<Problem> {

@@ -20,7 +20,7 @@ use poem_openapi::OpenApiService;
 use crate::http::BodyLimit;
 
 pub use health::{healthz, readyz};
-pub use problem::{ApiErrors, FieldError, Problem, problem_response};
+pub use problem::{ApiErrors, FieldError, Problem, problem, problem_response};
 
 type Apis = (
     messages::MessagesApi,

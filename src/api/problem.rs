@@ -112,6 +112,36 @@ impl<E: Endpoint> Endpoint for ApiErrorsEndpoint<E> {
     }
 }
 
+/// A problem about `req`, carrying its request id: what every operation answers with.
+pub fn problem(
+    req: &Request,
+    code: ErrorCode,
+    detail: &str,
+) -> poem_openapi::payload::Json<Problem> {
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+    poem_openapi::payload::Json(Problem::new(code, detail).for_request(request_id))
+}
+
+/// A 422 about one refused field of `req`.
+pub fn refused_field(
+    req: &Request,
+    field: &str,
+    code: crate::domain::FieldProblem,
+    message: impl Into<String>,
+) -> poem_openapi::payload::Json<Problem> {
+    let mut refused = problem(
+        req,
+        ErrorCode::ValidationFailed,
+        "Some fields were refused.",
+    );
+    refused.0.errors = vec![FieldError {
+        field: field.to_owned(),
+        code: code.code().to_owned(),
+        message: message.into(),
+    }];
+    refused
+}
+
 /// Serializes a problem with its content type and status.
 pub fn problem_response(problem: Problem) -> Response {
     let status = poem::http::StatusCode::from_u16(problem.status)

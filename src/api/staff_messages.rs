@@ -14,11 +14,10 @@ use poem_openapi::{ApiResponse, Enum, Object};
 use uuid::Uuid;
 
 use super::messages::english;
-use super::problem::{FieldError, Problem};
+use super::problem::{Problem, problem, refused_field as refused};
 use crate::authz::Principal;
 use crate::domain::{self, FieldProblem, MessageBody};
 use crate::error::ErrorCode;
-use crate::http::RequestId;
 use crate::inbox::{self, Cursor, Filter};
 use crate::web::App;
 
@@ -343,24 +342,6 @@ pub enum ReplyResponse {
     Unavailable(Json<Problem>),
 }
 
-fn problem(req: &Request, code: ErrorCode, detail: &str) -> Json<Problem> {
-    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-    Json(Problem::new(code, detail).for_request(request_id))
-}
-
-fn refused(req: &Request, field: &str, problem: FieldProblem, message: String) -> Json<Problem> {
-    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-    Json(
-        Problem::new(ErrorCode::ValidationFailed, "Some fields were refused.")
-            .with_errors(vec![FieldError {
-                field: field.to_owned(),
-                code: problem.code().to_owned(),
-                message,
-            }])
-            .for_request(request_id),
-    )
-}
-
 fn not_found(req: &Request) -> Json<Problem> {
     problem(
         req,
@@ -461,7 +442,7 @@ pub async fn update(
             req,
             "status",
             FieldProblem::Unsupported,
-            "The status is one of new, open, answered, closed and spam.".into(),
+            "The status is one of new, open, answered, closed and spam.",
         ));
     };
     match inbox::set_status(app, id, status, &principal.actor()).await {

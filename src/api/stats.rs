@@ -6,10 +6,9 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use super::problem::Problem;
+use super::problem::{Problem, problem};
 use super::staff_auth::StaffAuth;
 use crate::error::ErrorCode;
-use crate::http::RequestId;
 use crate::stats;
 use crate::web::App;
 
@@ -37,11 +36,6 @@ pub enum StatsResponse {
     /// The database is unavailable; try again later.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
-}
-
-fn problem(req: &Request, code: ErrorCode, detail: &str) -> Json<Problem> {
-    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-    Json(Problem::new(code, detail).for_request(request_id))
 }
 
 #[OpenApi]

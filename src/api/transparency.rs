@@ -5,9 +5,8 @@ use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::problem::Problem;
+use super::problem::{Problem, problem};
 use crate::error::ErrorCode;
-use crate::http::RequestId;
 use crate::legal::transparency::{self, Counted};
 use crate::web::App;
 
@@ -160,13 +159,10 @@ impl TransparencyApi {
             })),
             Err(e) => {
                 tracing::error!(error = %e, "the transparency report failed");
-                let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-                TransparencyResponse::Unavailable(Json(
-                    Problem::new(
-                        ErrorCode::ServiceUnavailable,
-                        "The report cannot be read right now; try again later.",
-                    )
-                    .for_request(request_id),
+                TransparencyResponse::Unavailable(problem(
+                    req,
+                    ErrorCode::ServiceUnavailable,
+                    "The report cannot be read right now; try again later.",
                 ))
             }
         }

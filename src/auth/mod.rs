@@ -123,6 +123,15 @@ pub async fn add_staff(
     }
 }
 
+/// Every staff account, by login.
+pub async fn list_staff(db: &DatabaseConnection) -> Result<Vec<staff::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    staff::Entity::find()
+        .order_by_asc(staff::Column::Login)
+        .all(db)
+        .await
+}
+
 async fn by_login<C: ConnectionTrait>(
     conn: &C,
     login: &Login,

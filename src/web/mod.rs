@@ -114,3 +114,23 @@ pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
 }
 
 pub(crate) type App = Arc<AppState>;
+
+/// `303 See Other` to `to`, not cached: where a form post or a refused page sends the browser.
+pub(crate) fn see_other(to: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, to)
+        .header(header::CACHE_CONTROL, "no-store")
+        .finish()
+}
+
+/// A page that does not exist (an unknown link looks like any other unknown page).
+pub(crate) fn not_found() -> poem::Error {
+    poem::Error::from_status(StatusCode::NOT_FOUND)
+}
+
+/// A page that cannot be served now; the cause goes to the log, the person gets a 503 page.
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> poem::Error {
+    tracing::error!(error = %e, "page request failed");
+    poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE)
+}

@@ -7,18 +7,9 @@ use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{IntoResponse, Request, Response, handler};
 
-use super::{App, Chrome, render, request_locale};
+use super::{App, Chrome, not_found, render, request_locale, unavailable};
 use crate::domain::ThreadToken;
 use crate::privacy::{self, Erasure};
-
-fn not_found() -> poem::Error {
-    poem::Error::from_status(StatusCode::NOT_FOUND)
-}
-
-fn unavailable(e: impl std::fmt::Display) -> poem::Error {
-    tracing::error!(error = %e, "a visitor's data request failed");
-    poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE)
-}
 
 #[handler]
 pub async fn export(Data(app): Data<&App>, Path(token): Path<String>) -> poem::Result<Response> {

@@ -8,7 +8,7 @@ use poem::{Body, IntoResponse, Request, Response, handler};
 
 use super::form::{problem_text, retry_after_value};
 use super::form_data::FormData;
-use super::{App, Chrome, render, request_locale};
+use super::{App, Chrome, not_found, render, request_locale, unavailable};
 use crate::domain::{Author, Locale, MessageBody, ThreadStatus, ThreadToken};
 use crate::http::client_ip;
 use crate::messages::{self, FollowUpError, Origin, SubmitError, ThreadView};
@@ -78,15 +78,6 @@ fn thread_page(
         body_limit: MessageBody::MAX_CHARS,
         chrome,
     }
-}
-
-fn not_found() -> poem::Error {
-    poem::Error::from_status(StatusCode::NOT_FOUND)
-}
-
-fn unavailable(e: impl std::fmt::Display) -> poem::Error {
-    tracing::error!(error = %e, "thread look-up failed");
-    poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE)
 }
 
 #[handler]

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use sealpost::auth::session::{self, Stage};
 use sealpost::authz::{Access, RULES};
 use sealpost::domain::Role;
-use sealpost::entities::{staff, staff_sessions};
+use sealpost::entities::staff_sessions;
 
 use crate::helpers::{Backend, TestApp, TestAppBuilder, csrf_of, spawn_app};
 
@@ -27,16 +27,6 @@ struct Credentials {
     bearer: Option<String>,
 }
 
-async fn staff_id(app: &TestApp, login: &str) -> uuid::Uuid {
-    staff::Entity::find()
-        .filter(staff::Column::Login.eq(login))
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
 /// A fresh session (created through the session service, not the form, to keep this fast).
 async fn credentials(app: &TestApp, caller: &Caller) -> Credentials {
     let settings = &app.state.settings.staff;
@@ -47,7 +37,7 @@ async fn credentials(app: &TestApp, caller: &Caller) -> Credentials {
             bearer: None,
         },
         Caller::Expired => {
-            let id = staff_id(app, "m-admin").await;
+            let id = app.staff_id("m-admin").await;
             let new = session::create(app.db(), settings, id, Stage::Full)
                 .await
                 .unwrap();
@@ -65,7 +55,7 @@ async fn credentials(app: &TestApp, caller: &Caller) -> Credentials {
             }
         }
         Caller::Session(role) => {
-            let id = staff_id(app, &format!("m-{}", role.as_str())).await;
+            let id = app.staff_id(&format!("m-{}", role.as_str())).await;
             let new = session::create(app.db(), settings, id, Stage::Full)
                 .await
                 .unwrap();

@@ -813,3 +813,26 @@ impl StaffBrowser {
             .expect("request")
     }
 }
+
+/// Where a redirect points ("" when it has no `Location`).
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl TestApp {
+    /// The id of a staff account by login.
+    pub async fn staff_id(&self, login: &str) -> uuid::Uuid {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        sealpost::entities::staff::Entity::find()
+            .filter(sealpost::entities::staff::Column::Login.eq(login))
+            .one(self.db())
+            .await
+            .expect("db")
+            .expect("account")
+            .id
+    }
+}

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    Backend, StaffBrowser, TestApp, TestAppBuilder, mail_mentions, spawn_app, valid_message,
-    wait_for,
+    Backend, StaffBrowser, TestApp, TestAppBuilder, location, mail_mentions, spawn_app,
+    valid_message, wait_for,
 };
 
 const VISITOR: &str = "anna.k@example.org";
@@ -97,14 +97,6 @@ async fn file_through_the_form(
         .send()
         .await
         .expect("request")
-}
-
-fn location(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// The files of a ZIP by path.

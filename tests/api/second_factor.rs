@@ -3,15 +3,7 @@
 
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::helpers::{Backend, STAFF_PASSWORD, StaffBrowser, TestAppBuilder, csrf_of};
-
-fn location(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
+use crate::helpers::{Backend, STAFF_PASSWORD, StaffBrowser, TestAppBuilder, csrf_of, location};
 
 fn secrets_on(page: &str) -> Vec<String> {
     page.split("<p class=\"secret\">")

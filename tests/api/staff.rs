@@ -2,21 +2,13 @@
 //! password, the inbox and a thread, administration.
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use sealpost::entities::{staff, staff_sessions};
+use sealpost::entities::staff_sessions;
 
 use crate::helpers::{
-    Backend, STAFF_PASSWORD, TestAppBuilder, csrf_of, spawn_app, text_body, valid_message,
+    Backend, STAFF_PASSWORD, TestAppBuilder, csrf_of, location, spawn_app, text_body, valid_message,
 };
 
 const NEW_PASSWORD: &str = "violet tractor umbrella seventeen";
-
-fn location(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 async fn thread_id_of_first_thread(app: &crate::helpers::TestApp) -> uuid::Uuid {
     sealpost::entities::threads::Entity::find()
@@ -328,8 +320,8 @@ async fn an_idle_or_expired_session_ends(backend: Backend) {
     let app = spawn_app(backend).await;
     let idle = app.signed_in("walt", "agent").await;
     let old = app.signed_in("xena", "agent").await;
-    let walt = staff_id(&app, "walt").await;
-    let xena = staff_id(&app, "xena").await;
+    let walt = app.staff_id("walt").await;
+    let xena = app.staff_id("xena").await;
     let long_ago = (chrono::Utc::now() - chrono::Duration::hours(2)).fixed_offset();
 
     staff_sessions::Entity::update_many()
@@ -359,16 +351,6 @@ async fn an_idle_or_expired_session_ends(backend: Backend) {
         0,
         "expired sessions are deleted when seen"
     );
-}
-
-async fn staff_id(app: &crate::helpers::TestApp, login: &str) -> uuid::Uuid {
-    staff::Entity::find()
-        .filter(staff::Column::Login.eq(login))
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
 }
 
 db_test!(a_password_change_ends_every_other_session_and_refuses_weak_ones);

@@ -5,14 +5,12 @@ use askama::Template;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
-use sea_orm::{EntityTrait, QueryOrder};
 use uuid::Uuid;
 
 use super::account::ShownOncePage;
 use super::{App, Frame, not_found, see_other, session, unavailable};
 use crate::auth::{self, AccountError, api_key};
 use crate::domain::{Login, Role};
-use crate::entities::staff;
 use crate::web::form_data::FormData;
 use crate::web::render;
 
@@ -51,9 +49,7 @@ async fn admin_page(
     error: Option<String>,
 ) -> poem::Result<Response> {
     let session = session(req)?;
-    let accounts = staff::Entity::find()
-        .order_by_asc(staff::Column::Login)
-        .all(&app.db)
+    let accounts = auth::list_staff(&app.db)
         .await
         .map_err(unavailable)?
         .into_iter()

@@ -15,6 +15,7 @@ use poem::web::cookie::Cookie;
 use poem::{EndpointExt, IntoEndpoint, Request, Response, Route, get, post};
 
 use super::{App, WebErrors};
+use super::{not_found, see_other, unavailable};
 use crate::auth::session::{Session, Stage};
 use crate::authz::{self, FormToken};
 use crate::http::BodyLimit;
@@ -156,14 +157,6 @@ fn form_token(req: &Request) -> String {
         .unwrap_or_default()
 }
 
-fn see_other(to: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header(header::LOCATION, to)
-        .header(header::CACHE_CONTROL, "no-store")
-        .finish()
-}
-
 /// Adds a `Set-Cookie` to a response.
 fn with_cookie(mut resp: Response, cookie: Cookie) -> Response {
     if let Ok(value) = header::HeaderValue::from_str(&cookie.to_string()) {
@@ -189,15 +182,6 @@ fn landing(session_role: &str) -> &'static str {
         Some(role) if authz::LEGAL.contains(&role) => "/staff/legal",
         _ => "/staff/account",
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> poem::Error {
-    tracing::error!(error = %e, "staff page failed");
-    poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE)
-}
-
-fn not_found() -> poem::Error {
-    poem::Error::from_status(StatusCode::NOT_FOUND)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the per-message work that is not I/O: cleaning a body with ammonia and
-//! sealing contact data. `cargo bench --bench clean_and_seal`; numbers in BENCHMARKS.md.
+//! sealing contact data. `cargo bench --bench clean_and_seal` (add `--features bench-internals`
+//! for unsealing too); numbers in BENCHMARKS.md.
 
 use std::hint::black_box;
 
@@ -50,11 +51,18 @@ fn bench_seal(c: &mut Criterion) {
         .expect("valid")
         .expect("present");
     let owner = Uuid::now_v7();
-    // Opening is crate-private by design (only audited paths unseal); it costs the same
-    // AEAD pass as sealing.
     c.bench_function("seal_address", |b| {
         b.iter(|| sealer.seal(black_box(&email), owner))
     });
+    // Opening is crate-private by design (only audited paths unseal); the benchmark kit
+    // builds with `--features bench-internals` to measure it.
+    #[cfg(feature = "bench-internals")]
+    {
+        let sealed = sealer.seal(&email, owner);
+        c.bench_function("unseal_address", |b| {
+            b.iter(|| sealer.open_for_benchmark(black_box(&sealed), owner))
+        });
+    }
     c.bench_function("blind_index_address", |b| {
         b.iter(|| sealer.email_index(black_box(&email)))
     });

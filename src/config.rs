@@ -108,6 +108,10 @@ pub struct DatabaseSettings {
     pub schema: String,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// Group-commit writer tasks; 0: 1 for SQLite, 4 for PostgreSQL.
+    pub writers: usize,
+    /// The most submissions in one group-commit transaction.
+    pub max_batch: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +205,8 @@ pub struct MailSettings {
     pub staff_addresses: Vec<String>,
     pub relay_domain: String,
     pub acknowledge_visitor: bool,
+    /// Whether this instance's outbox worker delivers mail; `false` leaves delivery to others.
+    pub deliver: bool,
     pub max_bounces: i64,
     pub max_attempts: i64,
     pub max_age_hours: i64,
@@ -381,6 +387,9 @@ impl Settings {
                 "legal.transparency_threshold",
                 "must be at least 1",
             ));
+        }
+        if self.database.max_batch == 0 {
+            return Err(invalid("database.max_batch", "must be at least 1"));
         }
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));

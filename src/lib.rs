@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod entities;
 pub mod error;
+pub mod group_commit;
 pub mod http;
 pub mod i18n;
 pub mod inbox;

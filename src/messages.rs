@@ -18,6 +18,8 @@ use crate::domain::{
     ThreadToken, VisitorName,
 };
 use crate::entities::{contacts, messages, threads};
+use crate::group_commit::NewConversation;
+use crate::outbox::{self, Kind, Recipient};
 use crate::relay;
 use crate::state::AppState;
 
@@ -162,30 +164,22 @@ async fn store_new_thread(
     let reference = Reference::generate();
     let token = ThreadToken::generate();
     let thread_id = Uuid::now_v7();
-
-    let txn = crate::db::begin_write(&app.db).await?;
-    let contact_id = if new.email.is_some() || new.name.is_some() || origin.ip.is_some() {
-        let id = Uuid::now_v7();
-        let sealer = &app.sealer;
-        contacts::ActiveModel {
-            id: Set(id),
-            email_sealed: Set(new.email.as_ref().map(|e| sealer.seal(e, id).into_bytes())),
-            email_index: Set(new.email.as_ref().map(|e| sealer.email_index(e))),
-            name_sealed: Set(new.name.as_ref().map(|n| sealer.seal(n, id).into_bytes())),
-            ip_sealed: Set(origin
-                .ip
-                .as_ref()
-                .map(|ip| sealer.seal(ip, id).into_bytes())),
-            created_at: Set(now),
-            bounces: Set(0),
-        }
-        .insert(&txn)
-        .await?;
-        Some(id)
-    } else {
-        None
-    };
-    threads::ActiveModel {
+    let sealer = &app.sealer;
+    let contact_id =
+        (new.email.is_some() || new.name.is_some() || origin.ip.is_some()).then(Uuid::now_v7);
+    let contact = contact_id.map(|id| contacts::ActiveModel {
+        id: Set(id),
+        email_sealed: Set(new.email.as_ref().map(|e| sealer.seal(e, id).into_bytes())),
+        email_index: Set(new.email.as_ref().map(|e| sealer.email_index(e))),
+        name_sealed: Set(new.name.as_ref().map(|n| sealer.seal(n, id).into_bytes())),
+        ip_sealed: Set(origin
+            .ip
+            .as_ref()
+            .map(|ip| sealer.seal(ip, id).into_bytes())),
+        created_at: Set(now),
+        bounces: Set(0),
+    });
+    let thread = threads::ActiveModel {
         id: Set(thread_id),
         reference: Set(reference.as_str().to_owned()),
         access_token_hash: Set(token.hash()),
@@ -196,38 +190,57 @@ async fn store_new_thread(
         consent_policy_version: Set(new.policy_version.clone()),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    let message_id = insert_message(&txn, thread_id, Author::Visitor, None, &new.body).await?;
-    let thread = relay::ThreadRef {
+    };
+    let (message_id, message) = message_row(thread_id, Author::Visitor, None, &new.body);
+    let thread_ref = relay::ThreadRef {
         id: thread_id,
         reference: &reference,
         subject: new.subject.as_ref(),
         locale: new.locale,
     };
-    relay::notify_staff(
-        &txn,
+    let notification = relay::staff_notification(
         app,
-        &thread,
-        contact_id,
+        &thread_ref,
         &new.body,
         false,
         new.email.is_some(),
-    )
-    .await?;
-    if let (Some(contact_id), Some(email), true) = (
+        None,
+    )?;
+    let notification = outbox::new_row(
+        Uuid::now_v7(),
+        Kind::NewMessage,
+        Some(thread_id),
+        Recipient::Staff,
         contact_id,
-        &new.email,
-        app.settings.mail.acknowledge_visitor,
-    ) && bounces_of(&txn, &app.sealer.email_index(email)).await? < app.settings.mail.max_bounces
-    {
-        relay::acknowledge_visitor(&txn, app, &thread, contact_id, &token).await?;
-    }
-    if let Some(tech) = &origin.tech {
-        crate::stats::count(&txn, crate::stats::EventKind::Submission, tech).await?;
-    }
-    txn.commit().await?;
+        &notification,
+        None,
+    );
+    let acknowledgement = match (contact_id, &new.email) {
+        (Some(contact_id), Some(email)) if app.settings.mail.acknowledge_visitor => {
+            let mail = relay::visitor_acknowledgement(app, &thread_ref, &token)?;
+            let row = outbox::new_row(
+                Uuid::now_v7(),
+                Kind::VisitorAck,
+                Some(thread_id),
+                Recipient::Visitor,
+                Some(contact_id),
+                &mail,
+                None,
+            );
+            Some((sealer.email_index(email), row))
+        }
+        _ => None,
+    };
+    app.writer
+        .store(NewConversation {
+            contact,
+            thread,
+            message,
+            notification,
+            acknowledgement,
+            tech: origin.tech.clone(),
+        })
+        .await?;
     app.outbox_wakeup.notify_one();
     tracing::info!(%thread_id, reference = %reference, "message received");
     Ok(Submitted {
@@ -371,18 +384,30 @@ pub(crate) async fn insert_message<C: ConnectionTrait>(
     staff_id: Option<Uuid>,
     body: &MessageBody,
 ) -> Result<Uuid, DbErr> {
+    let (id, row) = message_row(thread_id, author, staff_id, body);
+    messages::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(id)
+}
+
+/// The row [`insert_message`] inserts, with its new id.
+fn message_row(
+    thread_id: Uuid,
+    author: Author,
+    staff_id: Option<Uuid>,
+    body: &MessageBody,
+) -> (Uuid, messages::ActiveModel) {
     let id = Uuid::now_v7();
-    messages::ActiveModel {
+    let row = messages::ActiveModel {
         id: Set(id),
         thread_id: Set(thread_id),
         author: Set(author.as_str().to_owned()),
         body_html: Set(body.html().to_owned()),
         created_at: Set(Utc::now().fixed_offset()),
         staff_id: Set(staff_id),
-    }
-    .insert(conn)
-    .await?;
-    Ok(id)
+    };
+    (id, row)
 }
 
 /// After a visitor wrote again (on the page or by e-mail): the thread opens again if it was
@@ -459,15 +484,4 @@ pub(crate) async fn record_staff_answer<C: ConnectionTrait>(
     active.updated_at = Set(Utc::now().fixed_offset());
     active.update(conn).await?;
     Ok(id)
-}
-
-/// How often mail to an address (by its blind index) has bounced, over all its threads.
-async fn bounces_of<C: ConnectionTrait>(conn: &C, email_index: &[u8]) -> Result<i64, DbErr> {
-    Ok(contacts::Entity::find()
-        .filter(contacts::Column::EmailIndex.eq(email_index.to_vec()))
-        .all(conn)
-        .await?
-        .iter()
-        .map(|c| c.bounces)
-        .sum())
 }

@@ -95,9 +95,27 @@ pub async fn enqueue_not_before<C: ConnectionTrait>(
     mail: &Composed,
     not_before: Option<DateTime<FixedOffset>>,
 ) -> Result<Uuid, DbErr> {
+    let id = Uuid::now_v7();
+    let row = new_row(id, kind, thread_id, recipient, contact_id, mail, not_before);
+    outbox::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(id)
+}
+
+/// The row [`enqueue_not_before`] inserts, for callers that insert many rows at once (the
+/// submission writer in [`crate::group_commit`]).
+pub fn new_row(
+    id: Uuid,
+    kind: Kind,
+    thread_id: Option<Uuid>,
+    recipient: Recipient,
+    contact_id: Option<Uuid>,
+    mail: &Composed,
+    not_before: Option<DateTime<FixedOffset>>,
+) -> outbox::ActiveModel {
     let now = Utc::now().fixed_offset();
     let not_before = not_before.filter(|at| *at > now);
-    let id = Uuid::now_v7();
     let recipient_kind = match recipient {
         Recipient::Staff => "staff",
         Recipient::Visitor => "visitor",
@@ -126,9 +144,6 @@ pub async fn enqueue_not_before<C: ConnectionTrait>(
         sent_at: Set(None),
         not_before: Set(not_before),
     }
-    .insert(conn)
-    .await?;
-    Ok(id)
 }
 
 /// Claims up to `limit` due rows for this worker for `lease`.

@@ -83,6 +83,29 @@ pub async fn notify_staff<C: ConnectionTrait>(
     follow_up: bool,
     has_email: bool,
 ) -> Result<Uuid, ComposeError> {
+    let first = first_message_id(conn, thread.id, Kind::NewMessage).await?;
+    let mail = staff_notification(app, thread, body, follow_up, has_email, first)?;
+    Ok(outbox::enqueue(
+        conn,
+        Kind::NewMessage,
+        Some(thread.id),
+        Recipient::Staff,
+        contact_id,
+        &mail,
+    )
+    .await?)
+}
+
+/// The mail [`notify_staff`] enqueues; `first` is the Message-ID of the thread's first
+/// notification, if there was one, to thread this one under it.
+pub fn staff_notification(
+    app: &AppState,
+    thread: &ThreadRef<'_>,
+    body: &MessageBody,
+    follow_up: bool,
+    has_email: bool,
+    first: Option<String>,
+) -> Result<Composed, ComposeError> {
     let rendered = NewMessageMail::new(
         Tr::new(app.default_locale()),
         &app.settings.site.name,
@@ -99,8 +122,7 @@ pub async fn notify_staff<C: ConnectionTrait>(
         Some(format!("Visitor via {}", app.settings.site.name)),
         staff_alias.email.clone(),
     );
-    let first = first_message_id(conn, thread.id, Kind::NewMessage).await?;
-    let mail = Composed {
+    Ok(Composed {
         message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
         from,
         reply_to: Some(staff_alias),
@@ -110,26 +132,16 @@ pub async fn notify_staff<C: ConnectionTrait>(
         references: first.clone(),
         in_reply_to: first,
         auto_submitted: Some("auto-generated".into()),
-    };
-    Ok(outbox::enqueue(
-        conn,
-        Kind::NewMessage,
-        Some(thread.id),
-        Recipient::Staff,
-        contact_id,
-        &mail,
-    )
-    .await?)
+    })
 }
 
-/// Confirms to the visitor that the message arrived, with the reference and private link.
-pub async fn acknowledge_visitor<C: ConnectionTrait>(
-    conn: &C,
+/// The mail that confirms to the visitor that their new message arrived, with the reference
+/// and private link. It is the thread's first mail to the visitor.
+pub fn visitor_acknowledgement(
     app: &AppState,
     thread: &ThreadRef<'_>,
-    contact_id: Uuid,
     token: &ThreadToken,
-) -> Result<Uuid, ComposeError> {
+) -> Result<Composed, ComposeError> {
     let rendered = VisitorAckMail {
         t: Tr::new(thread.locale),
         site: app.settings.site.name.clone(),
@@ -137,16 +149,7 @@ pub async fn acknowledge_visitor<C: ConnectionTrait>(
         thread_url: app.thread_url(token),
     }
     .render()?;
-    enqueue_to_visitor(
-        conn,
-        app,
-        Kind::VisitorAck,
-        thread.id,
-        contact_id,
-        rendered,
-        Some("auto-replied"),
-    )
-    .await
+    to_visitor(app, thread.id, rendered, Some("auto-replied"), None)
 }
 
 /// Sends a staff answer on to the visitor, from the support address: the staff member's own
@@ -190,17 +193,7 @@ async fn enqueue_to_visitor<C: ConnectionTrait>(
     auto_submitted: Option<&str>,
 ) -> Result<Uuid, ComposeError> {
     let first = first_message_id(conn, thread_id, Kind::VisitorAck).await?;
-    let mail = Composed {
-        message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
-        from: support(app)?,
-        reply_to: Some(alias(app, thread_id, Direction::FromVisitor)?),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-        references: first.clone(),
-        in_reply_to: first,
-        auto_submitted: auto_submitted.map(str::to_owned),
-    };
+    let mail = to_visitor(app, thread_id, rendered, auto_submitted, first)?;
     Ok(outbox::enqueue(
         conn,
         kind,
@@ -210,6 +203,28 @@ async fn enqueue_to_visitor<C: ConnectionTrait>(
         &mail,
     )
     .await?)
+}
+
+/// A mail to the visitor from the support address, answerable through the thread's
+/// visitor-side alias.
+fn to_visitor(
+    app: &AppState,
+    thread_id: Uuid,
+    rendered: Rendered,
+    auto_submitted: Option<&str>,
+    first: Option<String>,
+) -> Result<Composed, ComposeError> {
+    Ok(Composed {
+        message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
+        from: support(app)?,
+        reply_to: Some(alias(app, thread_id, Direction::FromVisitor)?),
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        references: first.clone(),
+        in_reply_to: first,
+        auto_submitted: auto_submitted.map(str::to_owned),
+    })
 }
 
 /// Mail arriving for the relay domain, from the SMTP listener or `POST /api/v1/inbound`.

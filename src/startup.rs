@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::authz::Authorize;
 use crate::captcha::CaptchaVerifier;
 use crate::config::{Profile, Settings};
+use crate::group_commit::{GroupCommit, WriterSettings};
 use crate::http::{RequestContext, SecurityHeaders};
 use crate::mail::{Mailer, smtp_listener};
 use crate::rate_limit::SubmissionLimiter;
@@ -50,8 +51,22 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
+    let writers = match (settings.database.writers, db.get_database_backend()) {
+        (0, sea_orm::DbBackend::Sqlite) => 1,
+        (0, _) => 4,
+        (n, _) => n,
+    };
+    let writer = GroupCommit::start(
+        db.clone(),
+        WriterSettings {
+            writers,
+            max_batch: settings.database.max_batch,
+            max_bounces: settings.mail.max_bounces,
+        },
+    );
     Ok(Arc::new(AppState {
         settings,
+        writer,
         db,
         sealer,
         captcha,
@@ -159,7 +174,11 @@ impl Application {
             shutdown.clone().cancelled_owned(),
             Some(deadline),
         );
-        let worker = outbox::run_worker(self.state.clone(), shutdown.clone());
+        let worker = async {
+            if self.state.settings.mail.deliver {
+                outbox::run_worker(self.state.clone(), shutdown.clone()).await;
+            }
+        };
         let housekeeping = housekeeping(self.state.clone(), shutdown.clone());
         let smtp = async {
             if let Some(listener) = self.smtp {

@@ -16,6 +16,8 @@ pub struct AppState {
     pub captcha: Option<CaptchaVerifier>,
     pub limiter: Option<SubmissionLimiter>,
     pub mailer: crate::mail::Mailer,
+    /// Writes new conversations by group commit.
+    pub writer: crate::group_commit::GroupCommit,
     /// Wakes the outbox worker when a mail is enqueued.
     pub outbox_wakeup: tokio::sync::Notify,
     /// This instance's counters for `/metrics`.

@@ -162,14 +162,30 @@ pub async fn count<C: ConnectionTrait>(
     kind: EventKind,
     event: &TechEvent,
 ) -> Result<(), DbErr> {
+    count_many(conn, kind, std::iter::once(event)).await
+}
+
+/// Counts events of one kind, in the caller's transaction: one upsert per distinct value, so
+/// a batch of submissions costs no more statements than its distinct browsers, pages, etc.
+pub async fn count_many<'e, C: ConnectionTrait>(
+    conn: &C,
+    kind: EventKind,
+    events: impl Iterator<Item = &'e TechEvent>,
+) -> Result<(), DbErr> {
+    let mut counts: BTreeMap<(&'static str, &'e str), i64> = BTreeMap::new();
+    for event in events {
+        for key in [("total", "all")].into_iter().chain(event.values()) {
+            *counts.entry(key).or_default() += 1;
+        }
+    }
     let day = Utc::now().date_naive().to_string();
-    for (dimension, value) in [("total", "all")].into_iter().chain(event.values()) {
+    for ((dimension, value), n) in counts {
         daily_stats::Entity::insert(daily_stats::ActiveModel {
             day: Set(day.clone()),
             kind: Set(kind.as_str().to_owned()),
             dimension: Set(dimension.to_owned()),
             value: Set(value.to_owned()),
-            count: Set(1),
+            count: Set(n),
         })
         .on_conflict(
             OnConflict::columns([
@@ -180,7 +196,7 @@ pub async fn count<C: ConnectionTrait>(
             ])
             .value(
                 daily_stats::Column::Count,
-                Expr::col((daily_stats::Entity, daily_stats::Column::Count)).add(1),
+                Expr::col((daily_stats::Entity, daily_stats::Column::Count)).add(n),
             )
             .to_owned(),
         )

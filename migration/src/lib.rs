@@ -15,6 +15,7 @@ mod m20261124_000009_create_disclosures;
 mod m20261124_000010_add_outbox_not_before;
 mod m20261124_000020_create_daily_stats;
 mod m20261124_000021_create_idempotency_keys;
+mod m20261124_000022_index_bounced_contacts;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000010_add_outbox_not_before::Migration),
             Box::new(m20261124_000020_create_daily_stats::Migration),
             Box::new(m20261124_000021_create_idempotency_keys::Migration),
+            Box::new(m20261124_000022_index_bounced_contacts::Migration),
         ]
     }
 }

@@ -1,0 +1,225 @@
+//! Group commit for new conversations. A `201` means the message is on disk (SQLite runs with
+//! `synchronous=FULL`), and one commit per request would spend most of a submission waiting
+//! for its own fsync. Instead, submissions hand their prepared rows to a writer task, which
+//! takes everything that is waiting, writes it with one multi-row INSERT per table in one
+//! transaction, and answers each submission once that transaction is durable. Under load the
+//! batches grow on their own (everything that arrived during the last commit goes into the
+//! next one); a lone request is written at once, never held back for company.
+//!
+//! If a batch fails, its submissions are written again one by one, so that one bad row (a
+//! reference that collided) fails only its own request.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::entities::{contacts, messages, outbox, threads};
+use crate::stats::{EventKind, TechEvent};
+
+/// Everything a new conversation writes, prepared (sealed, cleaned and rendered) before it
+/// reaches the writer, so that the writer only talks to the database.
+pub struct NewConversation {
+    pub contact: Option<contacts::ActiveModel>,
+    pub thread: threads::ActiveModel,
+    pub message: messages::ActiveModel,
+    pub notification: outbox::ActiveModel,
+    /// The visitor's acknowledgement and their address's blind index: it is left out when the
+    /// address has bounced `mail.max_bounces` times.
+    pub acknowledgement: Option<(Vec<u8>, outbox::ActiveModel)>,
+    /// Counted in the daily statistics.
+    pub tech: Option<TechEvent>,
+}
+
+struct Job {
+    conversation: NewConversation,
+    done: oneshot::Sender<Result<(), DbErr>>,
+}
+
+/// The handle submissions write through; cheap to share.
+pub struct GroupCommit {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+/// How the writers run.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterSettings {
+    /// Writer tasks: one suits SQLite, which has one writer anyway; PostgreSQL gains from a
+    /// few, each gathering while another commits.
+    pub writers: usize,
+    /// The most conversations in one transaction.
+    pub max_batch: usize,
+    /// Acknowledgements stop for an address with this many bounces.
+    pub max_bounces: i64,
+}
+
+impl GroupCommit {
+    /// Starts the writer tasks on the current runtime. They end when this handle is dropped
+    /// and every queued submission is written.
+    pub fn start(db: DatabaseConnection, settings: WriterSettings) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..settings.writers.max(1) {
+            tokio::spawn(write_batches(db.clone(), queue.clone(), settings));
+        }
+        Self { jobs }
+    }
+
+    /// Writes one conversation; returns once it is committed (or failed).
+    pub async fn store(&self, conversation: NewConversation) -> Result<(), DbErr> {
+        let (done, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { conversation, done })
+            .map_err(|_| DbErr::Custom("the submission writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbErr::Custom("the submission writer stopped before answering".into()))?
+    }
+}
+
+async fn write_batches(
+    db: DatabaseConnection,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    settings: WriterSettings,
+) {
+    let max_batch = settings.max_batch.max(1);
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut queue = queue.lock().await;
+            match queue.recv().await {
+                Some(job) => batch.push(job),
+                None => return,
+            }
+            while batch.len() < max_batch {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        let (conversations, answers): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|job| (job.conversation, job.done))
+            .unzip();
+        match write(&db, &conversations, settings.max_bounces).await {
+            Ok(()) => {
+                for answer in answers {
+                    let _ = answer.send(Ok(()));
+                }
+            }
+            Err(err) if answers.len() == 1 => {
+                let _ = answers.into_iter().next().map(|a| a.send(Err(err)));
+            }
+            Err(err) => {
+                tracing::warn!(
+                    error = %err,
+                    size = answers.len(),
+                    "a batch of submissions failed; writing them one by one"
+                );
+                for (conversation, answer) in conversations.iter().zip(answers) {
+                    let one = write(
+                        &db,
+                        std::slice::from_ref(conversation),
+                        settings.max_bounces,
+                    );
+                    let _ = answer.send(one.await);
+                }
+            }
+        }
+    }
+}
+
+/// Writes the conversations in one transaction.
+async fn write(
+    db: &DatabaseConnection,
+    batch: &[NewConversation],
+    max_bounces: i64,
+) -> Result<(), DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    insert_all(&txn, batch.iter().filter_map(|c| c.contact.clone())).await?;
+    insert_all(&txn, batch.iter().map(|c| c.thread.clone())).await?;
+    insert_all(&txn, batch.iter().map(|c| c.message.clone())).await?;
+    let indexes: HashSet<&[u8]> = batch
+        .iter()
+        .filter_map(|c| {
+            c.acknowledgement
+                .as_ref()
+                .map(|(index, _)| index.as_slice())
+        })
+        .collect();
+    let bounced = bounced(&txn, &indexes, max_bounces).await?;
+    let mails = batch.iter().flat_map(|c| {
+        let ack = c
+            .acknowledgement
+            .as_ref()
+            .filter(|(index, _)| !bounced.contains(index.as_slice()))
+            .map(|(_, row)| row.clone());
+        std::iter::once(c.notification.clone()).chain(ack)
+    });
+    insert_all(&txn, mails).await?;
+    crate::stats::count_many(
+        &txn,
+        EventKind::Submission,
+        batch.iter().filter_map(|c| c.tech.as_ref()),
+    )
+    .await?;
+    txn.commit().await
+}
+
+/// Multi-row INSERTs, in chunks that stay under SQLite's 32,766 bound parameters.
+async fn insert_all<A, C>(conn: &C, rows: impl Iterator<Item = A>) -> Result<(), DbErr>
+where
+    A: sea_orm::ActiveModelTrait,
+    C: ConnectionTrait,
+{
+    let rows: Vec<A> = rows.collect();
+    let per_statement = match conn.get_database_backend() {
+        DbBackend::Sqlite => 500,
+        _ => 1000,
+    };
+    for chunk in rows.chunks(per_statement) {
+        <A::Entity as EntityTrait>::insert_many(chunk.iter().cloned())
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Which of these address indexes have bounced `max_bounces` times or more, over all their
+/// contacts. Only contacts with a bounce are read (a partial index holds just those).
+async fn bounced<C: ConnectionTrait>(
+    conn: &C,
+    indexes: &HashSet<&[u8]>,
+    max_bounces: i64,
+) -> Result<HashSet<Vec<u8>>, DbErr> {
+    if indexes.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<(Option<Vec<u8>>, i64)> = contacts::Entity::find()
+        .select_only()
+        .column(contacts::Column::EmailIndex)
+        .column(contacts::Column::Bounces)
+        // A literal, not a bound parameter, so that the planner may use the partial index.
+        .filter(Expr::cust("bounces > 0"))
+        .filter(contacts::Column::EmailIndex.is_in(indexes.iter().map(|i| i.to_vec())))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut totals: HashMap<Vec<u8>, i64> = HashMap::new();
+    for (index, bounces) in rows {
+        if let Some(index) = index {
+            *totals.entry(index).or_default() += bounces;
+        }
+    }
+    Ok(totals
+        .into_iter()
+        .filter(|(_, total)| *total >= max_bounces)
+        .map(|(index, _)| index)
+        .collect())
+}

@@ -11,6 +11,7 @@ mod authorization;
 mod captcha;
 mod cli;
 mod form;
+mod group_commit;
 mod header_injection;
 mod idempotency;
 mod instances;

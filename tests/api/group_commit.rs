@@ -1,0 +1,173 @@
+//! Group commit: concurrent submissions are written together, each exactly once with its mails
+//! and its statistics, and a row that cannot be written fails only its own submission.
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sealpost::entities::{daily_stats, messages, outbox, threads};
+use sealpost::group_commit::NewConversation;
+use sealpost::mail::Composed;
+use sealpost::outbox::{Kind, Recipient};
+use uuid::Uuid;
+
+use crate::helpers::{Backend, TestAppBuilder, valid_message};
+
+db_test!(concurrent_submissions_are_each_stored_once_with_their_mail_and_counts);
+async fn concurrent_submissions_are_each_stored_once_with_their_mail_and_counts(backend: Backend) {
+    const N: usize = 300;
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__MAIL__DELIVER", "false")
+        .spawn()
+        .await;
+    let answers = join_all((0..N).map(|i| {
+        let app = &app;
+        async move {
+            let mut body = valid_message();
+            body["subject"] = format!("Question {i}").into();
+            let response = app.post_message(&body).await;
+            assert_eq!(response.status(), 201, "submission {i}");
+            let created: serde_json::Value = response.json().await.unwrap();
+            created["thread_id"].as_str().unwrap().to_owned()
+        }
+    }))
+    .await;
+    let distinct: std::collections::HashSet<_> = answers.iter().collect();
+    assert_eq!(distinct.len(), N, "every submission has its own thread");
+
+    assert_eq!(app.count_threads().await, N as u64);
+    assert_eq!(app.count_messages().await, N as u64);
+    assert_eq!(app.count_contacts().await, N as u64);
+    for id in answers.iter().take(20) {
+        let id: Uuid = id.parse().unwrap();
+        let thread = threads::Entity::find_by_id(id).one(app.db()).await.unwrap();
+        assert!(thread.is_some(), "the thread of a 201 is stored");
+        let mails = outbox::Entity::find()
+            .filter(outbox::Column::ThreadId.eq(id))
+            .count(app.db())
+            .await
+            .unwrap();
+        assert_eq!(
+            mails, 2,
+            "one notification and one acknowledgement per thread"
+        );
+    }
+    let notifications = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("new_message"))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(notifications, N as u64);
+    let total: i64 = daily_stats::Entity::find()
+        .filter(daily_stats::Column::Kind.eq("submission"))
+        .filter(daily_stats::Column::Dimension.eq("total"))
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.count)
+        .sum();
+    assert_eq!(total, N as i64, "the day's count adds up over batches");
+}
+
+db_test!(a_row_that_cannot_be_written_fails_only_its_own_submission);
+async fn a_row_that_cannot_be_written_fails_only_its_own_submission(backend: Backend) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__MAIL__DELIVER", "false")
+        .spawn()
+        .await;
+    let writer = &app.state.writer;
+    // Twelve conversations at once; the seventh reuses the first one's reference, which the
+    // schema refuses. Sent together, they land in the same batch or in a few.
+    let conversations: Vec<_> = (0..12)
+        .map(|i| conversation(if i == 6 { "SP-DUPE-0000" } else { "" }, i))
+        .collect();
+    let first = writer.store(conversation("SP-DUPE-0000", 99)).await;
+    assert!(first.is_ok(), "the first use of the reference is stored");
+    let outcomes = join_all(conversations.into_iter().map(|c| writer.store(c))).await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if i == 6 {
+            assert!(outcome.is_err(), "the duplicate reference is refused");
+        } else {
+            assert!(outcome.is_ok(), "conversation {i}: {outcome:?}");
+        }
+    }
+    assert_eq!(app.count_threads().await, 12);
+    assert_eq!(app.count_messages().await, 12);
+    let mails = outbox::Entity::find().count(app.db()).await.unwrap();
+    assert_eq!(
+        mails, 12,
+        "no mail of the refused conversation is left behind"
+    );
+    let orphans = messages::Entity::find()
+        .filter(
+            messages::Column::ThreadId.is_not_in(
+                threads::Entity::find()
+                    .all(app.db())
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|t| t.id),
+            ),
+        )
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(orphans, 0);
+}
+
+/// A conversation without a contact, with `reference` or a fresh one.
+fn conversation(reference: &str, i: usize) -> NewConversation {
+    let now = Utc::now().fixed_offset();
+    let thread_id = Uuid::now_v7();
+    let reference = if reference.is_empty() {
+        format!("SP-T{:03}-{}", i, &Uuid::new_v4().simple().to_string()[..4])
+    } else {
+        reference.to_owned()
+    };
+    let mail = Composed {
+        message_id: format!("<{}@relay.test>", Uuid::now_v7().simple()),
+        from: "Visitor <reply@relay.test>".parse().unwrap(),
+        reply_to: None,
+        subject: format!("Question {i}"),
+        text: "Hello".into(),
+        html: "<p>Hello</p>".into(),
+        in_reply_to: None,
+        references: None,
+        auto_submitted: Some("auto-generated".into()),
+    };
+    NewConversation {
+        contact: None,
+        thread: threads::ActiveModel {
+            id: Set(thread_id),
+            reference: Set(reference),
+            access_token_hash: Set(Uuid::new_v4().as_bytes().to_vec()),
+            contact_id: Set(None),
+            subject: Set(Some(format!("Question {i}"))),
+            locale: Set("en".into()),
+            status: Set("new".into()),
+            consent_policy_version: Set("test".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        },
+        message: messages::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            thread_id: Set(thread_id),
+            author: Set("visitor".into()),
+            body_html: Set("<p>Hello</p>".into()),
+            created_at: Set(now),
+            staff_id: Set(None),
+        },
+        notification: sealpost::outbox::new_row(
+            Uuid::now_v7(),
+            Kind::NewMessage,
+            Some(thread_id),
+            Recipient::Staff,
+            None,
+            &mail,
+            None,
+        ),
+        acknowledgement: None,
+        tech: None,
+    }
+}

@@ -300,9 +300,8 @@ def drain_section(args, work, body_file):
             subprocess.run(["sqlite3", str(db),
                             "UPDATE outbox SET state = 'dead', attempts = 1, sent_at = NULL"],
                            check=True)
-            env = sealpost_env(run_dir, http_port, **base_settings,
-                               **{"mail.smtp.max_connections": conns,
-                                  "mail.max_attempts": "200"})
+            env = sealpost_env(run_dir, http_port, **{
+                **base_settings, "mail.smtp.max_connections": conns, "mail.max_attempts": "200"})
             server = Server([str(SEALPOST), "serve"], env, http_port, run_dir / "drain.log")
             try:
                 start = time.perf_counter()
@@ -346,7 +345,8 @@ def criterion_section(args):
 
 def audit_section(args):
     out = subprocess.run(
-        ["cargo", "bench", "-q", "--bench", "audit_chain", "--", str(args.audit_entries)],
+        ["cargo", "bench", "-q", "--features", "bench-internals", "--bench", "audit_chain", "--",
+         str(args.audit_entries)],
         cwd=ROOT, check=True, capture_output=True, text=True).stdout
     result = json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
     print(f"  audit: {result}", flush=True)

@@ -8,6 +8,7 @@
 //! order): nothing claims it earlier, not even `sealpost outbox retry`, and its age for giving
 //! up counts from then, so a long hold does not make it dead on its first failure.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use futures_util::StreamExt;
 use lettre::message::Mailbox;
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Statement,
 };
 use tokio_util::sync::CancellationToken;
@@ -224,13 +225,13 @@ enum BuildError {
 }
 
 /// Resolves the recipients and the visitor-dependent parts, then builds the mail.
-async fn build(app: &AppState, row: &outbox::Model) -> Result<lettre::Message, BuildError> {
+fn build(
+    app: &AppState,
+    row: &outbox::Model,
+    contact: Option<&contacts::Model>,
+) -> Result<lettre::Message, BuildError> {
     let permanent = |e: String| BuildError::Permanent(e);
     let mut from = mail::parse_mailbox(&row.from_header).map_err(permanent)?;
-    let contact = match row.contact_id {
-        Some(id) => contacts::Entity::find_by_id(id).one(&app.db).await?,
-        None => None,
-    };
     let to: Vec<Mailbox> = match row.recipient.as_str() {
         "staff" => app
             .settings
@@ -242,7 +243,6 @@ async fn build(app: &AppState, row: &outbox::Model) -> Result<lettre::Message, B
             .map_err(permanent)?,
         _ => {
             let contact = contact
-                .as_ref()
                 .ok_or_else(|| permanent("the visitor's contact data no longer exists".into()))?;
             let sealed = contact
                 .email_sealed
@@ -260,8 +260,8 @@ async fn build(app: &AppState, row: &outbox::Model) -> Result<lettre::Message, B
     };
     // Staff see the visitor's name (never the address) as the sender of a notification.
     if row.kind == Kind::NewMessage.as_str()
-        && let Some(sealed) = contact.as_ref().and_then(|c| c.name_sealed.clone())
-        && let Some(contact) = contact.as_ref()
+        && let Some(sealed) = contact.and_then(|c| c.name_sealed.clone())
+        && let Some(contact) = contact
         && let Ok(name) = app
             .sealer
             .open::<VisitorName>(&Sealed::from_stored(sealed), contact.id)
@@ -312,8 +312,14 @@ enum Outcome {
     Dead(String),
 }
 
-async fn deliver(app: &AppState, mailer: &Mailer, row: outbox::Model) -> Result<(), DbErr> {
-    let outcome = match build(app, &row).await {
+/// Tries one mail and returns the row's new state, to be written with others by [`record`].
+async fn attempt(
+    app: &AppState,
+    mailer: &Mailer,
+    row: outbox::Model,
+    contact: Option<&contacts::Model>,
+) -> outbox::ActiveModel {
+    let outcome = match build(app, &row, contact) {
         Err(BuildError::Permanent(reason)) => Outcome::Dead(reason),
         Err(BuildError::Db(e)) => Outcome::Retry(format!("database: {e}")),
         // SMTP servers quote the recipient in their errors; what is stored and logged must not.
@@ -359,27 +365,68 @@ async fn deliver(app: &AppState, mailer: &Mailer, row: outbox::Model) -> Result<
             active.last_error = Set(Some(reason));
         }
     }
-    active.update(&app.db).await?;
-    Ok(())
+    active
 }
 
-/// One pass: claims a batch of due mail and delivers it, several at once. Returns how many
-/// rows were claimed.
+/// Writes the outcomes of several attempts in one transaction: one commit for many mails.
+async fn record(db: &DatabaseConnection, outcomes: Vec<outbox::ActiveModel>) -> Result<(), DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    for outcome in outcomes {
+        outbox::Entity::update(outcome).exec(&txn).await?;
+    }
+    txn.commit().await
+}
+
+/// One pass: claims a batch of due mail and delivers it over several connections at once.
+/// Outcomes are written as they come, in groups: whatever finished while the last group was
+/// being committed goes into the next commit, so a crash can repeat only the few mails sent
+/// since the last commit (delivery is at least once). Returns how many rows were claimed.
 pub async fn deliver_due(app: &AppState) -> Result<usize, DbErr> {
     let mailer = &app.mailer;
     let settings = &app.settings.mail;
     let lease = Duration::from_secs(settings.smtp.timeout_secs.saturating_mul(2).max(60));
     let rows = claim(app, settings.batch_size, lease).await?;
     let claimed = rows.len();
+    let contact_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.contact_id).collect();
+    let contacts: HashMap<Uuid, contacts::Model> = if contact_ids.is_empty() {
+        HashMap::new()
+    } else {
+        contacts::Entity::find()
+            .filter(contacts::Column::Id.is_in(contact_ids))
+            .all(&app.db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect()
+    };
     let parallel = settings.smtp.max_connections.max(1) as usize;
-    let results: Vec<Result<(), DbErr>> = futures_util::stream::iter(rows)
-        .map(|row| deliver(app, mailer, row))
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
-    for result in results {
-        result?;
-    }
+    let (done, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+    let deliveries = async {
+        let done = done;
+        futures_util::stream::iter(rows)
+            .map(|row| {
+                let contact = row.contact_id.and_then(|id| contacts.get(&id));
+                attempt(app, mailer, row, contact)
+            })
+            .buffer_unordered(parallel)
+            .for_each(|outcome| {
+                let _ = done.send(outcome);
+                std::future::ready(())
+            })
+            .await;
+    };
+    let recorder = async {
+        while let Some(first) = outcomes.recv().await {
+            let mut group = vec![first];
+            while let Ok(next) = outcomes.try_recv() {
+                group.push(next);
+            }
+            record(&app.db, group).await?;
+        }
+        Ok::<(), DbErr>(())
+    };
+    let ((), recorded) = tokio::join!(deliveries, recorder);
+    recorded?;
     Ok(claimed)
 }
 

@@ -12,7 +12,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{FixedOffset, Utc};
+use chrono::Utc;
 use clap::{Parser, ValueEnum};
 use poem::http::StatusCode;
 use poem::listener::TcpListener;
@@ -209,7 +209,7 @@ fn pg_sql(sql: &str) -> &'static str {
 }
 
 #[handler]
-fn page(Data(page): Data<&Page>) -> Response {
+fn static_page(Data(page): Data<&Page>) -> Response {
     Response::builder()
         .content_type("text/html; charset=utf-8")
         .body(page.0.clone())
@@ -249,7 +249,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => b"<!doctype html><title>baseline</title>".to_vec(),
     };
     let app = Route::new()
-        .at("/", get(page))
+        .at("/", get(static_page))
         .at("/api/v1/messages", post(submit))
         .data(db)
         .data(Page(page_bytes.into()));

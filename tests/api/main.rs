@@ -12,6 +12,7 @@ mod captcha;
 mod cli;
 mod form;
 mod header_injection;
+mod hostile_input;
 mod idempotency;
 mod instances;
 mod legal;

@@ -391,6 +391,17 @@ pub async fn list(req: &Request, app: &App, query: ListQuery) -> ListThreadsResp
             }
         },
     };
+    if query
+        .q
+        .as_deref()
+        .is_some_and(|q| q.chars().any(char::is_control))
+    {
+        return ListThreadsResponse::BadRequest(problem(
+            req,
+            ErrorCode::MalformedRequest,
+            "The search text contains control characters, which no conversation holds.",
+        ));
+    }
     let filter = Filter {
         status: query.status.map(Into::into),
         query: query.q,

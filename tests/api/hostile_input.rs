@@ -182,6 +182,8 @@ async fn send_json(app: &TestApp, op: &JsonOp, hostile: &Hostile) -> reqwest::Re
 
 /// Sends every hostile body to every operation, then each valid body once.
 async fn sweep_json(app: &TestApp, ops: &[JsonOp]) {
+    // Mail delivery unseals addresses and audits it: let the outbox settle first.
+    app.wait_for_outbox_idle().await;
     let before = app.row_counts().await;
     for op in ops {
         for hostile in hostile_json(op) {
@@ -365,6 +367,8 @@ async fn inbound_mail_over_http_refuses_the_wrong_type_and_the_oversized(backend
         .set("SEALPOST__MAIL__INBOUND__MAX_MESSAGE_BYTES", "4096")
         .spawn()
         .await;
+    // Mail delivery unseals addresses and audits it: let the outbox settle first.
+    app.wait_for_outbox_idle().await;
     let before = app.row_counts().await;
     let post = |content_type: &'static str, body: Vec<u8>| {
         app.client
@@ -480,6 +484,8 @@ fn hostile_forms(path: &str, csrf: &str) -> Vec<Hostile> {
 
 /// Sends every hostile body to every form, then each valid form once.
 async fn sweep_forms(app: &TestApp, ops: &[FormOp<'_>]) {
+    // Mail delivery unseals addresses and audits it: let the outbox settle first.
+    app.wait_for_outbox_idle().await;
     let before = app.row_counts().await;
     for op in ops {
         for hostile in hostile_forms(&op.path, &op.browser.csrf) {
@@ -806,6 +812,8 @@ async fn a_nul_character_in_a_text_field_is_refused_and_never_a_server_error(bac
         Some(&legal),
         json!({"subject": reference, "reason": nul}),
     ));
+    // Mail delivery unseals addresses and audits it: let the outbox settle first.
+    app.wait_for_outbox_idle().await;
     let before = app.row_counts().await;
 
     for (path, key, body) in &cases {
@@ -818,5 +826,21 @@ async fn a_nul_character_in_a_text_field_is_refused_and_never_a_server_error(bac
         let text = resp.text().await.unwrap_or_default();
         assert_eq!(status, 422, "{path} with {body}: {text}");
     }
+    // And in a search, which reaches the database as a pattern.
+    let search = app
+        .client
+        .get(app.url("/api/v1/messages?q=before%00after"))
+        .bearer_auth(&agent)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(search.status(), 400, "a NUL in a search is refused");
+    assert_eq!(
+        search.json::<Value>().await.expect("problem")["code"],
+        "malformed_request"
+    );
     assert_eq!(app.row_counts().await, before);
+    let inbox = app.signed_in("nul-agent", "agent").await;
+    let page = inbox.get("/staff?q=before%00after").await;
+    assert_eq!(page.status(), 200, "the inbox page finds nothing");
 }

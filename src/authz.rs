@@ -330,8 +330,13 @@ fn tokens_equal(a: &str, b: &str) -> bool {
 }
 
 /// Reads a posted form body (URL-encoded or multipart, bounded) for one field, and puts the
-/// body back for the handler.
-async fn form_field(req: &mut Request, limit: usize, name: &str) -> Result<Option<String>> {
+/// body back for the handler. A body of another type has no field to read: it is refused as
+/// such (415) rather than as a missing token, since no form of that type is ever accepted.
+async fn form_field(
+    req: &mut Request,
+    limit: usize,
+    name: &str,
+) -> std::result::Result<Option<String>, Denial> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -339,15 +344,31 @@ async fn form_field(req: &mut Request, limit: usize, name: &str) -> Result<Optio
         .unwrap_or_default()
         .to_owned();
     let multipart_boundary = multer::parse_boundary(&content_type).ok();
+    if multipart_boundary.is_none() && content_type.starts_with("multipart/") {
+        return Err(Denial::Status(
+            ErrorCode::MalformedRequest,
+            "A multipart form needs a boundary.",
+        ));
+    }
+    let body = req.take_body();
+    let bytes = body
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|_| Denial::Status(ErrorCode::PayloadTooLarge, "The form is too large."))?;
     if multipart_boundary.is_none()
         && !content_type.starts_with("application/x-www-form-urlencoded")
     {
-        return Ok(None);
+        let empty = bytes.is_empty();
+        req.set_body(Body::from(bytes));
+        return if empty {
+            Ok(None)
+        } else {
+            Err(Denial::Status(
+                ErrorCode::UnsupportedMediaType,
+                "A form must be sent as application/x-www-form-urlencoded or multipart/form-data.",
+            ))
+        };
     }
-    let body = req.take_body();
-    let bytes = body.into_bytes_limit(limit).await.map_err(|_| {
-        poem::Error::from_string("the form is too large", StatusCode::PAYLOAD_TOO_LARGE)
-    })?;
     let value = match multipart_boundary {
         None => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
             .ok()
@@ -545,9 +566,9 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
             Some(session) if changing && rule.access != Access::Public => {
                 let sent = match req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
                     Some(header) => Some(header.to_owned()),
-                    None => form_field(req, limit, CSRF_FIELD)
-                        .await
-                        .map_err(|_| csrf_refused_too_large())?,
+                    // The API reads its token from the header only (its bodies are JSON).
+                    None if api => None,
+                    None => form_field(req, limit, CSRF_FIELD).await?,
                 };
                 if !sent.is_some_and(|t| tokens_equal(&t, &session.csrf)) {
                     return Err(csrf_refused);
@@ -557,9 +578,7 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
                 // Signed-out forms: a double-submit cookie.
                 let existing = cookie_value(req, CSRF_COOKIE).filter(|v| v.len() >= 32);
                 if changing {
-                    let sent = form_field(req, limit, CSRF_FIELD)
-                        .await
-                        .map_err(|_| csrf_refused_too_large())?;
+                    let sent = form_field(req, limit, CSRF_FIELD).await?;
                     match (&existing, sent) {
                         (Some(cookie), Some(sent)) if tokens_equal(&sent, cookie) => {}
                         _ => return Err(csrf_refused),
@@ -585,10 +604,6 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
         }
         Ok(set_cookie)
     }
-}
-
-fn csrf_refused_too_large() -> Denial {
-    Denial::Status(ErrorCode::PayloadTooLarge, "The form is too large.")
 }
 
 #[cfg(test)]

@@ -92,6 +92,18 @@ fn like_pattern(query: &str) -> String {
 /// (status, updated_at, id), so paging stays cheap however many threads there are.
 pub async fn list(app: &AppState, filter: &Filter) -> Result<Page, DbErr> {
     let limit = filter.limit.clamp(1, MAX_PAGE);
+    // No stored text holds a control character (bodies and subjects refuse them), and
+    // PostgreSQL cannot even compare against a NUL: such a search finds nothing.
+    if filter
+        .query
+        .as_deref()
+        .is_some_and(|q| q.chars().any(char::is_control))
+    {
+        return Ok(Page {
+            items: Vec::new(),
+            next: None,
+        });
+    }
     let mut select = threads::Entity::find();
     if let Some(status) = filter.status {
         select = select.filter(threads::Column::Status.eq(status.as_str()));

@@ -54,8 +54,10 @@ pub struct ApiKeyInfo {
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last used (to the minute), or `null` if never.
+    #[oai(nullable)]
     pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked, or `null` while it works.
+    #[oai(nullable)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 

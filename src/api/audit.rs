@@ -32,6 +32,7 @@ pub struct AuditEntry {
     /// What, e.g. `staff.signed_in`, `contact.unsealed`, `api_key.created`.
     pub action: String,
     /// On what: a login, a contact id, a key id; `null` when nothing in particular.
+    #[oai(nullable)]
     pub target: Option<String>,
     /// More about it.
     pub details: serde_json::Value,
@@ -48,6 +49,7 @@ pub struct AuditPage {
     /// Entries, oldest first.
     pub items: Vec<AuditEntry>,
     /// Pass as `after` for the next page; `null` at the end.
+    #[oai(nullable)]
     pub next_after: Option<i64>,
 }
 
@@ -73,6 +75,7 @@ pub struct AuditVerification {
     pub head_seq: i64,
     pub head_hash: String,
     /// The first broken entry, when there is one.
+    #[oai(nullable)]
     pub broken: Option<BrokenEntry>,
 }
 

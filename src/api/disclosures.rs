@@ -30,6 +30,7 @@ pub struct OrderCopy {
     /// The file's name, e.g. `order.pdf`.
     pub file_name: String,
     /// Its media type, e.g. `application/pdf`; `application/octet-stream` when absent.
+    #[oai(nullable)]
     pub content_type: Option<String>,
     /// The file, base64 (standard alphabet, padded); at most 5 MiB decoded.
     pub content_base64: String,
@@ -42,6 +43,7 @@ pub struct NewDisclosure {
     /// The requesting authority, 1 to 200 characters.
     pub authority: String,
     /// The court, when there is one; at most 200 characters.
+    #[oai(nullable)]
     pub court: Option<String>,
     /// The case or order number, 1 to 100 characters.
     pub case_number: String,
@@ -59,6 +61,7 @@ pub struct NewDisclosure {
     pub deadline: String,
     /// The gag order's last day (`YYYY-MM-DD`, the gag holds through it) or its end as an
     /// RFC 3339 time; `null` for none. The notices to the data subjects wait until it ends.
+    #[oai(nullable)]
     pub gag_until: Option<String>,
     /// The copy of the order.
     pub order_copy: OrderCopy,
@@ -99,6 +102,7 @@ pub struct DisclosureSubject {
 #[oai(rename_all = "snake_case")]
 pub struct DisclosureEvent {
     /// The state before; `null` for the filing.
+    #[oai(nullable)]
     pub from: Option<String>,
     /// The state after.
     pub to: String,
@@ -119,6 +123,7 @@ pub struct Disclosure {
     /// The requesting authority.
     pub authority: String,
     /// The court, if any.
+    #[oai(nullable)]
     pub court: Option<String>,
     /// The case or order number.
     pub case_number: String,
@@ -129,10 +134,12 @@ pub struct Disclosure {
     /// The categories asked for.
     pub requested_categories: Vec<String>,
     /// The categories approved; `null` until approval.
+    #[oai(nullable)]
     pub approved_categories: Option<Vec<String>>,
     /// The deadline, `YYYY-MM-DD`.
     pub deadline: String,
     /// When the gag order ends; `null` for none.
+    #[oai(nullable)]
     pub gag_until: Option<DateTime<Utc>>,
     /// `received`, `under_review`, `approved`, `rejected`, `executed` or `withdrawn`.
     pub state: String,
@@ -141,14 +148,17 @@ pub struct Disclosure {
     /// When it was filed.
     pub created_at: DateTime<Utc>,
     /// When it was executed, if it was.
+    #[oai(nullable)]
     pub executed_at: Option<DateTime<Utc>>,
     /// Whom it is about.
     pub subjects: Vec<DisclosureSubject>,
     /// Every state change, oldest first.
     pub history: Vec<DisclosureEvent>,
     /// The copy of the order.
+    #[oai(nullable)]
     pub order_copy: Option<Document>,
     /// The export package, once executed.
+    #[oai(nullable)]
     pub package: Option<Document>,
 }
 
@@ -189,8 +199,10 @@ pub struct Transition {
     /// Why, 1 to 2,000 characters. Required for every decision.
     pub reason: String,
     /// For `approved`: the categories approved, a subset of those asked for; all when absent.
+    #[oai(nullable)]
     pub categories: Option<Vec<String>>,
     /// For `approved`: the ids of the subjects approved; all when absent.
+    #[oai(nullable)]
     pub subjects: Option<Vec<Uuid>>,
 }
 
@@ -205,6 +217,7 @@ pub struct Execution {
     /// Notices queued for data subjects who gave an address.
     pub notices: i64,
     /// When the notices go out, if a gag order holds them back.
+    #[oai(nullable)]
     pub notices_held_until: Option<DateTime<Utc>>,
     /// The request as it is now.
     pub disclosure: Disclosure,
@@ -227,6 +240,7 @@ pub struct LegalHold {
     /// When.
     pub placed_at: DateTime<Utc>,
     /// When it was released; `null` while it holds.
+    #[oai(nullable)]
     pub released_at: Option<DateTime<Utc>>,
 }
 
@@ -340,6 +354,9 @@ pub enum TransitionResponse {
     /// The request's state does not allow this move (e.g. approving a request not under review).
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
+    /// The request is over the size limit (64 KiB by default).
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
     /// The body is not `application/json`.
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
@@ -425,6 +442,9 @@ pub enum PlaceHoldResponse {
     /// Only `legal` places holds; a cookie call must send `X-CSRF-Token`.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
+    /// The request is over the size limit (64 KiB by default).
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
     /// The body is not `application/json`.
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
@@ -456,6 +476,9 @@ pub enum ReleaseHoldResponse {
     /// The hold was released already.
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
+    /// The request is over the size limit (64 KiB by default).
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
     /// The body is not `application/json`.
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),

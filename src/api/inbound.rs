@@ -59,6 +59,7 @@ pub struct Accepted {
     /// What became of the mail.
     pub outcome: Outcome,
     /// The conversation it joined, when relayed.
+    #[oai(nullable)]
     pub thread_id: Option<Uuid>,
 }
 
@@ -79,6 +80,9 @@ pub enum InboundResponse {
     /// Over `mail.inbound.max_message_bytes`.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
+    /// The body is not `message/rfc822`.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
     /// Refused: unknown or forged relay address, a sender not on the conversation, or no text.
     #[oai(status = 422, content_type = "application/problem+json")]
     Refused(Json<Problem>),

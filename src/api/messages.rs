@@ -28,24 +28,30 @@ pub struct MessagesApi;
 #[oai(rename_all = "snake_case", deny_unknown_fields)]
 pub struct SubmitMessage {
     /// The visitor's name: optional, at most 100 characters, one line. Sealed on arrival.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The visitor's e-mail address: optional, but without it nobody can answer by e-mail.
     /// Sealed on arrival and never shown to anyone.
+    #[oai(nullable)]
     pub email: Option<String>,
     /// Subject: optional, at most 200 characters, one line.
+    #[oai(nullable)]
     pub subject: Option<String>,
     /// The message: plain text, or HTML limited to p, br, b, strong, i, em, ul, ol, li,
     /// blockquote, code, pre and a (http, https, mailto links). At most 20,000 characters.
     pub body: String,
     /// Language for pages and mail: `en`, `ru` or `kk` (a tag such as `ru-RU` is fine).
     /// Defaults to the site's language.
+    #[oai(nullable)]
     pub locale: Option<String>,
     /// The visitor accepts the privacy policy; must be `true`.
     pub consent: bool,
     /// The version of the privacy policy the visitor was shown; defaults to the current one.
     /// A version other than the current one is refused.
+    #[oai(nullable)]
     pub policy_version: Option<String>,
     /// The hCaptcha response token, required when the site has the captcha enabled.
+    #[oai(nullable)]
     pub captcha_token: Option<String>,
 }
 
@@ -99,7 +105,7 @@ pub(super) fn english(problem: FieldProblem) -> String {
         FieldProblem::Required => "This field is required.".into(),
         FieldProblem::TooLong { max } => format!("At most {max} characters are allowed."),
         FieldProblem::ControlCharacters => {
-            "Line breaks and control characters are not allowed.".into()
+            "Control characters such as NUL are not allowed, nor line breaks outside a body.".into()
         }
         FieldProblem::InvalidEmail => "This is not a valid e-mail address.".into(),
         FieldProblem::Unsupported => "This value is not supported.".into(),

@@ -26,10 +26,11 @@ pub struct Problem {
     /// `not_found`, `method_not_allowed`, `conflict`, `service_unavailable`, `internal_error`.
     pub code: String,
     /// For `validation_failed`: one entry per field that was refused.
-    #[oai(skip_serializing_if_is_empty)]
+    /// Absent when empty, so it is not a required property.
+    #[oai(default, skip_serializing_if_is_empty)]
     pub errors: Vec<FieldError>,
     /// The id of this request, also sent as `X-Request-Id`; quote it when reporting a problem.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub request_id: Option<String>,
 }
 

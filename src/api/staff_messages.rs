@@ -94,6 +94,7 @@ pub struct ThreadSummary {
     /// The short reference the visitor quotes, like `SP-7KQ2-M9XD`.
     pub reference: String,
     /// The subject, when the visitor gave one.
+    #[oai(nullable)]
     pub subject: Option<String>,
     /// Where the conversation stands.
     pub status: Status,
@@ -117,6 +118,7 @@ pub struct ThreadPage {
     /// The conversations, newest activity first.
     pub items: Vec<ThreadSummary>,
     /// Pass this as `cursor` for the next page; `null` on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -125,6 +127,7 @@ pub struct ThreadPage {
 #[oai(rename_all = "snake_case")]
 pub struct Visitor {
     /// The name the visitor gave, if any.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The relay address that reaches the visitor by mail through Sealpost; mail to it joins
     /// this conversation.
@@ -144,6 +147,7 @@ pub struct ThreadMessage {
     pub author: Author,
     /// For answers written in the inbox or through the API by a signed-in person: their
     /// login. `null` for the visitor, for answers by mail and for answers through an API key.
+    #[oai(nullable)]
     pub staff_login: Option<String>,
     /// The body as cleaned HTML (a small allowlist of tags), safe to render as is.
     pub body_html: String,
@@ -164,6 +168,7 @@ pub struct Thread {
     /// The short reference the visitor quotes, like `SP-7KQ2-M9XD`.
     pub reference: String,
     /// The subject, when the visitor gave one.
+    #[oai(nullable)]
     pub subject: Option<String>,
     /// Where the conversation stands.
     pub status: Status,
@@ -386,6 +391,17 @@ pub async fn list(req: &Request, app: &App, query: ListQuery) -> ListThreadsResp
             }
         },
     };
+    if query
+        .q
+        .as_deref()
+        .is_some_and(|q| q.chars().any(char::is_control))
+    {
+        return ListThreadsResponse::BadRequest(problem(
+            req,
+            ErrorCode::MalformedRequest,
+            "The search text contains control characters, which no conversation holds.",
+        ));
+    }
     let filter = Filter {
         status: query.status.map(Into::into),
         query: query.q,

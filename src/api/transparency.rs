@@ -17,8 +17,10 @@ pub struct TransparencyApi;
 #[oai(rename_all = "snake_case")]
 pub struct Count {
     /// The number; `null` when it is below the threshold.
+    #[oai(nullable)]
     pub count: Option<i64>,
     /// The threshold, when the number is below it ("fewer than N"); otherwise `null`.
+    #[oai(nullable)]
     pub fewer_than: Option<i64>,
 }
 

@@ -44,6 +44,11 @@ pub struct MessageBody {
     html: String,
 }
 
+/// A control character other than the line breaks and tabs that text is made of.
+fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
 impl MessageBody {
     pub const MAX_CHARS: usize = 20_000;
 
@@ -55,6 +60,11 @@ impl MessageBody {
             return Err(FieldProblem::TooLong {
                 max: Self::MAX_CHARS,
             });
+        }
+        // NUL and the other control characters no keyboard types: refused, not stripped, like
+        // the one-line fields. PostgreSQL's text cannot even hold U+0000.
+        if input.chars().any(is_forbidden_control) {
+            return Err(FieldProblem::ControlCharacters);
         }
         let input = input.replace("\r\n", "\n");
         let html = if looks_like_html(&input) {
@@ -74,6 +84,7 @@ impl MessageBody {
         let text: String = input
             .replace("\r\n", "\n")
             .chars()
+            .filter(|&c| !is_forbidden_control(c))
             .take(Self::MAX_CHARS)
             .collect();
         if text.trim().is_empty() {
@@ -245,6 +256,20 @@ fn html_is_blank(html: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn control_characters_are_refused_but_line_breaks_and_tabs_are_text() {
+        for bad in ["a\u{0}b", "bell\u{7}", "esc\u{1b}[31m", "c1\u{85}"] {
+            assert_eq!(
+                MessageBody::parse(bad).err(),
+                Some(FieldProblem::ControlCharacters),
+                "{bad:?}"
+            );
+        }
+        assert!(MessageBody::parse("line one\r\nline\ttwo").is_ok());
+        let from_mail = MessageBody::from_plain_text("mail\u{0} text").expect("kept");
+        assert!(!from_mail.html().contains('\u{0}'));
+    }
 
     #[test]
     fn plain_text_is_escaped_not_interpreted() {

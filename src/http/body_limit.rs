@@ -44,11 +44,13 @@ pub struct BodyLimitEndpoint<E> {
     exceptions: Vec<(&'static str, usize)>,
 }
 
-/// Reads and forgets what is left of a refused body (up to a bound), so that the client, still
-/// sending, gets the 413 instead of a reset connection.
-async fn drain(body: Body) {
-    const DRAIN_CAP: u64 = 1 << 20;
-    let mut reader = body.into_async_read().take(DRAIN_CAP);
+/// Reads and forgets what is left of a refused body, so that the client, still sending, gets
+/// the 413 instead of a reset connection. Bounded by the limit itself plus 1 MiB: a body just
+/// over a large limit (a disclosure request's order copy) is read to its end, no more is read
+/// than an accepted request could cost, and a client sending far more is cut off.
+async fn drain(body: Body, max_bytes: usize) {
+    const DRAIN_SLACK: u64 = 1 << 20;
+    let mut reader = body.into_async_read().take(max_bytes as u64 + DRAIN_SLACK);
     let _ = tokio::io::copy(&mut reader, &mut tokio::io::sink()).await;
 }
 
@@ -74,7 +76,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if announced.is_some_and(|n| n > max_bytes as u64) {
-            drain(req.take_body()).await;
+            drain(req.take_body(), max_bytes).await;
             return Err(too_large(max_bytes));
         }
         if announced != Some(0) {
@@ -91,7 +93,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
                     )
                 })?;
             if read > max_bytes {
-                drain(Body::from_async_read(reader)).await;
+                drain(Body::from_async_read(reader), max_bytes).await;
                 return Err(too_large(max_bytes));
             }
             req.set_body(Body::from(buffer));

@@ -48,6 +48,7 @@ pub(crate) fn problem_text(t: &Tr, field: &str, problem: FieldProblem) -> String
         ("consent", _) => t.get("error-consent"),
         (_, FieldProblem::Required) => t.get("error-required"),
         (_, FieldProblem::TooLong { max }) => t.arg("error-too-long", "max", max),
+        ("body", FieldProblem::ControlCharacters) => t.get("error-body-control-characters"),
         (_, FieldProblem::ControlCharacters) => t.get("error-control-characters"),
         (_, FieldProblem::InvalidEmail) => t.get("error-invalid-email"),
         (_, FieldProblem::Unsupported) => t.get("error-unsupported"),

@@ -836,3 +836,39 @@ impl TestApp {
             .id
     }
 }
+
+impl TestApp {
+    /// The number of rows of every table, by name: what "nothing was stored" compares.
+    pub async fn row_counts(&self) -> std::collections::BTreeMap<String, i64> {
+        let backend = self.db().get_database_backend();
+        let list = match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                "SELECT table_name::text AS t FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            }
+            _ => "SELECT name AS t FROM sqlite_master WHERE type = 'table'",
+        };
+        let tables: Vec<String> = self
+            .db()
+            .query_all_raw(sea_orm::Statement::from_string(backend, list))
+            .await
+            .expect("tables")
+            .into_iter()
+            .map(|row| row.try_get::<String>("", "t").expect("name"))
+            .collect();
+        let mut counts = std::collections::BTreeMap::new();
+        for table in tables {
+            let row = self
+                .db()
+                .query_one_raw(sea_orm::Statement::from_string(
+                    backend,
+                    format!("SELECT COUNT(*) AS n FROM \"{table}\""),
+                ))
+                .await
+                .expect("count")
+                .expect("a row");
+            counts.insert(table, row.try_get::<i64>("", "n").expect("n"));
+        }
+        counts
+    }
+}

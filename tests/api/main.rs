@@ -13,6 +13,7 @@ mod cli;
 mod form;
 mod group_commit;
 mod header_injection;
+mod hostile_input;
 mod idempotency;
 mod instances;
 mod legal;

@@ -30,6 +30,7 @@ form-errors-summary = Please check the marked fields; everything you typed is st
 error-required = This field is required.
 error-too-long = Please use at most { $max } characters.
 error-control-characters = Line breaks and control characters are not allowed here.
+error-body-control-characters = The message contains control characters (such as NUL) that text cannot hold.
 error-invalid-email = This does not look like an e-mail address, for example name@example.org.
 error-unsupported = This value is not supported.
 error-consent = Please accept the privacy policy to send your message.

@@ -30,6 +30,7 @@ form-errors-summary = Белгіленген өрістерді тексерің
 error-required = Бұл өрісті толтыру міндетті.
 error-too-long = Ең көбі { $max } таңба енгізуге болады.
 error-control-characters = Мұнда жол ауыстыруға және басқару таңбаларына рұқсат етілмейді.
+error-body-control-characters = Хабарламада мәтінде болмайтын басқару таңбалары (мысалы, NUL) бар.
 error-invalid-email = Бұл электрондық пошта мекенжайына ұқсамайды (үлгі: name@example.org).
 error-unsupported = Бұл мәнге қолдау көрсетілмейді.
 error-consent = Хабарламаны жіберу үшін құпиялылық саясатын қабылдаңыз.

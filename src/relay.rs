@@ -387,31 +387,23 @@ fn hide_addresses(
     contact: Option<&crate::entities::contacts::Model>,
     alias: &str,
 ) -> String {
-    let mut out = text.to_owned();
-    for word in crate::mail::inbound::addresses_in(text) {
+    crate::mail::inbound::hide_addresses(text, alias, &app.settings.mail.relay_domain, |word| {
         let is_staff = app
             .settings
             .mail
             .staff_addresses
             .iter()
             .any(|s| s.eq_ignore_ascii_case(word));
-        let is_visitor = contact
-            .and_then(|c| c.email_index.as_ref())
-            .is_some_and(|index| {
-                crate::domain::EmailAddress::parse(word)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|e| &app.sealer.email_index(&e) == index)
-            });
-        let is_ours = word.to_ascii_lowercase().ends_with(&format!(
-            "@{}",
-            app.settings.mail.relay_domain.to_ascii_lowercase()
-        ));
-        if (is_staff || is_visitor) && !is_ours {
-            out = out.replace(word, alias);
-        }
-    }
-    out
+        is_staff
+            || contact
+                .and_then(|c| c.email_index.as_ref())
+                .is_some_and(|index| {
+                    crate::domain::EmailAddress::parse(word)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|e| &app.sealer.email_index(&e) == index)
+                })
+    })
 }
 
 /// Takes in a mail for the relay domain: one code path for SMTP and HTTP. A staff answer goes

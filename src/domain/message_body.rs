@@ -283,6 +283,20 @@ mod tests {
         assert_eq!(b.html(), "<p>Hello,<br>second line</p><p>New paragraph</p>");
     }
 
+    /// Found by the `form_decoder` fuzz target (fuzz/artifacts, 2026-11-24): `https:host` with
+    /// no slashes is kept as the https link it is (WHATWG URL parsing), not anything else.
+    #[test]
+    fn a_link_without_slashes_after_the_scheme_stays_an_https_link() {
+        let b = MessageBody::parse("<p>Hello <a href=\"https:xamxample.org\">there</a></p>")
+            .expect("ok");
+        assert_eq!(
+            b.html(),
+            "<p>Hello <a href=\"https:xamxample.org\" rel=\"nofollow noopener noreferrer\">there</a></p>"
+        );
+        let b = MessageBody::parse("<a href=\"javascript:xamxample.org\">x</a>").expect("ok");
+        assert!(!b.html().contains("javascript"), "{}", b.html());
+    }
+
     #[test]
     fn allowed_html_survives_and_links_are_defused() {
         let b = MessageBody::parse(

@@ -196,6 +196,24 @@ pub fn addresses_in(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Replaces every address of `text` that `is_party` names (staff's or the visitor's) with
+/// `alias`; the relay domain's own addresses stay.
+pub fn hide_addresses(
+    text: &str,
+    alias: &str,
+    relay_domain: &str,
+    is_party: impl Fn(&str) -> bool,
+) -> String {
+    let ours = format!("@{}", relay_domain.to_ascii_lowercase());
+    let mut out = text.to_owned();
+    for word in addresses_in(text) {
+        if is_party(word) && !word.to_ascii_lowercase().ends_with(&ours) {
+            out = out.replace(word, alias);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +272,20 @@ mod tests {
         assert_eq!(
             Parsed::parse(&null).expect("parses").automatic(Some("<>")),
             Some(Automatic::Other)
+        );
+    }
+
+    #[test]
+    fn the_parties_addresses_give_way_to_the_alias() {
+        let party = |w: &str| w.eq_ignore_ascii_case("anna@example.org");
+        assert_eq!(
+            hide_addresses(
+                "mail ANNA@example.org or reply+1@relay.example.org, not bob@example.net",
+                "reply+2@relay.example.org",
+                "relay.example.org",
+                party
+            ),
+            "mail reply+2@relay.example.org or reply+1@relay.example.org, not bob@example.net"
         );
     }
 

@@ -82,7 +82,8 @@ impl RelayToken {
 
     pub fn decode(token: &str, sealer: &Sealer) -> Result<Self, TokenError> {
         let token = token.to_ascii_lowercase();
-        if token.len() != 2 * (17 + MAC_BYTES) {
+        // Checked before slicing by bytes: a multi-byte character would split mid-way.
+        if token.len() != 2 * (17 + MAC_BYTES) || !token.is_ascii() {
             return Err(TokenError::Forged);
         }
         let bytes: Vec<u8> = (0..token.len())
@@ -154,6 +155,26 @@ mod tests {
             Err(TokenError::Forged)
         );
         assert_eq!(RelayToken::decode("zz", &s), Err(TokenError::Forged));
+    }
+
+    /// Found by the `reply_token` fuzz target (2026-11-24): a token of the right length in
+    /// bytes that starts with a three-byte character panicked while being cut into hex pairs.
+    #[test]
+    fn a_token_with_multibyte_characters_is_refused_not_a_panic() {
+        let s = sealer(7);
+        let crash = format!("\u{1213}{}\u{19}{}", ">".repeat(18), ">".repeat(32));
+        assert_eq!(crash.len(), 54);
+        assert_eq!(RelayToken::decode(&crash, &s), Err(TokenError::Forged));
+        assert_eq!(
+            RelayToken::from_address(
+                &format!("reply+{crash}@relay.example.org"),
+                &s,
+                "relay.example.org"
+            ),
+            Err(TokenError::Forged)
+        );
+        let euro = format!("€{}", "a".repeat(51));
+        assert_eq!(RelayToken::decode(&euro, &s), Err(TokenError::Forged));
     }
 
     #[test]

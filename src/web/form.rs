@@ -123,13 +123,7 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
         );
     }
 
-    let draft = Draft {
-        name: posted.get("name").to_owned(),
-        email: posted.get("email").to_owned(),
-        subject: posted.get("subject").to_owned(),
-        body: posted.get("body").to_owned(),
-        consent: matches!(posted.get("consent"), "on" | "yes" | "true" | "1"),
-    };
+    let draft = posted.draft();
     let t = Tr::new(locale);
     let new = match draft.parse(locale, posted.get("policy_version")) {
         Ok(new) => new,

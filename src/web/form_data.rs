@@ -9,6 +9,7 @@ use poem::web::Multipart;
 use poem::{Body, FromRequest, Request, RequestBody};
 
 use crate::legal::intake::Upload;
+use crate::messages::Draft;
 
 pub struct FormData(Vec<(String, String)>, Vec<(String, Upload)>);
 
@@ -114,6 +115,17 @@ impl FormData {
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .collect()
+    }
+
+    /// The visitor form's fields as typed, before parsing.
+    pub fn draft(&self) -> Draft {
+        Draft {
+            name: self.get("name").to_owned(),
+            email: self.get("email").to_owned(),
+            subject: self.get("subject").to_owned(),
+            body: self.get("body").to_owned(),
+            consent: matches!(self.get("consent"), "on" | "yes" | "true" | "1"),
+        }
     }
 
     /// The first file uploaded as `name`.

@@ -4,7 +4,7 @@
 
 mod errors;
 mod form;
-mod form_data;
+pub mod form_data;
 mod my_data;
 mod pages;
 mod staff;

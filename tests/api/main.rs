@@ -30,3 +30,4 @@ mod staff;
 mod staff_api;
 mod stats;
 mod thread;
+mod xss_browser;

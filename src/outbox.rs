@@ -344,9 +344,24 @@ async fn deliver(app: &AppState, mailer: &Mailer, row: outbox::Model) -> Result<
             active.last_error = Set(Some(reason));
         }
     }
-    active.update(&app.db).await?;
-    Ok(())
+    // The mail may be out already: if the database is away for a moment, keep trying to record
+    // that (well inside the lease) rather than leave the row to be claimed and sent again.
+    let started = std::time::Instant::now();
+    loop {
+        match active.clone().update(&app.db).await {
+            Ok(_) => return Ok(()),
+            Err(e) if started.elapsed() < RECORD_PATIENCE => {
+                tracing::warn!(outbox_id = %id, error = %e, "recording a delivery failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
+
+/// How long a worker keeps trying to record a delivery's outcome: well under the shortest lease
+/// (60 s), so that nobody else claims the row meanwhile.
+const RECORD_PATIENCE: Duration = Duration::from_secs(30);
 
 /// One pass: claims a batch of due mail and delivers it, several at once. Returns how many
 /// rows were claimed.

@@ -10,6 +10,7 @@ mod audit;
 mod authorization;
 mod captcha;
 mod cli;
+mod faults;
 mod form;
 mod header_injection;
 mod idempotency;

@@ -99,6 +99,8 @@ pub struct ServerSettings {
     pub hsts: bool,
     pub max_request_bytes: usize,
     pub shutdown_timeout_secs: u64,
+    pub header_timeout_secs: u64,
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -390,6 +392,21 @@ impl Settings {
         }
         if self.database.max_batch == 0 {
             return Err(invalid("database.max_batch", "must be at least 1"));
+        }
+        for (key, value) in [
+            (
+                "server.header_timeout_secs",
+                self.server.header_timeout_secs,
+            ),
+            ("server.body_timeout_secs", self.server.body_timeout_secs),
+            (
+                "database.acquire_timeout_secs",
+                self.database.acquire_timeout_secs,
+            ),
+        ] {
+            if value < 1 {
+                return Err(invalid(key, "must be at least 1"));
+            }
         }
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));

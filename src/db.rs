@@ -44,18 +44,21 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbSetupE
             source,
         })?;
     }
+    // One bound on waiting for the database: a free pool connection, a new connection, and
+    // on SQLite the write lock. Past it a request fails fast with 503 rather than piling up.
+    let wait = Duration::from_secs(settings.database.acquire_timeout_secs);
     let mut options = ConnectOptions::new(url.clone());
     options
         .max_connections(settings.database.max_connections)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(settings.database.acquire_timeout_secs))
-        .connect_timeout(Duration::from_secs(settings.database.acquire_timeout_secs))
+        .acquire_timeout(wait)
+        .connect_timeout(wait)
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|opts| {
+        .map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(wait)
         });
     if !settings.database.schema.is_empty() {
         options.set_schema_search_path(settings.database.schema.clone());
@@ -80,9 +83,20 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<usize, DbSetupError> {
     Ok(pending)
 }
 
-/// Whether the database answers, for `/readyz`.
+/// Whether the database answers and takes writes, for `/readyz`. On SQLite a held write lock
+/// leaves reads working but refuses every submission, so the probe also takes the write lock
+/// for a moment (waiting at most `database.acquire_timeout_secs`).
 pub async fn ready(db: &DatabaseConnection) -> bool {
-    db.ping().await.is_ok()
+    if db.ping().await.is_err() {
+        return false;
+    }
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return true;
+    }
+    match begin_write(db).await {
+        Ok(txn) => txn.rollback().await.is_ok(),
+        Err(_) => false,
+    }
 }
 
 /// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`

@@ -369,13 +369,36 @@ async fn attempt(
 }
 
 /// Writes the outcomes of several attempts in one transaction: one commit for many mails.
+/// The mails may be out already: if the database is away for a moment, keep trying to record
+/// that (well inside the lease) rather than leave the rows to be claimed and sent again.
 async fn record(db: &DatabaseConnection, outcomes: Vec<outbox::ActiveModel>) -> Result<(), DbErr> {
+    let started = std::time::Instant::now();
+    loop {
+        match record_once(db, outcomes.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if started.elapsed() < RECORD_PATIENCE => {
+                tracing::warn!(mails = outcomes.len(), error = %e, "recording deliveries failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn record_once(
+    db: &DatabaseConnection,
+    outcomes: Vec<outbox::ActiveModel>,
+) -> Result<(), DbErr> {
     let txn = crate::db::begin_write(db).await?;
     for outcome in outcomes {
         outbox::Entity::update(outcome).exec(&txn).await?;
     }
     txn.commit().await
 }
+
+/// How long a worker keeps trying to record deliveries' outcomes: well under the shortest lease
+/// (60 s), so that nobody else claims the rows meanwhile.
+const RECORD_PATIENCE: Duration = Duration::from_secs(30);
 
 /// One pass: claims a batch of due mail and delivers it over several connections at once.
 /// Outcomes are written as they come, in groups: whatever finished while the last group was

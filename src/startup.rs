@@ -6,15 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{Endpoint, EndpointExt, Route, Server, get};
+use poem::{Endpoint, EndpointExt, Route, get};
 use tokio_util::sync::CancellationToken;
 
 use crate::authz::Authorize;
 use crate::captcha::CaptchaVerifier;
 use crate::config::{Profile, Settings};
 use crate::group_commit::{GroupCommit, WriterSettings};
-use crate::http::{RequestContext, SecurityHeaders};
+use crate::http::{BodyDeadline, RequestContext, RetryAfter, SecurityHeaders};
 use crate::mail::{Mailer, smtp_listener};
 use crate::rate_limit::SubmissionLimiter;
 use crate::seal::Sealer;
@@ -95,7 +94,11 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .nest("/", web::routes(settings.server.max_request_bytes))
         .with(crate::http::Idempotency)
         .with(Authorize)
+        .with(BodyDeadline::new(Duration::from_secs(
+            settings.server.body_timeout_secs,
+        )))
         .with(crate::metrics::RecordMetrics)
+        .with(RetryAfter)
         .with(RequestContext)
         .with(SecurityHeaders::new(
             settings.captcha.enabled,
@@ -107,7 +110,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
 /// A bound, not yet running, application.
 pub struct Application {
     state: Arc<AppState>,
-    acceptor: TcpAcceptor,
+    listener: tokio::net::TcpListener,
     addr: SocketAddr,
     smtp: Option<tokio::net::TcpListener>,
 }
@@ -116,17 +119,12 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let listen = settings.server.listen;
         let state = build_state(settings).await?;
-        let acceptor = TcpListener::bind(listen)
-            .into_acceptor()
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| {
                 format!("listening on {listen} (configuration key `server.listen`)")
             })?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .unwrap_or(listen);
+        let addr = listener.local_addr().unwrap_or(listen);
         let smtp_listen = state.settings.mail.inbound.listen.trim().to_owned();
         let smtp = if smtp_listen.is_empty() {
             None
@@ -143,7 +141,7 @@ impl Application {
         };
         Ok(Self {
             state,
-            acceptor,
+            listener,
             addr,
             smtp,
         })
@@ -169,10 +167,12 @@ impl Application {
     /// SMTP listener and the housekeeping run side by side and stop together.
     pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let deadline = Duration::from_secs(self.state.settings.server.shutdown_timeout_secs);
-        let server = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
+        let server = crate::http::server::serve(
+            self.listener,
             app(self.state.clone()),
-            shutdown.clone().cancelled_owned(),
-            Some(deadline),
+            Duration::from_secs(self.state.settings.server.header_timeout_secs),
+            shutdown.clone(),
+            deadline,
         );
         let worker = async {
             if self.state.settings.mail.deliver {

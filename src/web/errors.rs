@@ -30,6 +30,9 @@ impl ErrorPage {
                 t.get("error-title-too-large"),
                 t.get("error-text-too-large"),
             ),
+            ErrorCode::RequestTimeout => {
+                (t.get("error-title-timeout"), t.get("error-text-timeout"))
+            }
             ErrorCode::RateLimited => (
                 t.get("error-title-rate-limited"),
                 t.get("error-text-rate-limited"),

@@ -10,6 +10,7 @@ mod audit;
 mod authorization;
 mod captcha;
 mod cli;
+mod faults;
 mod form;
 mod group_commit;
 mod header_injection;

@@ -1,0 +1,493 @@
+//! Faults from outside: the database going away (a held SQLite write lock; PostgreSQL behind a
+//! proxy that is switched off) and slow clients that dribble their header or never finish their
+//! body. The service answers fast with 503 and `Retry-After` or 408, stays up, loses nothing,
+//! stores nothing by halves, and heals by itself.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Backend, TestApp, TestAppBuilder, valid_form, valid_message};
+
+/// A generous bound for "fails fast" on a loaded two-core machine; the configured wait is 1 s.
+const FAST: Duration = Duration::from_secs(5);
+
+/// A TCP proxy in front of PostgreSQL that can be switched off: then it kills every
+/// connection it carries and hangs up on new ones at once.
+struct SwitchableProxy {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    kill: Arc<Mutex<CancellationToken>>,
+    stop: CancellationToken,
+}
+
+impl SwitchableProxy {
+    async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let up = Arc::new(AtomicBool::new(true));
+        let kill = Arc::new(Mutex::new(CancellationToken::new()));
+        let stop = CancellationToken::new();
+        let (up2, kill2, stop2) = (up.clone(), kill.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let mut client = tokio::select! {
+                    _ = stop2.cancelled() => return,
+                    accepted = listener.accept() => match accepted {
+                        Ok((client, _)) => client,
+                        Err(_) => continue,
+                    },
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let killed = kill2.lock().expect("lock").clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = killed.cancelled() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            up,
+            kill,
+            stop,
+        }
+    }
+
+    fn switch_off(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.kill.lock().expect("lock").cancel();
+    }
+
+    fn switch_on(&self) {
+        *self.kill.lock().expect("lock") = CancellationToken::new();
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for SwitchableProxy {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.kill.lock().expect("lock").cancel();
+    }
+}
+
+/// The database of a test app, and a way to take it away and give it back.
+enum Outage {
+    /// Another connection holds SQLite's write lock (as a backup tool or a stuck writer would).
+    SqliteLock {
+        other: DatabaseConnection,
+        held: Option<DatabaseTransaction>,
+    },
+    /// PostgreSQL is reached through a proxy that is switched off.
+    Postgres(SwitchableProxy),
+}
+
+impl Outage {
+    async fn begin(&mut self) {
+        match self {
+            Outage::SqliteLock { other, held } => {
+                let txn = other
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Exclusive),
+                        ..TransactionOptions::default()
+                    })
+                    .await
+                    .expect("take the write lock");
+                *held = Some(txn);
+            }
+            Outage::Postgres(proxy) => proxy.switch_off(),
+        }
+    }
+
+    async fn end(&mut self) {
+        match self {
+            Outage::SqliteLock { held, .. } => {
+                if let Some(txn) = held.take() {
+                    txn.rollback().await.expect("release the write lock");
+                }
+            }
+            Outage::Postgres(proxy) => proxy.switch_on(),
+        }
+    }
+}
+
+/// An app that waits at most 1 s for its database, with a way to take the database away.
+async fn app_with_outage(backend: Backend) -> (TestApp, Outage) {
+    let builder =
+        TestAppBuilder::new(backend.clone()).set("SEALPOST__DATABASE__ACQUIRE_TIMEOUT_SECS", "1");
+    match backend {
+        Backend::Sqlite => {
+            let app = builder.spawn().await;
+            let path = app.data_dir.path().join("sealpost.db");
+            let mut options = ConnectOptions::new(format!("sqlite://{}", path.display()));
+            options.max_connections(1).sqlx_logging(false);
+            let other = Database::connect(options).await.expect("second connection");
+            (app, Outage::SqliteLock { other, held: None })
+        }
+        Backend::Postgres(url) => {
+            let mut parsed = url::Url::parse(&url).expect("database url");
+            let target: SocketAddr = format!(
+                "{}:{}",
+                parsed.host_str().expect("host"),
+                parsed.port().unwrap_or(5432)
+            )
+            .parse()
+            .expect("PostgreSQL at an IP address");
+            let proxy = SwitchableProxy::start(target).await;
+            parsed.set_port(Some(proxy.addr.port())).expect("port");
+            let app = builder
+                .set("SEALPOST__DATABASE__URL", parsed.as_str())
+                .spawn()
+                .await;
+            (app, Outage::Postgres(proxy))
+        }
+    }
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+db_test!(while_the_database_is_away_requests_fail_fast_with_503_and_retry_after_and_it_heals);
+async fn while_the_database_is_away_requests_fail_fast_with_503_and_retry_after_and_it_heals(
+    backend: Backend,
+) {
+    let (app, mut outage) = app_with_outage(backend).await;
+    assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+
+    outage.begin().await;
+    let started = Instant::now();
+    let api = app.post_message(&valid_message()).await;
+    let api_took = started.elapsed();
+    let started = Instant::now();
+    let form = app.post_form(&valid_form()).await;
+    let form_took = started.elapsed();
+    let ready = app.get("/readyz").await;
+    let health = app.get("/healthz").await;
+
+    assert_eq!(api.status(), 503);
+    assert!(api_took < FAST, "the API answered after {api_took:?}");
+    assert!(
+        retry_after(&api).is_some_and(|s| s >= 1),
+        "Retry-After on the API's 503"
+    );
+    assert_eq!(
+        api.headers()["content-type"],
+        "application/problem+json",
+        "a problem document"
+    );
+    let problem: serde_json::Value = api.json().await.expect("json");
+    assert_eq!(problem["code"], "service_unavailable");
+    assert_eq!(form.status(), 503);
+    assert!(form_took < FAST, "the form answered after {form_took:?}");
+    assert!(
+        retry_after(&form).is_some_and(|s| s >= 1),
+        "Retry-After on the page's 503"
+    );
+    let page = form.text().await.expect("page");
+    assert!(
+        page.contains("We could not complete this just now"),
+        "the unavailable text on the form: {page}"
+    );
+    assert!(
+        page.contains("Is the shop open on Sunday?"),
+        "the visitor's text comes back with it"
+    );
+    assert_eq!(ready.status(), 503, "not ready while the database is away");
+    assert!(retry_after(&ready).is_some());
+    assert_eq!(health.status(), 200, "the process stays up");
+
+    outage.end().await;
+    let healed = Instant::now();
+    let mut again = app.post_message(&valid_message()).await;
+    while again.status() == 503 && healed.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        again = app.post_message(&valid_message()).await;
+    }
+    assert_eq!(
+        again.status(),
+        201,
+        "submissions succeed again by themselves"
+    );
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    assert_eq!(app.post_form(&valid_form()).await.status(), 303);
+    // Exactly the acknowledged submissions are stored, each whole: thread, message, contact,
+    // and its notification and acknowledgement in the outbox.
+    assert_eq!(app.count_threads().await, 3);
+    assert_eq!(app.count_messages().await, 3);
+    assert_eq!(app.count_contacts().await, 3);
+    let mails = app.wait_for_emails(6).await;
+    assert_eq!(
+        mails.len(),
+        6,
+        "one notification and one acknowledgement each"
+    );
+}
+
+/// Opens a connection and sends the start of a request, then one more header byte every
+/// 200 ms (or, `silent`, nothing at all); returns when the server closes the connection, with
+/// how long that took.
+async fn dribble_header(addr: SocketAddr, silent: bool, give_up: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(addr).await.ok()?;
+    if !silent {
+        stream
+            .write_all(b"POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .await
+            .ok()?;
+    }
+    let mut buf = [0u8; 256];
+    while started.elapsed() < give_up {
+        tokio::select! {
+            read = stream.read(&mut buf) => {
+                if matches!(read, Ok(0) | Err(_)) {
+                    return Some(started.elapsed());
+                }
+            }
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                if !silent && stream.write_all(b"a").await.is_err() {
+                    return Some(started.elapsed());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_connections_are_closed_after_the_header_timeout_and_starve_nobody() {
+    let app = TestAppBuilder::new(Backend::Sqlite)
+        .set("SEALPOST__SERVER__HEADER_TIMEOUT_SECS", "1")
+        .spawn()
+        .await;
+    let addr: SocketAddr = app
+        .address
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+
+    // Half dribble their header a byte at a time, half connect and say nothing.
+    let slow: Vec<_> = (0..200)
+        .map(|i| tokio::spawn(dribble_header(addr, i % 2 == 0, Duration::from_secs(30))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    for _ in 0..10 {
+        assert_eq!(app.get("/healthz").await.status(), 200);
+    }
+    assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+    let ordinary = started.elapsed();
+
+    assert!(
+        ordinary < Duration::from_secs(5),
+        "ten reads and a submission took {ordinary:?} beside 200 slow connections"
+    );
+    let mut closed_after = Vec::new();
+    for task in slow {
+        closed_after.push(task.await.expect("task"));
+    }
+    let still_open = closed_after.iter().filter(|c| c.is_none()).count();
+    assert_eq!(still_open, 0, "slow connections still open after 30 s");
+    let slowest = closed_after
+        .iter()
+        .flatten()
+        .max()
+        .copied()
+        .unwrap_or_default();
+    assert!(
+        slowest < Duration::from_secs(15),
+        "the last slow connection was closed after {slowest:?}"
+    );
+}
+
+/// Sends a request's header and `sent` of the announced body, then waits for the answer.
+async fn stall_body(addr: SocketAddr, path: &str, content_type: &str, sent: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n\
+         Content-Length: 4000\r\n\r\n{sent}"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_finishes_gets_408_and_nothing_is_stored() {
+    let app = TestAppBuilder::new(Backend::Sqlite)
+        .set("SEALPOST__SERVER__BODY_TIMEOUT_SECS", "1")
+        .spawn()
+        .await;
+    let addr: SocketAddr = app
+        .address
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+
+    let started = Instant::now();
+    let (api, page) = tokio::join!(
+        stall_body(
+            addr,
+            "/api/v1/messages",
+            "application/json",
+            r#"{"body": "Hel"#
+        ),
+        stall_body(
+            addr,
+            "/",
+            "application/x-www-form-urlencoded",
+            "consent=on&policy_version=2026-11-24&body=Hel"
+        ),
+    );
+    let took = started.elapsed();
+
+    assert!(api.starts_with("HTTP/1.1 408"), "API answer: {api}");
+    assert!(
+        api.contains("application/problem+json"),
+        "API answer: {api}"
+    );
+    assert!(api.contains("request_timeout"), "API answer: {api}");
+    assert!(page.starts_with("HTTP/1.1 408"), "page answer: {page}");
+    assert!(page.contains("text/html"), "page answer: {page}");
+    assert!(
+        page.contains("did not finish sending"),
+        "page answer: {page}"
+    );
+    assert!(
+        took < Duration::from_secs(15),
+        "the stalled requests were answered after {took:?}"
+    );
+    assert_eq!(app.count_threads().await, 0);
+    assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+}
+
+/// A minimal SMTP server that holds its answer to each mail's final dot until told to go on:
+/// the moment between "the mail is out" and "the outbox has recorded it".
+struct HeldSmtp {
+    addr: SocketAddr,
+    received: Arc<Mutex<usize>>,
+    arrived: tokio::sync::mpsc::UnboundedReceiver<()>,
+    go_on: Arc<tokio::sync::Semaphore>,
+}
+
+impl HeldSmtp {
+    async fn start() -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind smtp");
+        let addr = listener.local_addr().expect("addr");
+        let received = Arc::new(Mutex::new(0));
+        let (tx, arrived) = tokio::sync::mpsc::unbounded_channel();
+        let go_on = Arc::new(tokio::sync::Semaphore::new(0));
+        let (received2, go_on2) = (received.clone(), go_on.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (tx, received, go_on) = (tx.clone(), received2.clone(), go_on2.clone());
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = tokio::io::BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 held ESMTP\r\n").await;
+                    let mut in_data = false;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let reply: &[u8] = if in_data {
+                            if line != "." {
+                                continue;
+                            }
+                            in_data = false;
+                            *received.lock().expect("lock") += 1;
+                            let _ = tx.send(());
+                            if let Ok(permit) = go_on.acquire().await {
+                                permit.forget();
+                            }
+                            b"250 queued\r\n"
+                        } else {
+                            let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                            match verb.as_str() {
+                                "EHLO" | "HELO" => b"250 held\r\n",
+                                "DATA" => {
+                                    in_data = true;
+                                    b"354 go ahead\r\n"
+                                }
+                                "QUIT" => {
+                                    let _ = write.write_all(b"221 bye\r\n").await;
+                                    return;
+                                }
+                                _ => b"250 ok\r\n",
+                            }
+                        };
+                        if write.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            received,
+            arrived,
+            go_on,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_sent_while_the_database_is_locked_is_recorded_once_it_is_back_and_not_sent_again() {
+    let mut smtp = HeldSmtp::start().await;
+    let (app, mut outage) = {
+        let builder = TestAppBuilder::new(Backend::Sqlite)
+            .set("SEALPOST__DATABASE__ACQUIRE_TIMEOUT_SECS", "1")
+            .set("SEALPOST__MAIL__ACKNOWLEDGE_VISITOR", "false")
+            .with_smtp_to(smtp.addr);
+        let app = builder.spawn().await;
+        let path = app.data_dir.path().join("sealpost.db");
+        let mut options = ConnectOptions::new(format!("sqlite://{}", path.display()));
+        options.max_connections(1).sqlx_logging(false);
+        let other = Database::connect(options).await.expect("second connection");
+        (app, Outage::SqliteLock { other, held: None })
+    };
+    assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+
+    // The notification is at the SMTP server, not yet acknowledged; now the database goes away
+    // for longer than the service waits for it, and only then does the server say "queued".
+    tokio::time::timeout(Duration::from_secs(15), smtp.arrived.recv())
+        .await
+        .expect("the notification reaches the SMTP server");
+    outage.begin().await;
+    smtp.go_on.add_permits(1000);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    outage.end().await;
+
+    let status = app.wait_for_outbox_idle().await;
+    assert_eq!(
+        status.sent, 1,
+        "the delivery is recorded once the database is back"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        *smtp.received.lock().expect("lock"),
+        1,
+        "and the mail went out once"
+    );
+}

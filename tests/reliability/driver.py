@@ -447,16 +447,22 @@ async def measure_peak():
         results = Results()
         secs = await run_load(case.server.port, PEAK_SECS, None, "peak", results)
         rate = len(results.acked) / secs
+        # The sustainable peak is the lower of what is accepted and what is delivered meanwhile
+        # (the sink counts its files): accepting faster than the outbox can deliver only grows a
+        # queue, and the load case must be able to check every notification afterwards.
+        delivered = sum(1 for n in os.listdir(case.sink.dir) if n.endswith(".eml")) / secs
+        sustained = min(rate, delivered)
         lat = [t for _, t, _ in results.latencies]
         record(
             "peak (64 connections, flat out)",
             sum(results.statuses.values()) + results.conn_errors,
             results.server_errors() + sum(n for s, n in results.statuses.items() if s == 503),
             0,
-            f"{rate:.0f} submissions/s over {secs:.0f} s, p50 {percentile(lat, .5)*1000:.0f} ms, "
-            f"p99 {percentile(lat, .99)*1000:.0f} ms",
+            f"{rate:.0f} submissions/s accepted and {delivered:.0f} mails/s delivered over "
+            f"{secs:.0f} s (sustainable peak {sustained:.0f}/s), p50 "
+            f"{percentile(lat, .5)*1000:.0f} ms, p99 {percentile(lat, .99)*1000:.0f} ms",
         )
-        return rate
+        return sustained
 
 
 async def case_load(peak):
@@ -468,7 +474,7 @@ async def case_load(peak):
         achieved = len(results.acked) / secs
         unavailable = results.statuses.get(503, 0)
         finish(
-            f"load ({LOAD_SECS:.0f} s at 80% of peak = {rate:.0f}/s)",
+            f"load ({LOAD_SECS:.0f} s at 80% of sustainable peak = {rate:.0f}/s)",
             case,
             results,
             extra_failures=unavailable + results.conn_errors,

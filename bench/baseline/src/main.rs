@@ -106,7 +106,9 @@ macro_rules! insert_all {
         let contact = Uuid::now_v7();
         let thread = Uuid::now_v7();
         let message = Uuid::now_v7();
-        let reference = thread.simple().to_string();
+        // References are at most 16 characters (varchar(16) on PostgreSQL); the random tail of
+        // the v7 id keeps them unique.
+        let reference = format!("B-{}", &thread.simple().to_string()[19..]);
         let email = $s.email.clone().unwrap_or_default().into_bytes();
         $q(INSERT_CONTACT)
             .bind(contact)

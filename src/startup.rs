@@ -66,6 +66,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
     Ok(Arc::new(AppState {
         settings,
         writer,
+        empty_forms: Default::default(),
         db,
         sealer,
         captcha,

@@ -16,6 +16,8 @@ pub struct AppState {
     pub captcha: Option<CaptchaVerifier>,
     pub limiter: Option<SubmissionLimiter>,
     pub mailer: crate::mail::Mailer,
+    /// The empty form, rendered once per language (`Locale::ALL` order).
+    pub empty_forms: [std::sync::OnceLock<String>; 3],
     /// Writes new conversations by group commit.
     pub writer: crate::group_commit::GroupCommit,
     /// Wakes the outbox worker when a mail is enqueued.

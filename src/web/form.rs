@@ -102,10 +102,21 @@ pub async fn show(req: &Request, Data(app): Data<&App>) -> Response {
             tracing::warn!(error = %e, "counting a form view failed");
         }
     }
-    render(
-        StatusCode::OK,
-        &form_page(app, locale, Draft::default(), FormErrors::default()),
-    )
+    // The empty form depends on the language and the settings only: rendered once per language.
+    let slot = &app.empty_forms[Locale::ALL.iter().position(|l| *l == locale).unwrap_or(0)];
+    let body = match slot.get() {
+        Some(body) => body.clone(),
+        None => match form_page(app, locale, Draft::default(), FormErrors::default()).render() {
+            Ok(body) => slot.get_or_init(|| body).clone(),
+            Err(err) => {
+                tracing::error!(error = %err, "template rendering failed");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        },
+    };
+    poem::web::Html(body)
+        .with_header(header::CACHE_CONTROL, "no-store")
+        .into_response()
 }
 
 #[handler]

@@ -523,7 +523,7 @@ def report(args, results, started, took):
         w("")
         w("| server | req/s | p50 ms | p99 ms |")
         w("|---|---:|---:|---:|")
-        w(f"| Sealpost (rendered per request) | {f['ours']['rps']:,.0f} | "
+        w(f"| Sealpost (empty form rendered once per language) | {f['ours']['rps']:,.0f} | "
           f"{ms(f['ours']['p50_us']):.2f} | {ms(f['ours']['p99_us']):.2f} |")
         w(f"| poem handler returning the same {f['size']:,} bytes | {f['bare']['rps']:,.0f} | "
           f"{ms(f['bare']['p50_us']):.2f} | {ms(f['bare']['p99_us']):.2f} |")

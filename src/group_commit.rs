@@ -178,13 +178,14 @@ where
     A: sea_orm::ActiveModelTrait,
     C: ConnectionTrait,
 {
-    let rows: Vec<A> = rows.collect();
     let per_statement = match conn.get_database_backend() {
         DbBackend::Sqlite => 500,
         _ => 1000,
     };
-    for chunk in rows.chunks(per_statement) {
-        <A::Entity as EntityTrait>::insert_many(chunk.iter().cloned())
+    let mut rows: Vec<A> = rows.collect();
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(per_statement));
+        <A::Entity as EntityTrait>::insert_many(std::mem::replace(&mut rows, rest))
             .exec_without_returning(conn)
             .await?;
     }

@@ -167,10 +167,11 @@ async fn store_new_thread(
     let sealer = &app.sealer;
     let contact_id =
         (new.email.is_some() || new.name.is_some() || origin.ip.is_some()).then(Uuid::now_v7);
+    let email_index = new.email.as_ref().map(|e| sealer.email_index(e));
     let contact = contact_id.map(|id| contacts::ActiveModel {
         id: Set(id),
         email_sealed: Set(new.email.as_ref().map(|e| sealer.seal(e, id).into_bytes())),
-        email_index: Set(new.email.as_ref().map(|e| sealer.email_index(e))),
+        email_index: Set(email_index.clone()),
         name_sealed: Set(new.name.as_ref().map(|n| sealer.seal(n, id).into_bytes())),
         ip_sealed: Set(origin
             .ip
@@ -215,8 +216,8 @@ async fn store_new_thread(
         &notification,
         None,
     );
-    let acknowledgement = match (contact_id, &new.email) {
-        (Some(contact_id), Some(email)) if app.settings.mail.acknowledge_visitor => {
+    let acknowledgement = match (contact_id, email_index) {
+        (Some(contact_id), Some(email_index)) if app.settings.mail.acknowledge_visitor => {
             let mail = relay::visitor_acknowledgement(app, &thread_ref, &token)?;
             let row = outbox::new_row(
                 Uuid::now_v7(),
@@ -227,7 +228,7 @@ async fn store_new_thread(
                 &mail,
                 None,
             );
-            Some((sealer.email_index(email), row))
+            Some((email_index, row))
         }
         _ => None,
     };

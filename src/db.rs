@@ -37,6 +37,17 @@ pub fn redacted(url: &str) -> String {
 }
 
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbSetupError> {
+    connect_pool(settings, settings.database.max_connections, "sealpost").await
+}
+
+/// A pool of `max_connections` to the configured database (the submission writers keep one
+/// of their own). On PostgreSQL its connections show as `application_name` in
+/// `pg_stat_activity`.
+pub async fn connect_pool(
+    settings: &Settings,
+    max_connections: u32,
+    application_name: &'static str,
+) -> Result<DatabaseConnection, DbSetupError> {
     let url = settings.database_url();
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| DbSetupError::DataDir {
@@ -49,7 +60,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbSetupE
     let wait = Duration::from_secs(settings.database.acquire_timeout_secs);
     let mut options = ConnectOptions::new(url.clone());
     options
-        .max_connections(settings.database.max_connections)
+        .max_connections(max_connections)
         .min_connections(1)
         .acquire_timeout(wait)
         .connect_timeout(wait)
@@ -60,8 +71,31 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbSetupE
                 .foreign_keys(true)
                 .busy_timeout(wait)
         });
-    if !settings.database.schema.is_empty() {
-        options.set_schema_search_path(settings.database.schema.clone());
+    if url.starts_with("postgres") {
+        let search_path = (!settings.database.schema.is_empty())
+            .then(|| search_path_sql(&settings.database.schema));
+        let peers = database_peers(&url).await;
+        // An `application_name` in the URL wins.
+        options.map_sqlx_postgres_opts(move |pg| match pg.get_application_name() {
+            Some(_) => pg,
+            None => pg.application_name(application_name),
+        });
+        options.map_sqlx_postgres_pool_opts(move |pool| {
+            let search_path = search_path.clone();
+            let peers = peers.clone();
+            pool.after_connect(move |conn, _| {
+                let search_path = search_path.clone();
+                let peers = peers.clone();
+                Box::pin(async move {
+                    nodelay::set_towards(&peers);
+                    if let Some(sql) = search_path {
+                        sea_orm::sqlx::Executor::execute(conn, sea_orm::sqlx::AssertSqlSafe(sql))
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+        });
     }
     Database::connect(options)
         .await
@@ -69,6 +103,118 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbSetupE
             url: redacted(&url),
             source,
         })
+}
+
+/// `SET search_path` for `database.schema` (one schema or a comma-separated list), each name
+/// quoted unless it already is.
+fn search_path_sql(schema: &str) -> String {
+    let names: Vec<String> = schema
+        .split(',')
+        .map(str::trim)
+        .map(|name| {
+            if name.starts_with('"') {
+                name.to_owned()
+            } else {
+                format!("\"{}\"", name.replace('"', "\"\""))
+            }
+        })
+        .collect();
+    format!("SET search_path = {}", names.join(","))
+}
+
+/// The addresses a PostgreSQL URL's host resolves to, with its port (5432 unless given);
+/// none for a Unix socket.
+async fn database_peers(url: &str) -> Vec<std::net::SocketAddr> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Vec::new();
+    };
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return Vec::new();
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = parsed.port().unwrap_or(5432);
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => addrs.collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// sqlx 0.9.0 opens its PostgreSQL TCP connections without `TCP_NODELAY` (an upstream
+/// regression, fixed upstream but not yet released). A statement larger than one segment,
+/// such as a group commit's multi-row INSERT, then leaves its last partial segment waiting
+/// for an acknowledgement that PostgreSQL delays by up to 40 ms: measured at 64 connections,
+/// the submission writers sat "idle in transaction" between statements and the machine was
+/// three quarters idle. sqlx does not hand out its socket, so after each new connection this
+/// finds the process's TCP sockets connected to the database and sets the option on them
+/// (through a duplicate of the descriptor, `pidfd_getfd`, which needs Linux 5.6). Setting it
+/// again on a socket that has it is harmless. Elsewhere, or where it is refused, connections
+/// stay as sqlx made them: correct, only slower.
+pub mod nodelay {
+    use std::net::SocketAddr;
+
+    /// Sets `TCP_NODELAY` on every TCP socket of this process connected to one of `peers`;
+    /// returns how many it set.
+    pub fn set_towards(peers: &[SocketAddr]) -> usize {
+        if peers.is_empty() {
+            return 0;
+        }
+        let mut set = 0;
+        each_socket(|socket| {
+            let towards_database = socket
+                .peer_addr()
+                .ok()
+                .and_then(|addr| addr.as_socket())
+                .is_some_and(|addr| peers.contains(&addr));
+            if towards_database && socket.set_tcp_nodelay(true).is_ok() {
+                set += 1;
+            }
+        });
+        set
+    }
+
+    /// Whether the TCP socket of this process bound to local `port` has `TCP_NODELAY`; `None`
+    /// when there is no such socket (or it cannot be looked at). For diagnostics and tests.
+    pub fn of_local_port(port: u16) -> Option<bool> {
+        let mut found = None;
+        each_socket(|socket| {
+            let local = socket.local_addr().ok().and_then(|addr| addr.as_socket());
+            if local.is_some_and(|addr| addr.port() == port) {
+                found = socket.tcp_nodelay().ok();
+            }
+        });
+        found
+    }
+
+    /// Calls `f` with each socket this process holds, through a duplicate of its descriptor.
+    #[cfg(target_os = "linux")]
+    fn each_socket(mut f: impl FnMut(&socket2::SockRef<'_>)) {
+        use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
+        let Ok(me) = pidfd_open(getpid(), PidfdFlags::empty()) else {
+            tracing::debug!("pidfd_open refused; database connections keep Nagle's algorithm");
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let is_socket = std::fs::read_link(entry.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+            let fd = entry.file_name().to_str().and_then(|n| n.parse().ok());
+            let copy = match fd {
+                Some(fd) if is_socket => pidfd_getfd(&me, fd, PidfdGetfdFlags::empty()),
+                _ => continue,
+            };
+            if let Ok(copy) = copy {
+                f(&socket2::SockRef::from(&copy));
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn each_socket(_f: impl FnMut(&socket2::SockRef<'_>)) {}
 }
 
 /// Applies pending migrations; returns how many were applied.

@@ -59,15 +59,51 @@ pub struct WriterSettings {
 }
 
 impl GroupCommit {
-    /// Starts the writer tasks on the current runtime. They end when this handle is dropped
-    /// and every queued submission is written.
-    pub fn start(db: DatabaseConnection, settings: WriterSettings) -> Self {
+    /// Starts the writer tasks on a thread and runtime of their own, with a connection pool of
+    /// their own (`connect` opens it there, with `settings.writers` connections). On a busy
+    /// server the request handlers keep the shared runtime's threads full; a writer that had to
+    /// wait its turn behind them after every statement would hold its transaction open (and
+    /// its batch unanswered) for that long, on PostgreSQL once per round trip. They end when
+    /// this handle is dropped and every queued submission is written.
+    pub async fn start<F, Fut>(connect: F, settings: WriterSettings) -> Result<Self, DbErr>
+    where
+        F: FnOnce(u32) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<DatabaseConnection, DbErr>>,
+    {
         let (jobs, queue) = mpsc::unbounded_channel();
-        let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..settings.writers.max(1) {
-            tokio::spawn(write_batches(db.clone(), queue.clone(), settings));
-        }
-        Self { jobs }
+        let (ready, started) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| DbErr::Custom(format!("starting the submission writer: {e}")))?;
+        let writers = settings.writers.max(1);
+        std::thread::Builder::new()
+            .name("sealpost-writer".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let db = match connect(u32::try_from(writers).unwrap_or(u32::MAX)).await {
+                        Ok(db) => db,
+                        Err(err) => {
+                            let _ = ready.send(Err(err));
+                            return;
+                        }
+                    };
+                    let _ = ready.send(Ok(()));
+                    let queue = Arc::new(Mutex::new(queue));
+                    let tasks: Vec<_> = (0..writers)
+                        .map(|_| tokio::spawn(write_batches(db.clone(), queue.clone(), settings)))
+                        .collect();
+                    for task in tasks {
+                        let _ = task.await;
+                    }
+                    let _ = db.close().await;
+                });
+            })
+            .map_err(|e| DbErr::Custom(format!("starting the submission writer: {e}")))?;
+        started
+            .await
+            .map_err(|_| DbErr::Custom("the submission writer did not start".into()))??;
+        Ok(Self { jobs })
     }
 
     /// Writes one conversation; returns once it is committed (or failed).

@@ -55,14 +55,20 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         (0, _) => 4,
         (n, _) => n,
     };
+    let writer_settings = settings.clone();
     let writer = GroupCommit::start(
-        db.clone(),
+        move |connections| async move {
+            db::connect_pool(&writer_settings, connections, "sealpost-writer")
+                .await
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
+        },
         WriterSettings {
             writers,
             max_batch: settings.database.max_batch,
             max_bounces: settings.mail.max_bounces,
         },
-    );
+    )
+    .await?;
     Ok(Arc::new(AppState {
         settings,
         writer,

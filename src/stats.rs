@@ -165,8 +165,10 @@ pub async fn count<C: ConnectionTrait>(
     count_many(conn, kind, std::iter::once(event)).await
 }
 
-/// Counts events of one kind, in the caller's transaction: one upsert per distinct value, so
-/// a batch of submissions costs no more statements than its distinct browsers, pages, etc.
+/// Counts events of one kind, in the caller's transaction: one multi-row upsert holding a row
+/// per distinct value, so a batch of submissions costs one statement (one round trip). The
+/// rows go in a fixed order, so concurrent writers lock the same rows in the same order and
+/// cannot deadlock.
 pub async fn count_many<'e, C: ConnectionTrait>(
     conn: &C,
     kind: EventKind,
@@ -178,15 +180,20 @@ pub async fn count_many<'e, C: ConnectionTrait>(
             *counts.entry(key).or_default() += 1;
         }
     }
+    if counts.is_empty() {
+        return Ok(());
+    }
     let day = Utc::now().date_naive().to_string();
-    for ((dimension, value), n) in counts {
-        daily_stats::Entity::insert(daily_stats::ActiveModel {
+    let rows = counts
+        .into_iter()
+        .map(|((dimension, value), n)| daily_stats::ActiveModel {
             day: Set(day.clone()),
             kind: Set(kind.as_str().to_owned()),
             dimension: Set(dimension.to_owned()),
             value: Set(value.to_owned()),
             count: Set(n),
-        })
+        });
+    daily_stats::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([
                 daily_stats::Column::Day,
@@ -194,15 +201,16 @@ pub async fn count_many<'e, C: ConnectionTrait>(
                 daily_stats::Column::Dimension,
                 daily_stats::Column::Value,
             ])
+            // Each row adds its own count: `excluded` is the row that was proposed.
             .value(
                 daily_stats::Column::Count,
-                Expr::col((daily_stats::Entity, daily_stats::Column::Count)).add(n),
+                Expr::col((daily_stats::Entity, daily_stats::Column::Count))
+                    .add(Expr::cust("excluded.count")),
             )
             .to_owned(),
         )
         .exec_without_returning(conn)
         .await?;
-    }
     Ok(())
 }
 

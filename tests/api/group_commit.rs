@@ -171,3 +171,66 @@ fn conversation(reference: &str, i: usize) -> NewConversation {
         tech: None,
     }
 }
+
+/// sqlx 0.9.0 leaves Nagle's algorithm on for PostgreSQL; a group commit's multi-row INSERT is
+/// larger than a segment, and its last partial segment then waits up to 40 ms for a delayed
+/// acknowledgement. Every connection the service opens must have `TCP_NODELAY`.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_have_tcp_nodelay() {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    use sealpost::db::nodelay;
+
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let app = TestAppBuilder::new(backend).spawn().await;
+    // A submission goes through the writers' own pool, the inbox through the main one.
+    assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+    let mut checked = 0;
+    for _ in 0..3 {
+        let txn = app.db().begin().await.unwrap();
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                txn.get_database_backend(),
+                "SELECT inet_client_port() AS port",
+            ))
+            .await
+            .unwrap()
+            .expect("a row");
+        let port: i32 = row.try_get("", "port").unwrap();
+        let port = u16::try_from(port).expect("a TCP connection (not a Unix socket)");
+        assert_eq!(
+            nodelay::of_local_port(port),
+            Some(true),
+            "the connection from local port {port} has TCP_NODELAY"
+        );
+        checked += 1;
+        txn.commit().await.unwrap();
+    }
+    assert_eq!(checked, 3);
+    // The writers' own pool, named in pg_stat_activity. Connections of other tests running
+    // at the same time may be listed too; they are this process's as well, so they count.
+    let rows = app
+        .db()
+        .query_all_raw(Statement::from_string(
+            app.db().get_database_backend(),
+            "SELECT client_port FROM pg_stat_activity \
+             WHERE application_name = 'sealpost-writer' AND client_port > 0",
+        ))
+        .await
+        .unwrap();
+    let mut writers = 0;
+    for row in rows {
+        let port: i32 = row.try_get("", "client_port").unwrap();
+        // None: another process's connection, or one closed since.
+        if let Some(nodelay) = nodelay::of_local_port(u16::try_from(port).unwrap()) {
+            assert!(
+                nodelay,
+                "the writer connection from port {port} has TCP_NODELAY"
+            );
+            writers += 1;
+        }
+    }
+    assert!(writers > 0, "the writers' connections were found");
+}

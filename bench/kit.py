@@ -301,7 +301,10 @@ def drain_section(args, work, body_file):
                             "UPDATE outbox SET state = 'dead', attempts = 1, sent_at = NULL"],
                            check=True)
             env = sealpost_env(run_dir, http_port, **{
-                **base_settings, "mail.smtp.max_connections": conns, "mail.max_attempts": "200"})
+                **base_settings, "mail.smtp.max_connections": conns, "mail.max_attempts": "200",
+                # `outbox retry` runs in another process, which cannot wake the server's worker:
+                # poll often so that the clock measures delivery, not the wait for a poll.
+                "mail.poll_interval_ms": "20"})
             server = Server([str(SEALPOST), "serve"], env, http_port, run_dir / "drain.log")
             try:
                 start = time.perf_counter()

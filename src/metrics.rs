@@ -6,6 +6,7 @@
 //! the outbox figures are read from the database at each scrape, so they are the same on every
 //! instance.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -25,15 +26,15 @@ use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
-    pub route: String,
-    pub status: String,
+    pub method: Cow<'static, str>,
+    pub route: &'static str,
+    pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub method: String,
-    pub route: String,
+    pub method: Cow<'static, str>,
+    pub route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -190,14 +191,10 @@ impl<E: Endpoint> Endpoint for RecordMetricsEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         let app = req.extensions().get::<std::sync::Arc<AppState>>().cloned();
-        let method = req.method().as_str().to_owned();
+        let method = method_label(req.method());
         let matched = crate::authz::Matched::of(&req);
         req.extensions_mut().insert(matched);
-        let route = matched
-            .0
-            .map(|rule| rule.path)
-            .unwrap_or("(none)")
-            .to_owned();
+        let route = matched.0.map(|rule| rule.path).unwrap_or("(none)");
         let started = Instant::now();
         let result = self.inner.call(req).await.map(IntoResponse::into_response);
         if let Some(app) = app {
@@ -209,8 +206,8 @@ impl<E: Endpoint> Endpoint for RecordMetricsEndpoint<E> {
                 .requests
                 .get_or_create(&RequestLabels {
                     method: method.clone(),
-                    route: route.clone(),
-                    status: status.as_u16().to_string(),
+                    route,
+                    status: status.as_u16(),
                 })
                 .inc();
             app.metrics
@@ -219,6 +216,26 @@ impl<E: Endpoint> Endpoint for RecordMetricsEndpoint<E> {
                 .observe(started.elapsed().as_secs_f64());
         }
         result
+    }
+}
+
+/// The method as a label: the standard ones without an allocation.
+fn method_label(method: &poem::http::Method) -> Cow<'static, str> {
+    use poem::http::Method;
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    match STANDARD.iter().find(|(m, _)| m == method) {
+        Some((_, name)) => Cow::Borrowed(name),
+        None => Cow::Owned(method.as_str().to_owned()),
     }
 }
 

@@ -16,6 +16,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use futures_util::StreamExt;
 use lettre::message::Mailbox;
 use rand::Rng;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Statement,
@@ -391,7 +392,16 @@ async fn record_once(
 ) -> Result<(), DbErr> {
     let txn = crate::db::begin_write(db).await?;
     for outcome in outcomes {
-        outbox::Entity::update(outcome).exec(&txn).await?;
+        // Not `Entity::update`, which reads the whole row back (both bodies) with RETURNING.
+        // Every outcome comes from a claimed row, so it carries its id.
+        let Some(id) = outcome.id.try_as_ref().copied() else {
+            continue;
+        };
+        outbox::Entity::update_many()
+            .set(outcome)
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
     }
     txn.commit().await
 }
@@ -400,18 +410,19 @@ async fn record_once(
 /// (60 s), so that nobody else claims the rows meanwhile.
 const RECORD_PATIENCE: Duration = Duration::from_secs(30);
 
-/// One pass: claims a batch of due mail and delivers it over several connections at once.
-/// Outcomes are written as they come, in groups: whatever finished while the last group was
-/// being committed goes into the next commit, so a crash can repeat only the few mails sent
-/// since the last commit (delivery is at least once). Returns how many rows were claimed.
-pub async fn deliver_due(app: &AppState) -> Result<usize, DbErr> {
-    let mailer = &app.mailer;
+/// Claimed rows with the contacts they need, ready to deliver.
+struct Batch {
+    rows: Vec<outbox::Model>,
+    contacts: HashMap<Uuid, contacts::Model>,
+}
+
+/// Claims up to `mail.batch_size` due rows and fetches their contacts in one query.
+async fn claim_batch(app: &AppState) -> Result<Batch, DbErr> {
     let settings = &app.settings.mail;
     let lease = Duration::from_secs(settings.smtp.timeout_secs.saturating_mul(2).max(60));
     let rows = claim(app, settings.batch_size, lease).await?;
-    let claimed = rows.len();
     let contact_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.contact_id).collect();
-    let contacts: HashMap<Uuid, contacts::Model> = if contact_ids.is_empty() {
+    let contacts = if contact_ids.is_empty() {
         HashMap::new()
     } else {
         contacts::Entity::find()
@@ -422,7 +433,17 @@ pub async fn deliver_due(app: &AppState) -> Result<usize, DbErr> {
             .map(|c| (c.id, c))
             .collect()
     };
-    let parallel = settings.smtp.max_connections.max(1) as usize;
+    Ok(Batch { rows, contacts })
+}
+
+/// Delivers a claimed batch over several connections at once. Outcomes are written as they
+/// come, in groups: whatever finished while the last group was being committed goes into the
+/// next commit, so a crash can repeat only the few mails sent since the last commit (delivery
+/// is at least once).
+async fn deliver_batch(app: &AppState, batch: Batch) -> Result<(), DbErr> {
+    let Batch { rows, contacts } = batch;
+    let mailer = &app.mailer;
+    let parallel = app.settings.mail.smtp.max_connections.max(1) as usize;
     let (done, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
     let deliveries = async {
         let done = done;
@@ -449,26 +470,86 @@ pub async fn deliver_due(app: &AppState) -> Result<usize, DbErr> {
         Ok::<(), DbErr>(())
     };
     let ((), recorded) = tokio::join!(deliveries, recorder);
-    recorded?;
+    recorded
+}
+
+/// One pass: claims a batch of due mail and delivers it. Returns how many rows were claimed.
+pub async fn deliver_due(app: &AppState) -> Result<usize, DbErr> {
+    let batch = claim_batch(app).await?;
+    let claimed = batch.rows.len();
+    deliver_batch(app, batch).await?;
     Ok(claimed)
 }
 
+/// Puts claimed rows that were never attempted back as they were, for the next worker.
+async fn release(app: &AppState, batch: Batch) -> Result<(), DbErr> {
+    let ids: Vec<Uuid> = batch.rows.iter().map(|r| r.id).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::State, Expr::value(PENDING))
+        .col_expr(
+            outbox::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<FixedOffset>>::None),
+        )
+        .col_expr(
+            outbox::Column::Attempts,
+            sea_orm::sea_query::ExprTrait::sub(Expr::col(outbox::Column::Attempts), 1),
+        )
+        .filter(outbox::Column::Id.is_in(ids))
+        .filter(outbox::Column::State.eq(SENDING))
+        .exec(&app.db)
+        .await?;
+    Ok(())
+}
+
 /// The worker inside `sealpost serve`: delivers due mail until `shutdown`, waking early when
-/// a new mail is enqueued.
+/// a new mail is enqueued. While a full batch is being delivered, the next one is claimed
+/// alongside, so that the connections are not left idle while a claim commits (on SQLite a
+/// claim of 256 rows takes about as long as delivering a quarter of them). A batch claimed
+/// but not yet started when `shutdown` fires is put back.
 pub async fn run_worker(app: Arc<AppState>, shutdown: CancellationToken) {
     let idle = Duration::from_millis(app.settings.mail.poll_interval_ms);
+    let full = app.settings.mail.batch_size as usize;
+    let mut next: Option<Batch> = None;
     loop {
-        let claimed = match deliver_due(&app).await {
-            Ok(n) => n,
+        let batch = match next.take() {
+            Some(batch) => Ok(batch),
+            None => claim_batch(&app).await,
+        };
+        let claimed = match batch {
+            Ok(batch) => {
+                let claimed = batch.rows.len();
+                if claimed >= full && !shutdown.is_cancelled() {
+                    let (delivered, following) =
+                        tokio::join!(deliver_batch(&app, batch), claim_batch(&app));
+                    if let Err(e) = delivered {
+                        tracing::error!(error = %e, "outbox pass failed");
+                    }
+                    match following {
+                        Ok(following) => next = Some(following),
+                        Err(e) => tracing::error!(error = %e, "claiming mail failed"),
+                    }
+                } else if let Err(e) = deliver_batch(&app, batch).await {
+                    tracing::error!(error = %e, "outbox pass failed");
+                }
+                claimed
+            }
             Err(e) => {
-                tracing::error!(error = %e, "outbox pass failed");
+                tracing::error!(error = %e, "claiming mail failed");
                 0
             }
         };
-        if claimed >= app.settings.mail.batch_size as usize {
-            if shutdown.is_cancelled() {
-                return;
+        if shutdown.is_cancelled() {
+            if let Some(unstarted) = next.take()
+                && let Err(e) = release(&app, unstarted).await
+            {
+                tracing::warn!(error = %e, "putting back claimed mail failed; it is retried when its lease ends");
             }
+            return;
+        }
+        if claimed >= full || next.is_some() {
             continue;
         }
         tokio::select! {

@@ -17,7 +17,7 @@ pub struct AppState {
     pub limiter: Option<SubmissionLimiter>,
     pub mailer: crate::mail::Mailer,
     /// The empty form, rendered once per language (`Locale::ALL` order).
-    pub empty_forms: [std::sync::OnceLock<String>; 3],
+    pub empty_forms: [std::sync::OnceLock<bytes::Bytes>; 3],
     /// Writes new conversations by group commit.
     pub writer: crate::group_commit::GroupCommit,
     /// Wakes the outbox worker when a mail is enqueued.

@@ -15,6 +15,8 @@ pub struct RequestId(pub String);
 
 pub struct RequestContext;
 
+const X_REQUEST_ID: poem::http::HeaderName = poem::http::HeaderName::from_static("x-request-id");
+
 impl<E: Endpoint> Middleware<E> for RequestContext {
     type Output = RequestContextEndpoint<E>;
 
@@ -65,7 +67,7 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
                 tracing::info!(status, latency_ms, "request completed");
             }
             if let Ok(value) = HeaderValue::from_str(&id) {
-                resp.headers_mut().insert("x-request-id", value);
+                resp.headers_mut().insert(X_REQUEST_ID, value);
             }
             Ok(resp)
         }

@@ -3,7 +3,12 @@
 //! on its own page), no sniffing, no referrer, no framing, and HSTS when configured.
 
 use poem::http::HeaderValue;
+use poem::http::header::{self, HeaderName};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+
+const CROSS_ORIGIN_OPENER_POLICY: HeaderName =
+    HeaderName::from_static("cross-origin-opener-policy");
+const PERMISSIONS_POLICY: HeaderName = HeaderName::from_static("permissions-policy");
 
 const HCAPTCHA_HOSTS: &str = "https://hcaptcha.com https://*.hcaptcha.com";
 
@@ -74,26 +79,30 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
         } else {
             &self.page_csp
         };
-        headers.insert("content-security-policy", csp.clone());
+        // Header names as constants: a name given as a string is parsed on every insert.
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
         headers.insert(
-            "x-content-type-options",
+            header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
-        headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
         headers.insert(
-            "cross-origin-opener-policy",
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            CROSS_ORIGIN_OPENER_POLICY,
             HeaderValue::from_static("same-origin"),
         );
         headers.insert(
-            "permissions-policy",
+            PERMISSIONS_POLICY,
             HeaderValue::from_static(
                 "camera=(), microphone=(), geolocation=(), interest-cohort=()",
             ),
         );
         if self.hsts {
             headers.insert(
-                "strict-transport-security",
+                header::STRICT_TRANSPORT_SECURITY,
                 HeaderValue::from_static("max-age=63072000; includeSubDomains"),
             );
         }

@@ -107,16 +107,18 @@ pub async fn show(req: &Request, Data(app): Data<&App>) -> Response {
     let body = match slot.get() {
         Some(body) => body.clone(),
         None => match form_page(app, locale, Draft::default(), FormErrors::default()).render() {
-            Ok(body) => slot.get_or_init(|| body).clone(),
+            Ok(body) => slot.get_or_init(|| body.into()).clone(),
             Err(err) => {
                 tracing::error!(error = %err, "template rendering failed");
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             }
         },
     };
-    poem::web::Html(body)
-        .with_header(header::CACHE_CONTROL, "no-store")
-        .into_response()
+    // Bytes: each response shares the one copy instead of copying the page.
+    Response::builder()
+        .content_type("text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(body)
 }
 
 #[handler]

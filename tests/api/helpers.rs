@@ -334,6 +334,11 @@ impl TestApp {
         panic!("the outbox did not drain")
     }
 
+    /// Starts the graceful shutdown of the server and its workers (as SIGTERM does).
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
     pub async fn count_threads(&self) -> u64 {
         threads::Entity::find()
             .count(self.db())

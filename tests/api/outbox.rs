@@ -245,3 +245,100 @@ async fn a_failing_mail_is_retried_like_a_mail_queue_and_given_up_after_five_day
         dead.last_error
     );
 }
+
+db_test!(mail_in_many_batches_is_each_delivered_once);
+async fn mail_in_many_batches_is_each_delivered_once(backend: Backend) {
+    // The worker claims the next batch while it delivers the current one.
+    let Some(sink) = SmtpSink::start(0).await else {
+        return;
+    };
+    let app = TestAppBuilder::new(backend)
+        .with_smtp_to(sink.addr)
+        .set("SEALPOST__MAIL__BATCH_SIZE", "3")
+        .set("SEALPOST__MAIL__SMTP__MAX_CONNECTIONS", "2")
+        .spawn()
+        .await;
+    for i in 0..20 {
+        let mut body = valid_message();
+        body["subject"] = format!("Question {i}").into();
+        assert_eq!(app.post_message(&body).await.status(), 201);
+    }
+    sink.wait_for(40).await;
+    let status = app.wait_for_outbox_idle().await;
+    assert_eq!((status.sent, status.dead, status.pending), (40, 0, 0));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    for m in sink.received() {
+        *by_id
+            .entry(header(&m, "Message-ID").expect("id"))
+            .or_default() += 1;
+    }
+    assert_eq!(by_id.len(), 40, "every mail arrived");
+    assert!(by_id.values().all(|n| *n == 1), "none twice: {by_id:?}");
+}
+
+db_test!(a_batch_claimed_ahead_is_put_back_at_shutdown);
+async fn a_batch_claimed_ahead_is_put_back_at_shutdown(backend: Backend) {
+    // An SMTP server that accepts connections and never says a word: the first batch hangs
+    // until the SMTP timeout while the second is claimed ahead of it.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let app = TestAppBuilder::new(backend)
+        .with_smtp_to(addr)
+        .set("SEALPOST__MAIL__BATCH_SIZE", "2")
+        .set("SEALPOST__MAIL__SMTP__MAX_CONNECTIONS", "1")
+        .set("SEALPOST__MAIL__SMTP__TIMEOUT_SECS", "1")
+        .spawn()
+        .await;
+    for _ in 0..2 {
+        assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+    }
+    let state_of = |rows: &[outbox::Model]| {
+        rows.iter()
+            .map(|r| (r.state.clone(), r.attempts))
+            .collect::<Vec<_>>()
+    };
+    let mut all_claimed = false;
+    for _ in 0..100 {
+        let rows = outbox::Entity::find().all(app.db()).await.unwrap();
+        if rows.len() == 4 && rows.iter().all(|r| r.state == "sending") {
+            all_claimed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        all_claimed,
+        "both batches are claimed while the first is being sent"
+    );
+    app.stop();
+    // The first batch times out and is recorded for a retry; the second, never attempted, is
+    // put back as it was instead of waiting out its lease.
+    let mut rows = Vec::new();
+    for _ in 0..150 {
+        rows = outbox::Entity::find().all(app.db()).await.unwrap();
+        if rows.iter().all(|r| r.state == "pending") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut states = state_of(&rows);
+    states.sort();
+    assert_eq!(
+        states,
+        vec![
+            ("pending".to_owned(), 0),
+            ("pending".to_owned(), 0),
+            ("pending".to_owned(), 1),
+            ("pending".to_owned(), 1),
+        ],
+        "attempted mail waits for its retry, the batch claimed ahead is released untouched"
+    );
+    held.abort();
+}

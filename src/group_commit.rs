@@ -60,11 +60,11 @@ pub struct WriterSettings {
 
 impl GroupCommit {
     /// Starts the writer tasks on a thread and runtime of their own, with a connection pool of
-    /// their own (`connect` opens it there, with `settings.writers` connections). On a busy
-    /// server the request handlers keep the shared runtime's threads full; a writer that had to
-    /// wait its turn behind them after every statement would hold its transaction open (and
-    /// its batch unanswered) for that long, on PostgreSQL once per round trip. They end when
-    /// this handle is dropped and every queued submission is written.
+    /// their own: `connect(n)` opens it there, with `settings.writers` connections and one for
+    /// checkpointing SQLite's WAL. On a busy server the request handlers keep the shared
+    /// runtime's threads full, and a writer should not wait its turn behind them between
+    /// statements while its transaction is open. They end when this handle is dropped and
+    /// every queued submission is written.
     pub async fn start<F, Fut>(connect: F, settings: WriterSettings) -> Result<Self, DbErr>
     where
         F: FnOnce(u32) -> Fut + Send + 'static,
@@ -77,11 +77,12 @@ impl GroupCommit {
             .build()
             .map_err(|e| DbErr::Custom(format!("starting the submission writer: {e}")))?;
         let writers = settings.writers.max(1);
+        // One more connection than writers, for the checkpointer.
         std::thread::Builder::new()
             .name("sealpost-writer".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let db = match connect(u32::try_from(writers).unwrap_or(u32::MAX)).await {
+                    let db = match connect(u32::try_from(writers + 1).unwrap_or(u32::MAX)).await {
                         Ok(db) => db,
                         Err(err) => {
                             let _ = ready.send(Err(err));
@@ -93,9 +94,12 @@ impl GroupCommit {
                     let tasks: Vec<_> = (0..writers)
                         .map(|_| tokio::spawn(write_batches(db.clone(), queue.clone(), settings)))
                         .collect();
+                    let checkpointer = tokio::spawn(checkpoint_beside(db.clone()));
                     for task in tasks {
                         let _ = task.await;
                     }
+                    checkpointer.abort();
+                    let _ = crate::db::checkpoint(&db).await;
                     let _ = db.close().await;
                 });
             })
@@ -115,6 +119,25 @@ impl GroupCommit {
         answer
             .await
             .map_err(|_| DbErr::Custom("the submission writer stopped before answering".into()))?
+    }
+}
+
+/// How often the checkpointer looks at SQLite's WAL.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Checkpoints SQLite's WAL beside the writers, so that the checkpoint inside their commits
+/// finds little left to copy (see [`crate::db::checkpoint`]); returns at once on PostgreSQL.
+async fn checkpoint_beside(db: DatabaseConnection) {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::db::checkpoint(&db).await {
+            tracing::warn!(error = %e, "checkpointing the WAL failed; trying again shortly");
+        }
     }
 }
 

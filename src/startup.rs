@@ -58,7 +58,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
     let writer_settings = settings.clone();
     let writer = GroupCommit::start(
         move |connections| async move {
-            db::connect_pool(&writer_settings, connections, "sealpost-writer")
+            db::connect_pool(&writer_settings, db::Pool::Writers(connections))
                 .await
                 .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
         },

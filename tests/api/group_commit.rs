@@ -234,3 +234,38 @@ async fn postgres_connections_have_tcp_nodelay() {
     }
     assert!(writers > 0, "the writers' connections were found");
 }
+
+/// On SQLite the writers' commits checkpoint the WAL only past 4,000 pages; a checkpointer
+/// beside them copies committed pages into the database file meanwhile, so a few hundred
+/// submissions reach the database file itself well before that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_is_checkpointed_beside_the_writers() {
+    let app = TestAppBuilder::new(Backend::Sqlite)
+        .set("SEALPOST__MAIL__DELIVER", "false")
+        .spawn()
+        .await;
+    let file = app.data_dir.path().join("sealpost.db");
+    let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    join_all((0..100).map(|i| {
+        let app = &app;
+        async move {
+            let mut body = valid_message();
+            body["body"] = format!("Message {i}: {}", "words ".repeat(300)).into();
+            assert_eq!(app.post_message(&body).await.status(), 201);
+        }
+    }))
+    .await;
+    let wal = app.data_dir.path().join("sealpost.db-wal");
+    let wal_size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        wal_size < 4000 * 4096,
+        "the WAL ({wal_size} bytes) is below the writers' own checkpoint threshold"
+    );
+    let grown = crate::helpers::wait_for(|| (size() > before + 200_000).then_some(())).await;
+    assert!(
+        grown.is_some(),
+        "the database file grew from {before} to {} bytes",
+        size()
+    );
+}

@@ -296,9 +296,32 @@ async fn a_batch_claimed_ahead_is_put_back_at_shutdown(backend: Backend) {
         .set("SEALPOST__MAIL__SMTP__TIMEOUT_SECS", "1")
         .spawn()
         .await;
-    for _ in 0..2 {
-        assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+    // Four mails committed at once, so that the worker finds a full batch and the next one.
+    let txn = sea_orm::TransactionTrait::begin(app.db()).await.unwrap();
+    for i in 0..4 {
+        let mail = sealpost::mail::Composed {
+            message_id: format!("<ahead-{i}@relay.test>"),
+            from: "Sealpost <reply@relay.test>".parse().unwrap(),
+            reply_to: None,
+            subject: format!("Mail {i}"),
+            text: "Hello".into(),
+            html: "<p>Hello</p>".into(),
+            in_reply_to: None,
+            references: None,
+            auto_submitted: Some("auto-generated".into()),
+        };
+        sealpost::outbox::enqueue(
+            &txn,
+            sealpost::outbox::Kind::StaffAnswer,
+            None,
+            sealpost::outbox::Recipient::Staff,
+            None,
+            &mail,
+        )
+        .await
+        .unwrap();
     }
+    txn.commit().await.unwrap();
     let state_of = |rows: &[outbox::Model]| {
         rows.iter()
             .map(|r| (r.state.clone(), r.attempts))

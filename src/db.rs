@@ -89,6 +89,8 @@ pub async fn connect_pool(
                 .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
         });
     if url.starts_with("postgres") {
+        // One `after_connect` hook for both: sqlx keeps only one, so sea-orm's own search-path
+        // hook (`set_schema_search_path`) would be replaced by ours; it is done here instead.
         let search_path = (!settings.database.schema.is_empty())
             .then(|| search_path_sql(&settings.database.schema));
         let peers = database_peers(&url).await;

@@ -473,14 +473,6 @@ async fn deliver_batch(app: &AppState, batch: Batch) -> Result<(), DbErr> {
     recorded
 }
 
-/// One pass: claims a batch of due mail and delivers it. Returns how many rows were claimed.
-pub async fn deliver_due(app: &AppState) -> Result<usize, DbErr> {
-    let batch = claim_batch(app).await?;
-    let claimed = batch.rows.len();
-    deliver_batch(app, batch).await?;
-    Ok(claimed)
-}
-
 /// Puts claimed rows that were never attempted back as they were, for the next worker.
 async fn release(app: &AppState, batch: Batch) -> Result<(), DbErr> {
     let ids: Vec<Uuid> = batch.rows.iter().map(|r| r.id).collect();

@@ -281,11 +281,7 @@ async fn slowloris_connections_are_closed_after_the_header_timeout_and_starve_no
         .set("SEALPOST__SERVER__HEADER_TIMEOUT_SECS", "1")
         .spawn()
         .await;
-    let addr: SocketAddr = app
-        .address
-        .trim_start_matches("http://")
-        .parse()
-        .expect("addr");
+    let addr = app.addr;
 
     // Half dribble their header a byte at a time, half connect and say nothing.
     let slow: Vec<_> = (0..200)
@@ -340,11 +336,7 @@ async fn a_body_that_never_finishes_gets_408_and_nothing_is_stored() {
         .set("SEALPOST__SERVER__BODY_TIMEOUT_SECS", "1")
         .spawn()
         .await;
-    let addr: SocketAddr = app
-        .address
-        .trim_start_matches("http://")
-        .parse()
-        .expect("addr");
+    let addr = app.addr;
 
     let started = Instant::now();
     let (api, page) = tokio::join!(

@@ -111,6 +111,8 @@ impl Write for CaptureWriter {
 
 pub struct TestApp {
     pub address: String,
+    /// The server's address, for raw TCP clients.
+    pub addr: SocketAddr,
     pub smtp_addr: Option<SocketAddr>,
     pub state: Arc<AppState>,
     pub client: reqwest::Client,
@@ -239,7 +241,8 @@ impl TestAppBuilder {
         )
         .expect("test settings load");
         let application = Application::build(settings).await.expect("app builds");
-        let address = format!("http://{}", application.local_addr());
+        let addr = application.local_addr();
+        let address = format!("http://{addr}");
         let smtp_addr = application.smtp_addr();
         let state = application.state();
         let shutdown = CancellationToken::new();
@@ -250,6 +253,7 @@ impl TestAppBuilder {
             .expect("client");
         TestApp {
             address,
+            addr,
             smtp_addr,
             state,
             client,

@@ -129,6 +129,7 @@ pub const RULES: &[Rule] = &[
     // One's own account.
     rule("GET", "/staff/account", AnyRole),
     rule("POST", "/staff/account/password", AnyRole),
+    rule("POST", "/staff/account/mail", AnyRole),
     rule("GET", "/staff/account/second-factor", Enrolling),
     rule("POST", "/staff/account/second-factor", Enrolling),
     rule("POST", "/staff/account/second-factor/disable", AnyRole),
@@ -138,6 +139,11 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/staff/threads/:id", Roles(MESSAGES)),
     rule("POST", "/staff/threads/:id/replies", Roles(MESSAGES)),
     rule("POST", "/staff/threads/:id/status", Roles(MESSAGES)),
+    rule(
+        "POST",
+        "/staff/threads/:id/messages/:message_id/:decision",
+        Roles(MESSAGES),
+    ),
     // Administration.
     rule("GET", "/staff/stats", Roles(ADMIN)),
     rule("GET", "/staff/stats.csv", Roles(ADMIN)),

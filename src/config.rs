@@ -205,6 +205,10 @@ pub struct MailSettings {
     pub support_from: String,
     #[serde(deserialize_with = "string_list_de")]
     pub staff_addresses: Vec<String>,
+    /// The staff's own mail domains: every address on them is the staff side's. Empty: the
+    /// domains of `staff_addresses` (see [`MailSettings::staff_domains`]).
+    #[serde(rename = "staff_domains", deserialize_with = "string_list_de")]
+    pub staff_domains_configured: Vec<String>,
     pub relay_domain: String,
     pub acknowledge_visitor: bool,
     /// Whether this instance's outbox worker delivers mail; `false` leaves delivery to others.
@@ -218,6 +222,37 @@ pub struct MailSettings {
     pub batch_size: u32,
     pub smtp: SmtpSettings,
     pub inbound: InboundSettings,
+}
+
+impl MailSettings {
+    /// `mail.staff_domains`, or the domains of `mail.staff_addresses` when it is empty,
+    /// lower-cased and without duplicates.
+    pub fn staff_domains(&self) -> Vec<String> {
+        let source: Vec<String> = if self.staff_domains_configured.is_empty() {
+            self.staff_addresses
+                .iter()
+                .filter_map(|a| a.trim().rsplit_once('@').map(|(_, d)| d.to_owned()))
+                .collect()
+        } else {
+            self.staff_domains_configured.clone()
+        };
+        let mut domains: Vec<String> = source
+            .iter()
+            .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        domains.sort();
+        domains.dedup();
+        domains
+    }
+
+    /// Whether an address is one of `mail.staff_addresses`.
+    pub fn is_staff_address(&self, address: &str) -> bool {
+        let address = address.trim().trim_matches(['<', '>']);
+        self.staff_addresses
+            .iter()
+            .any(|s| s.trim().eq_ignore_ascii_case(address))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -234,6 +269,30 @@ pub struct InboundSettings {
     pub listen: String,
     pub token: SecretString,
     pub max_message_bytes: usize,
+    /// How the sender of inbound relay mail is authenticated.
+    pub authentication: InboundAuthentication,
+    /// The authserv-id whose `Authentication-Results` are believed under `trust-mta`.
+    pub trusted_authserv_id: String,
+    /// Postfix's access-policy service (`check_policy_service`), e.g. 127.0.0.1:10040. Empty: off.
+    pub policy_listen: String,
+    /// Peers of the SMTP listener that are the site's own MTA: they may tell the original
+    /// client with XFORWARD, and refusals after DATA would become their bounces.
+    #[serde(deserialize_with = "ip_nets")]
+    pub trusted_mtas: Vec<IpNet>,
+    /// The DNS server `verify` asks (IP:PORT). Empty: the system's resolver configuration.
+    pub nameserver: String,
+}
+
+/// `mail.inbound.authentication`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InboundAuthentication {
+    /// Nothing is checked (development).
+    Off,
+    /// The `Authentication-Results` of the MTA in front (`trusted_authserv_id`) are believed.
+    TrustMta,
+    /// Sealpost checks DKIM, SPF and DMARC itself.
+    Verify,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -481,6 +540,43 @@ impl Settings {
         if mail.transport == MailTransport::Smtp {
             crate::mail::smtp_transport_check(mail.smtp.url.expose_secret())
                 .map_err(|e| invalid("mail.smtp.url", e))?;
+        }
+        for domain in &mail.staff_domains_configured {
+            let d = domain.trim().trim_start_matches('@');
+            if d.is_empty() || !d.contains('.') || d.contains(char::is_whitespace) {
+                return Err(invalid(
+                    "mail.staff_domains",
+                    format!("`{domain}` is not a domain"),
+                ));
+            }
+        }
+        if mail.inbound.authentication == InboundAuthentication::TrustMta
+            && mail.inbound.trusted_authserv_id.trim().is_empty()
+        {
+            return Err(invalid(
+                "mail.inbound.trusted_authserv_id",
+                "is required with mail.inbound.authentication = \"trust-mta\": the authserv-id \
+                 your MTA writes into Authentication-Results",
+            ));
+        }
+        if !mail.inbound.policy_listen.trim().is_empty() {
+            mail.inbound
+                .policy_listen
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|e| {
+                    invalid(
+                        "mail.inbound.policy_listen",
+                        format!("not an address ({e})"),
+                    )
+                })?;
+        }
+        if !mail.inbound.nameserver.trim().is_empty() {
+            mail.inbound
+                .nameserver
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|e| invalid("mail.inbound.nameserver", format!("not IP:PORT ({e})")))?;
         }
         if !mail.inbound.listen.trim().is_empty() {
             mail.inbound

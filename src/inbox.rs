@@ -230,6 +230,9 @@ pub struct StaffMessage {
     pub staff_login: Option<String>,
     pub body: MessageBody,
     pub created_at: DateTime<Utc>,
+    /// Why the message waits for staff review (a reply by mail that failed authentication):
+    /// the visitor's page does not show it until it is released.
+    pub held_reason: Option<String>,
 }
 
 #[derive(Debug)]
@@ -346,9 +349,71 @@ pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thre
                     .and_then(|sid| logins.iter().find(|s| s.id == sid).map(|s| s.login.clone())),
                 body: MessageBody::from_stored(m.body_html),
                 created_at: m.created_at.with_timezone(&Utc),
+                held_reason: m.held_reason,
             })
             .collect(),
     }))
+}
+
+/// What staff decide about a held message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldDecision {
+    /// It joins the conversation: the visitor's page shows it and the thread opens again.
+    Release,
+    /// It is deleted.
+    Discard,
+}
+
+/// Releases or discards a held message of the thread `thread_id`; `false` when there is no
+/// such held message there. Recorded in the audit log.
+pub async fn decide_held(
+    app: &AppState,
+    thread_id: Uuid,
+    message_id: Uuid,
+    decision: HeldDecision,
+    actor: &str,
+) -> Result<bool, DbErr> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    let Some(message) = message_rows::Entity::find_by_id(message_id)
+        .filter(message_rows::Column::ThreadId.eq(thread_id))
+        .filter(message_rows::Column::HeldReason.is_not_null())
+        .one(&txn)
+        .await?
+    else {
+        return Ok(false);
+    };
+    match decision {
+        HeldDecision::Release => {
+            let mut active: message_rows::ActiveModel = message.into();
+            active.held_reason = Set(None);
+            active.update(&txn).await?;
+            if let Some(thread) = threads::Entity::find_by_id(thread_id).one(&txn).await? {
+                let mut active: threads::ActiveModel = thread.into();
+                active.status = Set(ThreadStatus::Open.as_str().to_owned());
+                active.updated_at = Set(Utc::now().fixed_offset());
+                active.update(&txn).await?;
+            }
+        }
+        HeldDecision::Discard => {
+            message_rows::Entity::delete_by_id(message_id)
+                .exec(&txn)
+                .await?;
+        }
+    }
+    crate::audit::record(
+        &txn,
+        actor,
+        match decision {
+            HeldDecision::Release => "message.released",
+            HeldDecision::Discard => "message.discarded",
+        },
+        Some(&message_id.to_string()),
+        serde_json::json!({ "thread_id": thread_id }),
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(%thread_id, %message_id, ?decision, actor, "held message decided");
+    Ok(true)
 }
 
 /// Sets a thread's status (for a message id or thread id); `false` when there is no such thread.

@@ -205,7 +205,7 @@ async fn store_new_thread(
         &new.body,
         false,
         new.email.is_some(),
-        None,
+        relay::Threading::default(),
     )?;
     let notification = outbox::new_row(
         Uuid::now_v7(),
@@ -291,6 +291,7 @@ pub async fn thread_by_token(
     };
     let rows = messages::Entity::find()
         .filter(messages::Column::ThreadId.eq(thread.id))
+        .filter(messages::Column::HeldReason.is_null())
         .order_by_asc(messages::Column::CreatedAt)
         .order_by_asc(messages::Column::Id)
         .all(&app.db)
@@ -392,6 +393,32 @@ pub(crate) async fn insert_message<C: ConnectionTrait>(
     Ok(id)
 }
 
+/// Stores a visitor's message that staff must look at before it joins the thread (a reply by
+/// mail that failed authentication): the visitor's page does not show it, and nobody is told
+/// by mail.
+pub(crate) async fn insert_held_message<C: ConnectionTrait>(
+    conn: &C,
+    thread_id: Uuid,
+    body: &MessageBody,
+    reason: &str,
+) -> Result<Uuid, DbErr> {
+    let (id, mut row) = message_row(thread_id, Author::Visitor, None, body);
+    row.held_reason = Set(Some(reason.to_owned()));
+    messages::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
+    // Up to the top of the inbox, where staff find it.
+    threads::Entity::update_many()
+        .col_expr(
+            threads::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now().fixed_offset()),
+        )
+        .filter(threads::Column::Id.eq(thread_id))
+        .exec(conn)
+        .await?;
+    Ok(id)
+}
+
 /// The row [`insert_message`] inserts, with its new id.
 fn message_row(
     thread_id: Uuid,
@@ -407,6 +434,7 @@ fn message_row(
         body_html: Set(body.html().to_owned()),
         created_at: Set(Utc::now().fixed_offset()),
         staff_id: Set(staff_id),
+        held_reason: Set(None),
     };
     (id, row)
 }

@@ -43,6 +43,11 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: String,
 }
@@ -53,6 +58,7 @@ pub struct Metrics {
     pub latency: Family<RouteLabels, Histogram>,
     pub deliveries: Family<OutcomeLabels, Counter>,
     pub inbound: Family<OutcomeLabels, Counter>,
+    pub inbound_refusals: Family<ReasonLabels, Counter>,
     pub signin_failures: Counter,
     outbox: Family<StateLabels, Gauge>,
     oldest_pending: Gauge,
@@ -71,6 +77,7 @@ impl Default for Metrics {
             Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
         let deliveries = Family::<OutcomeLabels, Counter>::default();
         let inbound = Family::<OutcomeLabels, Counter>::default();
+        let inbound_refusals = Family::<ReasonLabels, Counter>::default();
         let signin_failures = Counter::default();
         let outbox = Family::<StateLabels, Gauge>::default();
         let oldest_pending = Gauge::default();
@@ -91,8 +98,14 @@ impl Default for Metrics {
         );
         registry.register(
             "inbound_mail",
-            "Relay mail received over SMTP or HTTP, by outcome: accepted or refused",
+            "Relay mail received over SMTP or HTTP, by outcome: accepted, held (for staff \
+             review), refused, dropped (refused after a trusted MTA had accepted it) or failed",
             inbound.clone(),
+        );
+        registry.register(
+            "inbound_mail_refusals",
+            "Relay mail refused, at RCPT, after DATA or by the policy service, by reason",
+            inbound_refusals.clone(),
         );
         registry.register(
             "signin_failures",
@@ -115,6 +128,7 @@ impl Default for Metrics {
             latency,
             deliveries,
             inbound,
+            inbound_refusals,
             signin_failures,
             outbox,
             oldest_pending,
@@ -132,7 +146,16 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts an inbound mail (`accepted`, `refused`).
+    /// Counts why relay mail was refused (`stranger_sender`, `unauthenticated`, ...).
+    pub fn inbound_refusal(&self, reason: &str) {
+        self.inbound_refusals
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts an inbound mail (`accepted`, `held`, `refused`, `dropped`, `failed`).
     pub fn inbound_mail(&self, outcome: &str) {
         self.inbound
             .get_or_create(&OutcomeLabels {

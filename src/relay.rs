@@ -12,7 +12,9 @@ use uuid::Uuid;
 use crate::domain::{Locale, MessageBody, Reference, Subject, ThreadToken};
 use crate::entities::outbox as outbox_rows;
 use crate::i18n::Tr;
+use crate::mail::authentication::Client;
 use crate::mail::relay_token::{Direction, RelayToken};
+use crate::mail::scrub::Scrub;
 use crate::mail::templates::{NewMessageMail, Rendered, StaffAnswerMail, VisitorAckMail};
 use crate::mail::{self, Composed};
 use crate::outbox::{self, Kind, Recipient};
@@ -57,20 +59,57 @@ fn support(app: &AppState) -> Result<Mailbox, ComposeError> {
     mail::parse_mailbox(&app.settings.mail.support_from).map_err(ComposeError::Config)
 }
 
-/// The Message-ID of the first mail of `kind` in a thread, to thread later mails under it.
-async fn first_message_id<C: ConnectionTrait>(
+/// The Message-IDs already sent to one side of a thread (`kinds`), first and latest: a new
+/// mail answers the latest and refers to both, so that every client keeps one conversation.
+#[derive(Debug, Default, Clone)]
+pub struct Threading {
+    pub first: Option<String>,
+    pub latest: Option<String>,
+}
+
+impl Threading {
+    fn in_reply_to(&self) -> Option<String> {
+        self.latest.clone().or_else(|| self.first.clone())
+    }
+
+    fn references(&self) -> Option<String> {
+        match (&self.first, &self.latest) {
+            (Some(first), Some(latest)) if first != latest => Some(format!("{first} {latest}")),
+            (Some(one), _) | (None, Some(one)) => Some(one.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
+async fn threading<C: ConnectionTrait>(
     conn: &C,
     thread_id: Uuid,
-    kind: Kind,
-) -> Result<Option<String>, DbErr> {
-    Ok(outbox_rows::Entity::find()
-        .filter(outbox_rows::Column::ThreadId.eq(thread_id))
-        .filter(outbox_rows::Column::Kind.eq(kind.as_str()))
+    kinds: &[Kind],
+) -> Result<Threading, DbErr> {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    let query = || {
+        outbox_rows::Entity::find()
+            .filter(outbox_rows::Column::ThreadId.eq(thread_id))
+            .filter(outbox_rows::Column::Kind.is_in(kinds.clone()))
+    };
+    let first = query()
         .order_by_asc(outbox_rows::Column::CreatedAt)
+        .order_by_asc(outbox_rows::Column::Id)
         .one(conn)
         .await?
-        .map(|row| row.message_id))
+        .map(|row| row.message_id);
+    let latest = query()
+        .order_by_desc(outbox_rows::Column::CreatedAt)
+        .order_by_desc(outbox_rows::Column::Id)
+        .one(conn)
+        .await?
+        .map(|row| row.message_id);
+    Ok(Threading { first, latest })
 }
+
+/// The kinds of mail each side gets.
+const TO_STAFF: &[Kind] = &[Kind::NewMessage];
+const TO_VISITOR: &[Kind] = &[Kind::VisitorAck, Kind::StaffAnswer, Kind::DisclosureNotice];
 
 /// Tells staff that a visitor wrote. The mail comes from the thread's staff-side alias (with
 /// the visitor's name, opened at delivery), so that staff can simply reply to it.
@@ -83,8 +122,8 @@ pub async fn notify_staff<C: ConnectionTrait>(
     follow_up: bool,
     has_email: bool,
 ) -> Result<Uuid, ComposeError> {
-    let first = first_message_id(conn, thread.id, Kind::NewMessage).await?;
-    let mail = staff_notification(app, thread, body, follow_up, has_email, first)?;
+    let threading = threading(conn, thread.id, TO_STAFF).await?;
+    let mail = staff_notification(app, thread, body, follow_up, has_email, threading)?;
     Ok(outbox::enqueue(
         conn,
         Kind::NewMessage,
@@ -96,15 +135,14 @@ pub async fn notify_staff<C: ConnectionTrait>(
     .await?)
 }
 
-/// The mail [`notify_staff`] enqueues; `first` is the Message-ID of the thread's first
-/// notification, if there was one, to thread this one under it.
+/// The mail [`notify_staff`] enqueues, threaded under the notifications before it.
 pub fn staff_notification(
     app: &AppState,
     thread: &ThreadRef<'_>,
     body: &MessageBody,
     follow_up: bool,
     has_email: bool,
-    first: Option<String>,
+    threading: Threading,
 ) -> Result<Composed, ComposeError> {
     let rendered = NewMessageMail::new(
         Tr::new(app.default_locale()),
@@ -129,8 +167,8 @@ pub fn staff_notification(
         subject: rendered.subject,
         text: rendered.text,
         html: rendered.html,
-        references: first.clone(),
-        in_reply_to: first,
+        references: threading.references(),
+        in_reply_to: threading.in_reply_to(),
         auto_submitted: Some("auto-generated".into()),
     })
 }
@@ -146,10 +184,17 @@ pub fn visitor_acknowledgement(
         t: Tr::new(thread.locale),
         site: app.settings.site.name.clone(),
         reference: thread.reference.to_string(),
+        subject: thread.subject.map(|s| s.as_str().to_owned()),
         thread_url: app.thread_url(token),
     }
     .render()?;
-    to_visitor(app, thread.id, rendered, Some("auto-replied"), None)
+    to_visitor(
+        app,
+        thread.id,
+        rendered,
+        Some("auto-replied"),
+        Threading::default(),
+    )
 }
 
 /// Sends a staff answer on to the visitor, from the support address: the staff member's own
@@ -192,8 +237,8 @@ async fn enqueue_to_visitor<C: ConnectionTrait>(
     rendered: Rendered,
     auto_submitted: Option<&str>,
 ) -> Result<Uuid, ComposeError> {
-    let first = first_message_id(conn, thread_id, Kind::VisitorAck).await?;
-    let mail = to_visitor(app, thread_id, rendered, auto_submitted, first)?;
+    let threading = threading(conn, thread_id, TO_VISITOR).await?;
+    let mail = to_visitor(app, thread_id, rendered, auto_submitted, threading)?;
     Ok(outbox::enqueue(
         conn,
         kind,
@@ -212,7 +257,7 @@ fn to_visitor(
     thread_id: Uuid,
     rendered: Rendered,
     auto_submitted: Option<&str>,
-    first: Option<String>,
+    threading: Threading,
 ) -> Result<Composed, ComposeError> {
     Ok(Composed {
         message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
@@ -221,8 +266,8 @@ fn to_visitor(
         subject: rendered.subject,
         text: rendered.text,
         html: rendered.html,
-        references: first.clone(),
-        in_reply_to: first,
+        references: threading.references(),
+        in_reply_to: threading.in_reply_to(),
         auto_submitted: auto_submitted.map(str::to_owned),
     })
 }
@@ -234,6 +279,8 @@ pub struct Inbound<'a> {
     /// The envelope recipients (or, over HTTP, the addresses the caller names).
     pub recipients: Vec<String>,
     pub raw: &'a [u8],
+    /// The client that handed the mail to the first MTA, when known: for SPF.
+    pub client: Option<Client>,
 }
 
 /// What became of an inbound mail that was not refused.
@@ -241,6 +288,8 @@ pub struct Inbound<'a> {
 pub enum Received {
     /// Stored in the thread and relayed to the other side.
     Relayed { thread_id: Uuid },
+    /// A visitor's reply that failed authentication: stored for staff to review, not relayed.
+    Held { thread_id: Uuid },
     /// A bounce, recorded against the mail it reports on.
     BounceRecorded,
     /// Automatic mail (auto-reply, list, daemon): accepted and dropped, so that no loop starts.
@@ -256,10 +305,49 @@ pub enum Refusal {
     ForgedToken,
     #[error("the sender may not write to this address")]
     StrangerSender,
+    #[error("the sender's domain did not authenticate this mail ({0})")]
+    Unauthenticated(String),
     #[error("the mail has no readable text")]
     Empty,
+    #[error("the mail's HTML is too large to read and it has no plain-text part")]
+    Unreadable,
     #[error("the mail cannot be parsed")]
     Malformed,
+    #[error("the mail is larger than mail.inbound.max_message_bytes")]
+    TooLarge,
+}
+
+impl Refusal {
+    /// A short name for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::UnknownRecipient => "unknown_recipient",
+            Refusal::ForgedToken => "forged_token",
+            Refusal::StrangerSender => "stranger_sender",
+            Refusal::Unauthenticated(_) => "unauthenticated",
+            Refusal::Empty => "empty",
+            Refusal::Unreadable => "unreadable",
+            Refusal::Malformed => "malformed",
+            Refusal::TooLarge => "too_large",
+        }
+    }
+
+    /// The SMTP reply for this refusal (code, enhanced status and text).
+    pub fn smtp_reply(&self) -> (u16, &'static str) {
+        match self {
+            Refusal::UnknownRecipient => (550, "5.1.1 No such recipient here"),
+            Refusal::ForgedToken => (550, "5.7.1 This reply address is not valid"),
+            Refusal::StrangerSender => (550, "5.7.1 Sender may not write to this address"),
+            Refusal::Unauthenticated(_) => (
+                550,
+                "5.7.1 Sender authentication (DMARC) failed for a staff address",
+            ),
+            Refusal::Empty => (554, "5.6.0 The message has no readable text"),
+            Refusal::Unreadable => (554, "5.6.0 The message's HTML is too large to read"),
+            Refusal::Malformed => (554, "5.6.0 The message cannot be parsed"),
+            Refusal::TooLarge => (552, "5.3.4 Message too big"),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -276,8 +364,20 @@ impl From<ComposeError> for ReceiveError {
     }
 }
 
-/// Checks one envelope recipient, as the SMTP listener does at `RCPT TO`: it must be a
-/// relay alias with a valid token for a thread that exists.
+/// The local part of the relay domain's address a client may leave when it drops the token
+/// (`reply@relay-domain`); such mail is routed by its headers, and only from staff.
+const BARE_ALIAS: &str = "reply";
+
+fn is_bare_alias(app: &AppState, recipient: &str) -> bool {
+    let address = recipient.trim().trim_matches(['<', '>']);
+    address.rsplit_once('@').is_some_and(|(local, domain)| {
+        local.eq_ignore_ascii_case(BARE_ALIAS)
+            && domain.eq_ignore_ascii_case(&app.settings.mail.relay_domain)
+    })
+}
+
+/// Checks one envelope recipient: it must be a relay alias with a valid token for a thread
+/// that exists.
 pub async fn check_recipient(app: &AppState, recipient: &str) -> Result<RelayToken, ReceiveError> {
     use crate::mail::relay_token::TokenError;
     let token = RelayToken::from_address(recipient, &app.sealer, &app.settings.mail.relay_domain)
@@ -295,8 +395,90 @@ pub async fn check_recipient(app: &AppState, recipient: &str) -> Result<RelayTok
     Ok(token)
 }
 
-/// The thread and side a mail is for: from its recipients, or, when the alias was lost, from
-/// the Message-IDs it answers.
+/// Whether `address` is the visitor of the thread whose contact is `contact`.
+fn is_thread_visitor(
+    app: &AppState,
+    contact: Option<&crate::entities::contacts::Model>,
+    address: &str,
+) -> bool {
+    let Some(index) = contact.and_then(|c| c.email_index.as_ref()) else {
+        return false;
+    };
+    crate::domain::EmailAddress::parse(address.trim().trim_matches(['<', '>']))
+        .ok()
+        .flatten()
+        .is_some_and(|e| &app.sealer.email_index(&e) == index)
+}
+
+/// Whether an envelope sender may write to a thread's alias of `direction`: staff addresses
+/// to the staff side, the thread's own visitor to theirs, and the null sender (a bounce) to
+/// either.
+async fn sender_may_write(
+    app: &AppState,
+    token: &RelayToken,
+    sender: &str,
+) -> Result<bool, ReceiveError> {
+    let sender = sender.trim().trim_matches(['<', '>']);
+    if sender.is_empty() {
+        return Ok(true);
+    }
+    Ok(match token.direction {
+        Direction::FromStaff => app.settings.mail.is_staff_address(sender),
+        Direction::FromVisitor => {
+            let contact = thread_contact(app, token.thread_id).await?;
+            is_thread_visitor(app, contact.as_ref(), sender)
+        }
+    })
+}
+
+async fn thread_contact(
+    app: &AppState,
+    thread_id: Uuid,
+) -> Result<Option<crate::entities::contacts::Model>, DbErr> {
+    use crate::entities::{contacts, threads};
+    let Some(thread) = threads::Entity::find_by_id(thread_id).one(&app.db).await? else {
+        return Ok(None);
+    };
+    match thread.contact_id {
+        Some(id) => contacts::Entity::find_by_id(id).one(&app.db).await,
+        None => Ok(None),
+    }
+}
+
+/// What an envelope is allowed to do, decided before any of the mail is read: the SMTP
+/// listener asks at `RCPT TO`, the Postfix policy service for its client at `RCPT TO` too, so
+/// that every refusal happens in the sender's own SMTP dialogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Envelope {
+    /// To a valid alias, from a sender who may write to it.
+    Alias(RelayToken),
+    /// To the bare `reply@` address, from a staff address: routed by the headers at DATA.
+    Bare,
+}
+
+pub async fn check_envelope(
+    app: &AppState,
+    sender: Option<&str>,
+    recipient: &str,
+) -> Result<Envelope, ReceiveError> {
+    let sender = sender.unwrap_or_default();
+    if is_bare_alias(app, recipient) {
+        return if app.settings.mail.is_staff_address(sender) {
+            Ok(Envelope::Bare)
+        } else {
+            Err(Refusal::UnknownRecipient.into())
+        };
+    }
+    let token = check_recipient(app, recipient).await?;
+    if !sender_may_write(app, &token, sender).await? {
+        tracing::warn!(thread_id = %token.thread_id, "relay mail from a sender not on this thread refused at RCPT");
+        return Err(Refusal::StrangerSender.into());
+    }
+    Ok(Envelope::Alias(token))
+}
+
+/// The thread and side a mail is for: from its recipients; when the alias was lost, from the
+/// Message-IDs it answers, or from the reference in its subject (taken as staff's).
 async fn route(
     app: &AppState,
     mail: &Inbound<'_>,
@@ -329,6 +511,16 @@ async fn route(
                 Direction::FromVisitor
             };
             return Ok(RelayToken::new(thread_id, direction));
+        }
+    }
+    // Clients that lose every header still keep the subject, and ours carries the reference.
+    if let Some(reference) = parsed.subject().and_then(crate::domain::Reference::find_in) {
+        let thread = crate::entities::threads::Entity::find()
+            .filter(crate::entities::threads::Column::Reference.eq(reference.as_str()))
+            .one(&app.db)
+            .await?;
+        if let Some(thread) = thread {
+            return Ok(RelayToken::new(thread.id, Direction::FromStaff));
         }
     }
     Err(refusal.into())
@@ -380,30 +572,25 @@ async fn record_bounce(
     Ok(())
 }
 
-/// Replaces the addresses of either side found in a text with the alias of the thread.
-fn hide_addresses(
+/// The name visitors see staff under: the display name of `mail.support_from`, else the site.
+fn support_name(app: &AppState) -> String {
+    support(app)
+        .ok()
+        .and_then(|m| m.name)
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| app.settings.site.name.clone())
+}
+
+/// The staff account that answers from `address`, for its saved signature.
+async fn staff_for_address(
     app: &AppState,
-    text: &str,
-    contact: Option<&crate::entities::contacts::Model>,
-    alias: &str,
-) -> String {
-    crate::mail::inbound::hide_addresses(text, alias, &app.settings.mail.relay_domain, |word| {
-        let is_staff = app
-            .settings
-            .mail
-            .staff_addresses
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(word));
-        is_staff
-            || contact
-                .and_then(|c| c.email_index.as_ref())
-                .is_some_and(|index| {
-                    crate::domain::EmailAddress::parse(word)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|e| &app.sealer.email_index(&e) == index)
-                })
-    })
+    address: &str,
+) -> Result<Option<crate::entities::staff::Model>, DbErr> {
+    crate::entities::staff::Entity::find()
+        .filter(crate::entities::staff::Column::MailAddress.eq(address.trim().to_lowercase()))
+        .filter(crate::entities::staff::Column::Disabled.eq(false))
+        .one(&app.db)
+        .await
 }
 
 /// Takes in a mail for the relay domain: one code path for SMTP and HTTP. A staff answer goes
@@ -412,11 +599,15 @@ fn hide_addresses(
 /// sender's headers travel on.
 pub async fn receive(app: &AppState, mail: Inbound<'_>) -> Result<Received, ReceiveError> {
     let outcome = receive_counted(app, mail).await;
-    app.metrics.inbound_mail(match &outcome {
-        Ok(_) => "accepted",
-        Err(ReceiveError::Refused(_)) => "refused",
-        Err(_) => "failed",
-    });
+    match &outcome {
+        Ok(Received::Held { .. }) => app.metrics.inbound_mail("held"),
+        Ok(_) => app.metrics.inbound_mail("accepted"),
+        Err(ReceiveError::Refused(refusal)) => {
+            app.metrics.inbound_mail("refused");
+            app.metrics.inbound_refusal(refusal.reason());
+        }
+        Err(_) => app.metrics.inbound_mail("failed"),
+    }
     outcome
 }
 
@@ -424,6 +615,9 @@ async fn receive_counted(app: &AppState, mail: Inbound<'_>) -> Result<Received, 
     use crate::entities::{contacts, threads};
     use crate::mail::inbound::{Automatic, Parsed};
 
+    if mail.raw.len() > app.settings.mail.inbound.max_message_bytes {
+        return Err(Refusal::TooLarge.into());
+    }
     let parsed = Parsed::parse(mail.raw).ok_or(Refusal::Malformed)?;
     match parsed.automatic(mail.envelope_from) {
         Some(Automatic::Bounce) => {
@@ -446,39 +640,84 @@ async fn receive_counted(app: &AppState, mail: Inbound<'_>) -> Result<Received, 
         None => None,
     };
     let sender = parsed.from_address().unwrap_or_default();
+    let envelope = mail.envelope_from.unwrap_or_default();
     let allowed = match token.direction {
-        Direction::FromStaff => app
-            .settings
-            .mail
-            .staff_addresses
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(&sender)),
-        Direction::FromVisitor => {
-            let index = crate::domain::EmailAddress::parse(&sender)
-                .ok()
-                .flatten()
-                .map(|e| app.sealer.email_index(&e));
-            index.is_some() && contact.as_ref().and_then(|c| c.email_index.clone()) == index
+        Direction::FromStaff => {
+            app.settings.mail.is_staff_address(&sender)
+                && (envelope.is_empty() || app.settings.mail.is_staff_address(envelope))
         }
+        Direction::FromVisitor => is_thread_visitor(app, contact.as_ref(), &sender),
     };
     if !allowed {
         tracing::warn!(thread_id = %thread.id, "relay mail from a sender not on this thread refused");
         return Err(Refusal::StrangerSender.into());
     }
+    let verdict = app
+        .authenticator
+        .check(mail.raw, mail.envelope_from, mail.client.as_ref())
+        .await;
+    if !verdict.passed() && token.direction == Direction::FromStaff {
+        tracing::warn!(thread_id = %thread.id, verdict = verdict.summary(), "mail from a staff address failed authentication; refused");
+        return Err(Refusal::Unauthenticated(verdict.summary().to_owned()).into());
+    }
+
+    let staff_row = match token.direction {
+        Direction::FromStaff => staff_for_address(app, &sender).await?,
+        Direction::FromVisitor => None,
+    };
+    let display_name = parsed.from_display_name();
+    let author = crate::mail::reply::Author {
+        display_name: match token.direction {
+            Direction::FromStaff => display_name.as_deref(),
+            Direction::FromVisitor => None,
+        },
+        saved_signature: staff_row.as_ref().and_then(|s| s.mail_signature.as_deref()),
+    };
+    let text = parsed.new_text(&author).map_err(|_| Refusal::Unreadable)?;
     let reader_alias = match token.direction {
         Direction::FromStaff => RelayToken::new(thread.id, Direction::FromVisitor),
         Direction::FromVisitor => RelayToken::new(thread.id, Direction::FromStaff),
     }
     .alias(&app.sealer, &app.settings.mail.relay_domain);
-    let text = hide_addresses(app, &parsed.new_text(), contact.as_ref(), &reader_alias);
+    let text = scrub_for_reader(
+        app,
+        &text,
+        &token,
+        &parsed,
+        envelope,
+        display_name.as_deref(),
+        contact.as_ref(),
+        &reader_alias,
+    );
     let body = MessageBody::from_plain_text(&text).map_err(|_| Refusal::Empty)?;
 
     let txn = crate::db::begin_write(&app.db).await?;
     let thread_id = thread.id;
-    match token.direction {
+    let received = match token.direction {
         Direction::FromStaff => {
-            crate::messages::record_staff_answer(app, &txn, thread, contact.as_ref(), None, &body)
-                .await?;
+            crate::messages::record_staff_answer(
+                app,
+                &txn,
+                thread,
+                contact.as_ref(),
+                staff_row.as_ref().map(|s| s.id),
+                &body,
+            )
+            .await?;
+            Received::Relayed { thread_id }
+        }
+        Direction::FromVisitor if !verdict.passed() => {
+            crate::messages::insert_held_message(
+                &txn,
+                thread.id,
+                &body,
+                &format!(
+                    "the sender's domain did not authenticate this mail: {}",
+                    verdict.summary()
+                ),
+            )
+            .await?;
+            Received::Held { thread_id }
         }
         Direction::FromVisitor => {
             crate::messages::insert_message(
@@ -490,10 +729,64 @@ async fn receive_counted(app: &AppState, mail: Inbound<'_>) -> Result<Received, 
             )
             .await?;
             crate::messages::record_visitor_follow_up(app, &txn, thread, &body).await?;
+            Received::Relayed { thread_id }
         }
-    }
+    };
     txn.commit().await?;
     app.outbox_wakeup.notify_one();
-    tracing::info!(%thread_id, "relay mail stored");
-    Ok(Received::Relayed { thread_id })
+    match &received {
+        Received::Held { .. } => {
+            tracing::warn!(%thread_id, verdict = verdict.summary(), "visitor mail failed authentication; held for staff review")
+        }
+        _ => tracing::info!(%thread_id, "relay mail stored"),
+    }
+    Ok(received)
+}
+
+/// Takes the writer's side out of the new text: for staff, every staff address and domain,
+/// their name and closing-block phones; for the visitor, their addresses. Either way every
+/// relay alias but the reader's own.
+#[allow(clippy::too_many_arguments)] // each is one thing the scrub must know
+fn scrub_for_reader(
+    app: &AppState,
+    text: &str,
+    token: &RelayToken,
+    parsed: &crate::mail::inbound::Parsed<'_>,
+    envelope: &str,
+    display_name: Option<&str>,
+    contact: Option<&crate::entities::contacts::Model>,
+    reader_alias: &str,
+) -> String {
+    let mail = &app.settings.mail;
+    let mut addresses = parsed.sender_addresses();
+    if !envelope.is_empty() {
+        addresses.push(envelope.to_owned());
+    }
+    let support_name = support_name(app);
+    let scrub = match token.direction {
+        Direction::FromStaff => {
+            addresses.extend(mail.staff_addresses.iter().cloned());
+            Scrub {
+                alias: reader_alias,
+                relay_domain: &mail.relay_domain,
+                addresses,
+                domains: mail.staff_domains(),
+                full_names: display_name.map(str::to_owned).into_iter().collect(),
+                name_words: display_name
+                    .map(crate::mail::reply::name_parts)
+                    .unwrap_or_default(),
+                name_replacement: &support_name,
+                closing_phones: true,
+            }
+        }
+        Direction::FromVisitor => Scrub {
+            alias: reader_alias,
+            relay_domain: &mail.relay_domain,
+            addresses,
+            ..Scrub::default()
+        },
+    };
+    scrub.apply(text, |address| {
+        token.direction == Direction::FromVisitor && is_thread_visitor(app, contact, address)
+    })
 }

@@ -45,6 +45,18 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
             "mail is written to files, not sent (mail.transport = \"file\")"
         );
     }
+    let authenticator = crate::mail::authentication::Authenticator::new(
+        &settings.mail.inbound,
+        &settings.mail.relay_domain,
+    )
+    .map_err(|e| anyhow::anyhow!("setting up mail authentication: {e}"))?;
+    if authenticator.mode() == crate::config::InboundAuthentication::Off {
+        tracing::warn!(
+            "INBOUND MAIL IS NOT AUTHENTICATED (mail.inbound.authentication = \"off\"): anyone who \
+             knows a staff address can answer as staff by mail. Fine for development; use \
+             \"verify\" or \"trust-mta\" before going live"
+        );
+    }
     let db = db::connect(&settings).await?;
     let applied = db::migrate(&db).await?;
     if applied > 0 {
@@ -80,6 +92,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         mailer,
         outbox_wakeup: tokio::sync::Notify::new(),
         metrics: crate::metrics::Metrics::default(),
+        authenticator,
         idempotency_locks: Default::default(),
     }))
 }
@@ -120,6 +133,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     smtp: Option<tokio::net::TcpListener>,
+    policy: Option<tokio::net::TcpListener>,
 }
 
 impl Application {
@@ -146,17 +160,38 @@ impl Application {
                     })?,
             )
         };
+        let policy_listen = state.settings.mail.inbound.policy_listen.trim().to_owned();
+        let policy = if policy_listen.is_empty() {
+            None
+        } else {
+            Some(
+                tokio::net::TcpListener::bind(&policy_listen)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "listening for Postfix policy requests on {policy_listen} \
+                             (configuration key `mail.inbound.policy_listen`)"
+                        )
+                    })?,
+            )
+        };
         Ok(Self {
             state,
             listener,
             addr,
             smtp,
+            policy,
         })
     }
 
     /// Where the SMTP listener for the relay domain listens, when it is on.
     pub fn smtp_addr(&self) -> Option<SocketAddr> {
         self.smtp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where the Postfix policy service listens, when it is on.
+    pub fn policy_addr(&self) -> Option<SocketAddr> {
+        self.policy.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -192,7 +227,12 @@ impl Application {
                 smtp_listener::run(self.state.clone(), listener, shutdown.clone()).await;
             }
         };
-        let all = async { tokio::join!(server, worker, housekeeping, smtp).0 };
+        let policy = async {
+            if let Some(listener) = self.policy {
+                crate::mail::policy::run(self.state.clone(), listener, shutdown.clone()).await;
+            }
+        };
+        let all = async { tokio::join!(server, worker, housekeeping, smtp, policy).0 };
         tokio::pin!(all);
         tokio::select! {
             served = &mut all => served,

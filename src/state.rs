@@ -24,6 +24,8 @@ pub struct AppState {
     pub outbox_wakeup: tokio::sync::Notify,
     /// This instance's counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// Checks who really sent inbound relay mail (DKIM, SPF, DMARC), with its DNS cache.
+    pub authenticator: crate::mail::authentication::Authenticator,
     /// Requests with the same `Idempotency-Key` queue here, per instance.
     pub idempotency_locks: crate::http::idempotency::KeyLocks,
 }

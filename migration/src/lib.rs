@@ -16,6 +16,7 @@ mod m20261124_000010_add_outbox_not_before;
 mod m20261124_000020_create_daily_stats;
 mod m20261124_000021_create_idempotency_keys;
 mod m20261124_000022_index_bounced_contacts;
+mod m20261201_000023_add_relay_identity;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000020_create_daily_stats::Migration),
             Box::new(m20261124_000021_create_idempotency_keys::Migration),
             Box::new(m20261124_000022_index_bounced_contacts::Migration),
+            Box::new(m20261201_000023_add_relay_identity::Migration),
         ]
     }
 }

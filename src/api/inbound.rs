@@ -47,6 +47,9 @@ pub enum RawMail {
 pub enum Outcome {
     /// Stored in its conversation and relayed to the other side.
     Relayed,
+    /// A visitor's reply that failed sender authentication: stored for staff to review, not
+    /// relayed and not shown to the visitor.
+    Held,
     /// A delivery failure report, recorded against the mail it reports on.
     BounceRecorded,
     /// Automatic mail (auto-reply, list, daemon), dropped so that no mail loop starts.
@@ -83,7 +86,8 @@ pub enum InboundResponse {
     /// The body is not `message/rfc822`.
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
-    /// Refused: unknown or forged relay address, a sender not on the conversation, or no text.
+    /// Refused: unknown or forged relay address, a sender not on the conversation, a staff
+    /// address whose domain did not authenticate the mail (DMARC), or no readable text.
     #[oai(status = 422, content_type = "application/problem+json")]
     Refused(Json<Problem>),
     /// The database is unavailable; deliver again later.
@@ -99,6 +103,7 @@ impl InboundApi {
     /// (the envelope recipients, as the MTA saw them); without any, the relay aliases found in
     /// the `To` and `Cc` headers are used.
     #[oai(path = "/v1/inbound", method = "post", operation_id = "deliverInbound")]
+    #[allow(clippy::too_many_arguments)] // one per query parameter of the operation
     async fn deliver(
         &self,
         req: &Request,
@@ -108,6 +113,11 @@ impl InboundApi {
         recipient: Query<Vec<String>>,
         /// The envelope sender; empty for a bounce (`<>`).
         sender: Query<Option<String>>,
+        /// The IP address of the client that handed the mail to the first MTA, for SPF under
+        /// `mail.inbound.authentication = "verify"`. Without it only DKIM can pass.
+        client_ip: Query<Option<String>>,
+        /// The name that client gave in HELO/EHLO.
+        helo: Query<Option<String>>,
         mail: RawMail,
     ) -> InboundResponse {
         let app = app.0;
@@ -130,6 +140,21 @@ impl InboundApi {
                 "The mail is larger than mail.inbound.max_message_bytes.",
             ));
         }
+        let client = match client_ip.0.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(ip) => match ip.parse() {
+                Ok(ip) => Some(crate::mail::authentication::Client {
+                    ip,
+                    helo: helo.0.clone().unwrap_or_default(),
+                }),
+                Err(_) => {
+                    return InboundResponse::BadRequest(problem(
+                        ErrorCode::MalformedRequest,
+                        "client_ip is not an IP address.",
+                    ));
+                }
+            },
+        };
         let parsed = crate::mail::inbound::Parsed::parse(&raw);
         let mut recipients = recipient.0;
         if recipients.is_empty() {
@@ -144,11 +169,13 @@ impl InboundApi {
             envelope_from: sender.0.as_deref().or(header_from.as_deref()),
             recipients,
             raw: &raw,
+            client,
         };
         match relay::receive(app, inbound).await {
             Ok(received) => {
                 let (outcome, thread_id) = match received {
                     Received::Relayed { thread_id } => (Outcome::Relayed, Some(thread_id)),
+                    Received::Held { thread_id } => (Outcome::Held, Some(thread_id)),
                     Received::BounceRecorded => (Outcome::BounceRecorded, None),
                     Received::Dropped => (Outcome::Dropped, None),
                 };

@@ -155,6 +155,11 @@ pub struct ThreadMessage {
     pub body_text: String,
     /// When it was written.
     pub created_at: DateTime<Utc>,
+    /// Why the message is held for staff review (a visitor's reply by mail that failed
+    /// sender authentication); `null` for a message of the conversation. A held message is
+    /// not shown to the visitor until it is released in the staff inbox.
+    #[oai(nullable)]
+    pub held_reason: Option<String>,
 }
 
 /// A conversation with all its messages.
@@ -210,6 +215,7 @@ impl From<inbox::Thread> for Thread {
                     body_text: m.body.to_text(),
                     body_html: m.body.html().to_owned(),
                     created_at: m.created_at,
+                    held_reason: m.held_reason,
                 })
                 .collect(),
         }

@@ -356,6 +356,93 @@ pub async fn change_password(
     Ok(())
 }
 
+/// Why a staff member's mail identity was not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum MailIdentityError {
+    #[error("{0} is not one of the staff addresses this site answers from (mail.staff_addresses)")]
+    NotAStaffAddress(String),
+    #[error("another account answers from {0}")]
+    Taken(String),
+    #[error("the signature is longer than {0} characters")]
+    SignatureTooLong(usize),
+    #[error("the signature holds control characters")]
+    SignatureControl,
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// The longest signature one may save.
+pub const MAX_SIGNATURE_CHARS: usize = 2000;
+
+/// Sets the address one answers from by mail (one of `mail.staff_addresses`, or none) and the
+/// signature one's mail client adds, which the relay cuts from one's answers wherever it
+/// appears. Recorded in the audit log, the signature by its length only.
+pub async fn set_mail_identity(
+    app: &AppState,
+    session: &Session,
+    address: Option<&str>,
+    signature: &str,
+) -> Result<(), MailIdentityError> {
+    let address = address
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_lowercase);
+    if let Some(address) = &address
+        && !app.settings.mail.is_staff_address(address)
+    {
+        return Err(MailIdentityError::NotAStaffAddress(address.clone()));
+    }
+    let signature = signature.replace("\r\n", "\n");
+    let signature = signature.trim();
+    if signature.chars().count() > MAX_SIGNATURE_CHARS {
+        return Err(MailIdentityError::SignatureTooLong(MAX_SIGNATURE_CHARS));
+    }
+    if signature
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Err(MailIdentityError::SignatureControl);
+    }
+    let txn = crate::db::begin_write(&app.db).await?;
+    let updated = staff::Entity::update_many()
+        .col_expr(
+            staff::Column::MailAddress,
+            sea_orm::sea_query::Expr::value(address.clone()),
+        )
+        .col_expr(
+            staff::Column::MailSignature,
+            sea_orm::sea_query::Expr::value((!signature.is_empty()).then(|| signature.to_owned())),
+        )
+        .col_expr(
+            staff::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now().fixed_offset()),
+        )
+        .filter(staff::Column::Id.eq(session.staff.id))
+        .exec(&txn)
+        .await;
+    match updated {
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Err(MailIdentityError::Taken(address.unwrap_or_default()));
+        }
+        other => {
+            other?;
+        }
+    }
+    audit::record(
+        &txn,
+        &staff_actor(session.staff.id),
+        "staff.mail_identity_set",
+        Some(&session.staff.login),
+        serde_json::json!({
+            "address": address,
+            "signature_chars": signature.chars().count(),
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// The outcome of a sign-in with login and password.
 pub enum SignIn {
     /// A session at the given stage, for an account with this role.

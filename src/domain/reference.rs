@@ -33,6 +33,26 @@ impl Reference {
         Some(Self(format!("SP-{}-{}", &body[..4], &body[4..])))
     }
 
+    /// The first reference written in a text as Sealpost writes it (`SP-7KQ2-M9XD`, any case),
+    /// such as the one in a mail's subject.
+    pub fn find_in(text: &str) -> Option<Self> {
+        let upper = text.to_ascii_uppercase();
+        upper.match_indices("SP-").find_map(|(i, _)| {
+            let candidate = upper.get(i..i + 12)?;
+            let glued = upper[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+                || upper[i + 12..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric());
+            (candidate.as_bytes()[7] == b'-' && !glued)
+                .then(|| Self::parse(candidate))
+                .flatten()
+        })
+    }
+
     /// A reference derived from bytes (a keyed hash), for decoy confirmations.
     pub fn from_digest(digest: &[u8]) -> Self {
         let chars: Vec<char> = digest
@@ -58,6 +78,17 @@ impl std::fmt::Display for Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reference_is_found_in_a_subject() {
+        assert_eq!(
+            Reference::find_in("Re: Where is my order? [sp-7kq2-m9xd]").map(|r| r.0),
+            Some("SP-7KQ2-M9XD".to_owned())
+        );
+        assert_eq!(Reference::find_in("Re: WASP-7KQ2-M9XD"), None);
+        assert_eq!(Reference::find_in("SP-7KQ2-M9XD1"), None);
+        assert_eq!(Reference::find_in("Re: nothing"), None);
+    }
 
     #[test]
     fn generated_references_have_the_documented_shape() {

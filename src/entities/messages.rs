@@ -14,6 +14,8 @@ pub struct Model {
     pub body_html: String,
     pub created_at: DateTimeWithTimeZone,
     pub staff_id: Option<Uuid>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub held_reason: Option<String>,
     #[sea_orm(
         belongs_to,
         from = "thread_id",

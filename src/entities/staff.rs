@@ -24,6 +24,10 @@ pub struct Model {
     #[sea_orm(column_type = "Binary(32)", nullable)]
     pub reset_token_hash: Option<Vec<u8>>,
     pub reset_expires_at: Option<DateTimeWithTimeZone>,
+    #[sea_orm(unique)]
+    pub mail_address: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub mail_signature: Option<String>,
     #[sea_orm(has_many)]
     pub api_keys: HasMany<super::api_keys::Entity>,
     #[sea_orm(has_many)]

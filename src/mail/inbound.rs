@@ -4,6 +4,8 @@
 
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 
+use super::reply;
+
 /// A parsed inbound mail and what the relay needs of it.
 pub struct Parsed<'a> {
     message: Message<'a>,
@@ -121,97 +123,70 @@ impl<'a> Parsed<'a> {
         String::from_utf8_lossy(self.message.raw_message()).into_owned()
     }
 
-    /// The text the sender wrote: the plain part (or the HTML part as text), cut before the
-    /// quoted history and the signature.
-    pub fn new_text(&self) -> String {
-        let text = self
-            .message
-            .body_text(0)
-            .map(|t| t.into_owned())
-            .unwrap_or_default();
-        cut_quoted(&text)
+    /// The display name in `From:` ("Boris Staffer"), when there is one.
+    pub fn from_display_name(&self) -> Option<String> {
+        self.message
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.name())
+            .map(|n| n.trim().trim_matches('"').trim().to_owned())
+            .filter(|n| !n.is_empty())
     }
-}
 
-/// Lines that start the quoted history in common mail clients (English, Russian, Kazakh).
-fn starts_history(line: &str, next: Option<&str>) -> bool {
-    let l = line.trim();
-    let lower = l.to_lowercase();
-    if l.starts_with('>') {
-        return true;
-    }
-    if l.starts_with("-----Original Message-----")
-        || l.starts_with("-----Исходное сообщение-----")
-        || l.starts_with("________________")
-        || l.starts_with("-------- Forwarded Message")
-        || l.starts_with("-------- Пересылаемое сообщение")
-    {
-        return true;
-    }
-    // "On Mon, 1 Jan 2026 at 10:00, Someone <a@b> wrote:" may wrap onto a second line.
-    let attribution = |s: &str| {
-        let s = s.trim_end().to_lowercase();
-        s.ends_with("wrote:")
-            || s.ends_with("пишет:")
-            || s.ends_with("написал:")
-            || s.ends_with("написала:")
-            || s.ends_with("написал(а):")
-            || s.ends_with("жазды:")
-    };
-    if attribution(l) && (lower.starts_with("on ") || lower.contains('@') || lower.contains(',')) {
-        return true;
-    }
-    if lower.starts_with("on ") && next.is_some_and(attribution) {
-        return true;
-    }
-    // Outlook's header block: "From: ..." at the start of a line after the answer.
-    lower.starts_with("from: ") || lower.starts_with("от: ")
-}
-
-/// Cuts a mail text at the first line of quoted history or at the signature delimiter.
-pub fn cut_quoted(text: &str) -> String {
-    let normalized = text.replace("\r\n", "\n");
-    let lines: Vec<&str> = normalized.lines().collect();
-    let mut kept = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if *line == "-- " || *line == "--" {
-            break;
-        }
-        if starts_history(line, lines.get(i + 1).copied()) {
-            break;
-        }
-        kept.push(*line);
-    }
-    kept.join("\n").trim().to_owned()
-}
-
-/// Every address-like word of a text, as it appears, for the leak guard.
-pub fn addresses_in(text: &str) -> Vec<&str> {
-    text.split(|c: char| c.is_whitespace() || "<>()[]{},;:\"'".contains(c))
-        .map(|w| w.trim_matches(|c: char| c == '.' || c == '!' || c == '?'))
-        .filter(|w| {
-            w.split_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
-        })
+    /// Every address the sender's own headers name (`From`, `Reply-To`, `Sender`): the writer's
+    /// side, whatever the text says.
+    pub fn sender_addresses(&self) -> Vec<String> {
+        [
+            self.message.from(),
+            self.message.reply_to(),
+            self.message.sender(),
+        ]
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address().map(|a| a.trim().to_owned()))
         .collect()
+    }
+
+    pub fn subject(&self) -> Option<&str> {
+        self.message.subject()
+    }
+
+    /// The text the sender wrote, without quoted history and signature. The HTML part decides
+    /// when there is one, since its structure marks the quote; otherwise the plain part.
+    pub fn new_text(&self, author: &reply::Author<'_>) -> Result<String, Unreadable> {
+        let html: Vec<&str> = self
+            .message
+            .html_bodies()
+            .filter(|p| p.is_text_html())
+            .filter_map(|p| p.text_contents())
+            .collect();
+        let plain: Vec<&str> = self
+            .message
+            .text_bodies()
+            .filter(|p| p.is_text() && !p.is_text_html())
+            .filter_map(|p| p.text_contents())
+            .collect();
+        let html = html.join("\n");
+        if !html.is_empty() && reply::readable_html(&html) {
+            return Ok(reply::from_html(&html, author));
+        }
+        if !plain.is_empty() {
+            return Ok(reply::from_plain(&plain.join("\n\n"), author));
+        }
+        if !html.is_empty() {
+            return Err(Unreadable::HtmlTooLarge);
+        }
+        Ok(String::new())
+    }
 }
 
-/// Replaces every address of `text` that `is_party` names (staff's or the visitor's) with
-/// `alias`; the relay domain's own addresses stay.
-pub fn hide_addresses(
-    text: &str,
-    alias: &str,
-    relay_domain: &str,
-    is_party: impl Fn(&str) -> bool,
-) -> String {
-    let ours = format!("@{}", relay_domain.to_ascii_lowercase());
-    let mut out = text.to_owned();
-    for word in addresses_in(text) {
-        if is_party(word) && !word.to_ascii_lowercase().ends_with(&ours) {
-            out = out.replace(word, alias);
-        }
-    }
-    out
+/// Why the text of a mail cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreadable {
+    /// An HTML part over [`reply::MAX_HTML_BYTES`] or nested deeper than
+    /// [`reply::MAX_HTML_DEPTH`], and no plain part beside it.
+    HtmlTooLarge,
 }
 
 #[cfg(test)]
@@ -220,21 +195,6 @@ mod tests {
 
     fn mail(headers: &str, body: &str) -> Vec<u8> {
         format!("{headers}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}").into_bytes()
-    }
-
-    #[test]
-    fn quoted_history_and_signatures_are_cut() {
-        let text = "Thanks, we ship on Monday.\n\nBest\n-- \nAnna, Shop support\n+1 555\n";
-        assert_eq!(cut_quoted(text), "Thanks, we ship on Monday.\n\nBest");
-        let gmail =
-            "Yes.\n\nOn Tue, 24 Nov 2026 at 10:00, Shop <reply+abc@relay.example>\nwrote:\n> old";
-        assert_eq!(cut_quoted(gmail), "Yes.");
-        let ru = "Да, конечно.\n\n24.11.2026, 10:00, Магазин пишет:\n> старое";
-        assert_eq!(cut_quoted(ru), "Да, конечно.");
-        let outlook = "Sure.\n\n-----Original Message-----\nFrom: someone";
-        assert_eq!(cut_quoted(outlook), "Sure.");
-        let outlook2 = "Sure.\n________________________________\nFrom: staff@example.org";
-        assert_eq!(cut_quoted(outlook2), "Sure.");
     }
 
     #[test]
@@ -273,28 +233,5 @@ mod tests {
             Parsed::parse(&null).expect("parses").automatic(Some("<>")),
             Some(Automatic::Other)
         );
-    }
-
-    #[test]
-    fn the_parties_addresses_give_way_to_the_alias() {
-        let party = |w: &str| w.eq_ignore_ascii_case("anna@example.org");
-        assert_eq!(
-            hide_addresses(
-                "mail ANNA@example.org or reply+1@relay.example.org, not bob@example.net",
-                "reply+2@relay.example.org",
-                "relay.example.org",
-                party
-            ),
-            "mail reply+2@relay.example.org or reply+1@relay.example.org, not bob@example.net"
-        );
-    }
-
-    #[test]
-    fn addresses_are_found_in_text() {
-        assert_eq!(
-            addresses_in("write to <anna@example.org>, or bob@mail.example.com."),
-            vec!["anna@example.org", "bob@mail.example.com"]
-        );
-        assert!(addresses_in("no @ here, user@localhost").is_empty());
     }
 }

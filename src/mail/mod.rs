@@ -1,8 +1,12 @@
 //! Mail: the transport that delivers outbox rows (SMTP with a pool, or `.eml` files in
 //! development), the templates of each kind of mail, the relay aliases, and inbound mail.
 
+pub mod authentication;
 pub mod inbound;
+pub mod policy;
 pub mod relay_token;
+pub mod reply;
+pub mod scrub;
 pub mod smtp_listener;
 pub mod smtp_pool;
 pub mod templates;
@@ -33,11 +37,7 @@ pub fn parse_address(s: &str) -> Result<Address, String> {
 /// Replaces every address in a text (an SMTP server's error, say) with `<address>`, so that
 /// what is logged or stored about a delivery never names the recipient.
 pub fn redact_addresses(text: &str) -> String {
-    let mut out = text.to_owned();
-    for address in inbound::addresses_in(text) {
-        out = out.replace(address, "<address>");
-    }
-    out
+    scrub::replace_every_address(text, "<address>")
 }
 
 /// Checks an SMTP URL the way the transport will read it.

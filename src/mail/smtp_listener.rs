@@ -1,20 +1,25 @@
 //! The SMTP listener for the relay domain, meant to sit behind the site's MTA. The dialogue is
 //! parsed by the `mailin` state machine; this module only moves lines. Unknown recipients,
-//! forged tokens, strangers and oversize mail are refused with a 5xx during the dialogue, so
-//! nothing is accepted and bounced later (no backscatter).
+//! forged tokens and senders not on the thread are refused at `RCPT TO`; what only the mail
+//! itself shows (authentication, no text, size) after DATA. Nothing is accepted and bounced
+//! later: a session from one of `mail.inbound.trusted_mtas` that passed on its client with
+//! XFORWARD was accepted by that MTA already, so what Sealpost would refuse after DATA is
+//! dropped and counted instead of turning into a bounce (the MTA's own dialogue refuses it
+//! earlier through the policy service, [`crate::mail::policy`]).
 //!
 //! `mailin`'s handler is synchronous, so each connection runs on a blocking thread and calls
 //! the async relay through the runtime handle.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailin::{Action, Handler, Response, SessionBuilder};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
+use crate::mail::authentication::Client;
 use crate::relay::{self, Inbound, ReceiveError, Refusal};
 use crate::state::AppState;
 
@@ -41,20 +46,9 @@ fn with_null_sender_marked(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 
 fn refusal_response(error: ReceiveError) -> Response {
     match error {
-        ReceiveError::Refused(Refusal::UnknownRecipient) => {
-            Response::custom(550, "5.1.1 No such recipient here".into())
-        }
-        ReceiveError::Refused(Refusal::ForgedToken) => {
-            Response::custom(550, "5.7.1 This reply address is not valid".into())
-        }
-        ReceiveError::Refused(Refusal::StrangerSender) => {
-            Response::custom(550, "5.7.1 Sender may not write to this address".into())
-        }
-        ReceiveError::Refused(Refusal::Empty) => {
-            Response::custom(554, "5.6.0 The message has no readable text".into())
-        }
-        ReceiveError::Refused(Refusal::Malformed) => {
-            Response::custom(554, "5.6.0 The message cannot be parsed".into())
+        ReceiveError::Refused(refusal) => {
+            let (code, text) = refusal.smtp_reply();
+            Response::custom(code, text.into())
         }
         ReceiveError::Db(e) => {
             tracing::error!(error = %e, "inbound mail could not be stored; asked to retry");
@@ -63,30 +57,134 @@ fn refusal_response(error: ReceiveError) -> Response {
     }
 }
 
+/// What a trusted MTA told with XFORWARD about the client it received the mail from.
+#[derive(Debug, Default, Clone)]
+struct Forwarded {
+    addr: Option<IpAddr>,
+    helo: Option<String>,
+}
+
+impl Forwarded {
+    /// Reads `XFORWARD NAME=… ADDR=… HELO=…` (Postfix's XFORWARD_README); attributes may come
+    /// over several commands.
+    fn read(&mut self, line: &str) {
+        for attribute in line.split_whitespace().skip(1) {
+            let Some((name, value)) = attribute.split_once('=') else {
+                continue;
+            };
+            let value = xtext_decode(value);
+            if value.starts_with('[') && value.ends_with(']') {
+                // [UNAVAILABLE], [TEMPUNAVAIL]
+                continue;
+            }
+            match name.to_ascii_uppercase().as_str() {
+                "ADDR" => {
+                    let ip = value
+                        .strip_prefix("IPV6:")
+                        .or_else(|| value.strip_prefix("ipv6:"))
+                        .unwrap_or(&value);
+                    self.addr = ip.parse().ok();
+                }
+                "HELO" => self.helo = Some(value),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// RFC 3461 xtext: `+HH` stands for one byte.
+fn xtext_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'+'
+            && let Some(byte) = value
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 struct RelayHandler {
     app: Arc<AppState>,
     runtime: Handle,
+    peer: Arc<Mutex<Session>>,
     from: String,
     recipients: Vec<String>,
     data: Vec<u8>,
     too_big: bool,
 }
 
+/// What the line loop and the handler share about the session.
+#[derive(Default)]
+struct Session {
+    helo: String,
+    forwarded: Option<Forwarded>,
+    peer_ip: Option<IpAddr>,
+    trusted: bool,
+}
+
+impl Session {
+    /// A session from a trusted MTA that passed on its client is a relayed one: the mail was
+    /// accepted there already, and a refusal after DATA would become a bounce.
+    fn relayed(&self) -> bool {
+        self.trusted && self.forwarded.is_some()
+    }
+
+    fn client(&self) -> Option<Client> {
+        match (&self.forwarded, self.peer_ip) {
+            (Some(f), _) if self.trusted => f.addr.map(|ip| Client {
+                ip,
+                helo: f.helo.clone().unwrap_or_default(),
+            }),
+            (_, Some(ip)) => Some(Client {
+                ip,
+                helo: self.helo.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl Handler for RelayHandler {
-    fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
+    fn helo(&mut self, _ip: IpAddr, domain: &str) -> Response {
+        lock(&self.peer).helo = domain.to_owned();
+        mailin::response::OK
+    }
+
+    fn mail(&mut self, _ip: IpAddr, domain: &str, from: &str) -> Response {
         self.from = if from == NULL_SENDER {
             String::new()
         } else {
             from.to_owned()
         };
+        lock(&self.peer).helo = domain.to_owned();
         self.recipients.clear();
         mailin::response::OK
     }
 
     fn rcpt(&mut self, to: &str) -> Response {
-        match self.runtime.block_on(relay::check_recipient(&self.app, to)) {
+        let from = (!self.from.is_empty()).then_some(self.from.as_str());
+        match self
+            .runtime
+            .block_on(relay::check_envelope(&self.app, from, to))
+        {
             Ok(_) => mailin::response::OK,
-            Err(e) => refusal_response(e),
+            Err(e) => {
+                if let ReceiveError::Refused(refusal) = &e {
+                    self.app.metrics.inbound_mail("refused");
+                    self.app.metrics.inbound_refusal(refusal.reason());
+                }
+                refusal_response(e)
+            }
         }
     }
 
@@ -107,22 +205,65 @@ impl Handler for RelayHandler {
     }
 
     fn data_end(&mut self) -> Response {
-        if self.too_big {
-            self.data.clear();
-            return Response::custom(552, "5.3.4 Message too big".into());
-        }
-        let inbound = Inbound {
-            envelope_from: Some(self.from.as_str()),
-            recipients: std::mem::take(&mut self.recipients),
-            raw: &self.data,
+        let (client, relayed) = {
+            let session = lock(&self.peer);
+            (session.client(), session.relayed())
         };
-        let result = self.runtime.block_on(relay::receive(&self.app, inbound));
+        let result = if self.too_big {
+            self.app.metrics.inbound_mail("refused");
+            self.app.metrics.inbound_refusal(Refusal::TooLarge.reason());
+            Err(ReceiveError::Refused(Refusal::TooLarge))
+        } else {
+            let inbound = Inbound {
+                envelope_from: Some(self.from.as_str()),
+                recipients: std::mem::take(&mut self.recipients),
+                raw: &self.data,
+                client,
+            };
+            self.runtime.block_on(relay::receive(&self.app, inbound))
+        };
         self.data.clear();
+        self.too_big = false;
         match result {
             Ok(_) => mailin::response::OK,
+            // The MTA in front accepted this mail already: refusing it now would make the MTA
+            // bounce it to a sender who may be forged. It is dropped instead, and counted.
+            Err(ReceiveError::Refused(refusal)) if relayed => {
+                self.app.metrics.inbound_mail("dropped");
+                tracing::warn!(
+                    reason = refusal.reason(),
+                    detail = %refusal,
+                    "relay mail refused after the trusted MTA accepted it; dropped, not bounced"
+                );
+                mailin::response::OK
+            }
             Err(e) => refusal_response(e),
         }
     }
+}
+
+fn lock(session: &Mutex<Session>) -> std::sync::MutexGuard<'_, Session> {
+    session.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The EHLO answer with XFORWARD offered, for a trusted MTA.
+fn with_xforward(ehlo: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(ehlo);
+    let mut out = String::with_capacity(text.len() + 40);
+    let mut lines = text.split_inclusive("\r\n");
+    if let Some(first) = lines.next() {
+        // The last line of a reply has a space after the code; every other a dash.
+        out.push_str(&first.replacen("250 ", "250-", 1));
+        out.push_str("250-XFORWARD NAME ADDR PROTO HELO\r\n");
+    }
+    let rest: Vec<&str> = lines.collect();
+    if rest.is_empty() {
+        out.push_str("250 8BITMIME\r\n");
+    }
+    for line in rest {
+        out.push_str(line);
+    }
+    out.into_bytes()
 }
 
 fn serve_connection(
@@ -141,10 +282,23 @@ fn serve_connection(
     let mut writer = std::io::BufWriter::new(write_half);
     let mut reader = BufReader::new(stream);
     let name = app.settings.mail.relay_domain.clone();
+    let trusted = app
+        .settings
+        .mail
+        .inbound
+        .trusted_mtas
+        .iter()
+        .any(|net| net.contains(&peer.ip()));
+    let state = Arc::new(Mutex::new(Session {
+        peer_ip: Some(peer.ip()),
+        trusted,
+        ..Session::default()
+    }));
     let new_session = || {
         let handler = RelayHandler {
             app: app.clone(),
             runtime: runtime.clone(),
+            peer: state.clone(),
             from: String::new(),
             recipients: Vec::new(),
             data: Vec::new(),
@@ -152,6 +306,7 @@ fn serve_connection(
         };
         SessionBuilder::new(name.clone()).build(peer.ip(), handler)
     };
+
     let mut session = new_session();
     let mut in_data = false;
     if session.greeting().write_to(&mut writer).is_err() || writer.flush().is_err() {
@@ -187,12 +342,36 @@ fn serve_connection(
             Err(_) => return,
         }
         let ends_data = in_data && line == b".\r\n";
+        if !in_data && line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"XFORWARD ") {
+            let reply: &[u8] = if trusted {
+                lock(&state)
+                    .forwarded
+                    .get_or_insert_with(Forwarded::default)
+                    .read(&String::from_utf8_lossy(&line));
+                b"250 2.0.0 Ok\r\n"
+            } else {
+                b"550 5.7.0 XFORWARD is for the site's own MTA only\r\n"
+            };
+            line.clear();
+            if writer.write_all(reply).is_err() || writer.flush().is_err() {
+                return;
+            }
+            continue;
+        }
+        let is_ehlo = !in_data && line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"EHLO ");
         let response = if in_data {
             session.process(&line)
         } else {
             session.process(&with_null_sender_marked(&line))
         };
         line.clear();
+        if is_ehlo && trusted && response.code == 250 {
+            let bytes = response.buffer().unwrap_or_default();
+            if writer.write_all(&with_xforward(&bytes)).is_err() || writer.flush().is_err() {
+                return;
+            }
+            continue;
+        }
         if response.code == 354 {
             in_data = true;
         }
@@ -255,6 +434,25 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xforward_attributes_are_read_over_several_commands() {
+        let mut f = Forwarded::default();
+        f.read("XFORWARD NAME=mail.shop.example ADDR=IPV6:2001:db8::7");
+        f.read("XFORWARD HELO=mail+2Eshop.example PROTO=ESMTP NAME=[UNAVAILABLE]");
+        assert_eq!(f.addr, "2001:db8::7".parse().ok());
+        assert_eq!(f.helo.as_deref(), Some("mail.shop.example"));
+    }
+
+    #[test]
+    fn xforward_is_offered_in_the_ehlo_answer() {
+        let ehlo = b"250-relay.example offers extensions:\r\n250-8BITMIME\r\n250 STARTTLS\r\n";
+        assert_eq!(
+            String::from_utf8_lossy(&with_xforward(ehlo)),
+            "250-relay.example offers extensions:\r\n250-XFORWARD NAME ADDR PROTO HELO\r\n\
+             250-8BITMIME\r\n250 STARTTLS\r\n"
+        );
+    }
 
     #[test]
     fn the_null_sender_is_marked_and_others_pass() {

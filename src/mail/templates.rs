@@ -98,6 +98,7 @@ pub struct VisitorAckMail {
     pub t: Tr,
     pub site: String,
     pub reference: String,
+    pub subject: Option<String>,
     pub thread_url: String,
 }
 
@@ -229,7 +230,7 @@ mod tests {
         )
         .render()
         .expect("renders");
-        assert_eq!(mail.subject, "New message SP-7KQ2-M9XD: Delivery");
+        assert_eq!(mail.subject, "Delivery [SP-7KQ2-M9XD]");
         assert!(
             mail.text
                 .contains("staff inbox: https://feedback.example.org/staff/threads/1")

@@ -157,6 +157,7 @@ fn conversation(reference: &str, i: usize) -> NewConversation {
             body_html: Set("<p>Hello</p>".into()),
             created_at: Set(now),
             staff_id: Set(None),
+            held_reason: Set(None),
         },
         notification: sealpost::outbox::new_row(
             Uuid::now_v7(),

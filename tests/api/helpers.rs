@@ -114,6 +114,8 @@ pub struct TestApp {
     /// The server's address, for raw TCP clients.
     pub addr: SocketAddr,
     pub smtp_addr: Option<SocketAddr>,
+    /// Where the Postfix policy service listens, when it is on.
+    pub policy_addr: Option<SocketAddr>,
     pub state: Arc<AppState>,
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
@@ -156,6 +158,11 @@ impl TestAppBuilder {
     /// Turns the SMTP listener for the relay domain on, on a free port.
     pub fn with_smtp_listener(self) -> Self {
         self.set("SEALPOST__MAIL__INBOUND__LISTEN", "127.0.0.1:0")
+    }
+
+    /// Turns the Postfix access-policy service on, on a free port.
+    pub fn with_policy_service(self) -> Self {
+        self.set("SEALPOST__MAIL__INBOUND__POLICY_LISTEN", "127.0.0.1:0")
     }
 
     /// Delivers mail over SMTP to `addr` instead of writing files.
@@ -244,6 +251,7 @@ impl TestAppBuilder {
         let addr = application.local_addr();
         let address = format!("http://{addr}");
         let smtp_addr = application.smtp_addr();
+        let policy_addr = application.policy_addr();
         let state = application.state();
         let shutdown = CancellationToken::new();
         tokio::spawn(application.run_until(shutdown.clone()));
@@ -255,6 +263,7 @@ impl TestAppBuilder {
             address,
             addr,
             smtp_addr,
+            policy_addr,
             state,
             client,
             data_dir,

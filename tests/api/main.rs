@@ -24,6 +24,7 @@ mod outbox;
 mod privacy;
 mod rate_limit;
 mod relay;
+mod reply_corpus;
 mod second_factor;
 mod security;
 mod service;

@@ -28,11 +28,22 @@ struct AccountPage {
     totp_enabled: bool,
     totp_required: bool,
     recovery_left: u64,
+    /// The staff addresses one may answer from, and whether each is one's own.
+    staff_addresses: Vec<(String, bool)>,
+    mail_signature: String,
+    mail_error: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 pub struct DoneQuery {
     done: Option<String>,
+}
+
+/// What the mail-identity form shows when it comes back with an error: what was typed.
+struct MailDraft {
+    address: Option<String>,
+    signature: String,
+    error: String,
 }
 
 async fn account_page(
@@ -42,9 +53,41 @@ async fn account_page(
     notice: Option<String>,
     password_error: Option<String>,
 ) -> poem::Result<Response> {
+    account_page_with(app, session, status, notice, password_error, None).await
+}
+
+async fn account_page_with(
+    app: &App,
+    session: &sessions::Session,
+    status: StatusCode,
+    notice: Option<String>,
+    password_error: Option<String>,
+    mail: Option<MailDraft>,
+) -> poem::Result<Response> {
     let recovery_left = totp::recovery_codes_left(&app.db, session.staff.id)
         .await
         .map_err(unavailable)?;
+    let chosen = match &mail {
+        Some(draft) => draft.address.clone(),
+        None => session.staff.mail_address.clone(),
+    };
+    let staff_addresses = app
+        .settings
+        .mail
+        .staff_addresses
+        .iter()
+        .map(|a| {
+            let own = chosen.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(a));
+            (a.clone(), own)
+        })
+        .collect();
+    let (mail_signature, mail_error) = match mail {
+        Some(draft) => (draft.signature, Some(draft.error)),
+        None => (
+            session.staff.mail_signature.clone().unwrap_or_default(),
+            None,
+        ),
+    };
     Ok(render(
         status,
         &AccountPage {
@@ -56,8 +99,42 @@ async fn account_page(
             totp_enabled: session.staff.totp_enabled,
             totp_required: auth::second_factor_required(app, &session.staff.role),
             recovery_left,
+            staff_addresses,
+            mail_signature,
+            mail_error,
         },
     ))
+}
+
+#[handler]
+pub async fn mail_identity(
+    req: &Request,
+    Data(app): Data<&App>,
+    body: Body,
+) -> poem::Result<Response> {
+    let session = session(req)?;
+    let posted = FormData::read(req, body).await?;
+    let address = Some(posted.get("mail_address")).filter(|a| !a.trim().is_empty());
+    let signature = posted.get("mail_signature");
+    match auth::set_mail_identity(app, session, address, signature).await {
+        Ok(()) => Ok(see_other("/staff/account?done=mail#mail")),
+        Err(auth::MailIdentityError::Db(e)) => Err(unavailable(e)),
+        Err(refused) => {
+            account_page_with(
+                app,
+                session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                None,
+                Some(MailDraft {
+                    address: address.map(str::to_owned),
+                    signature: signature.to_owned(),
+                    error: refused.to_string(),
+                }),
+            )
+            .await
+        }
+    }
 }
 
 #[handler]
@@ -70,6 +147,7 @@ pub async fn show(
         Some("password") => Some("Your password is changed; your other sessions are ended."),
         Some("totp-on") => Some("The second factor is on."),
         Some("totp-off") => Some("The second factor is off."),
+        Some("mail") => Some("Your mail address and signature are saved."),
         _ => None,
     };
     account_page(

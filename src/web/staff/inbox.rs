@@ -173,6 +173,7 @@ pub struct Entry {
     pub when: String,
     pub when_iso: String,
     pub body_html: String,
+    pub held_reason: Option<String>,
 }
 
 #[derive(Template)]
@@ -227,6 +228,7 @@ async fn thread_page(
             when: m.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             when_iso: m.created_at.to_rfc3339(),
             body_html: m.body.html().to_owned(),
+            held_reason: m.held_reason,
         })
         .collect();
     Ok(render(
@@ -323,6 +325,34 @@ pub async fn set_status(
     })?;
     let actor = format!("staff:{}", session.staff.id);
     if !inbox::set_status(app, id, status, &actor)
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(not_found());
+    }
+    Ok(see_other(&format!("/staff/threads/{id}")))
+}
+
+#[handler]
+pub async fn decide_held(
+    req: &Request,
+    Data(app): Data<&App>,
+    Path((id, message_id, decision)): Path<(String, String, String)>,
+) -> poem::Result<Response> {
+    let thread_id = parse_id(&id)?;
+    let message_id = parse_id(&message_id)?;
+    let decision = match decision.as_str() {
+        "release" => inbox::HeldDecision::Release,
+        "discard" => inbox::HeldDecision::Discard,
+        _ => return Err(not_found()),
+    };
+    let session = session(req)?;
+    let actor = crate::auth::staff_actor(session.staff.id);
+    let thread_id = inbox::thread_id(app, thread_id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(not_found)?;
+    if !inbox::decide_held(app, thread_id, message_id, decision, &actor)
         .await
         .map_err(unavailable)?
     {

@@ -26,6 +26,10 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
         .at("/threads/:id", get(inbox::show))
         .at("/threads/:id/replies", post(inbox::reply))
         .at("/threads/:id/status", post(inbox::set_status))
+        .at(
+            "/threads/:id/messages/:message_id/:decision",
+            post(inbox::decide_held),
+        )
         .at("/signin", get(signin::form).post(signin::submit))
         .at(
             "/signin/second-factor",
@@ -38,6 +42,7 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
         )
         .at("/account", get(account::show))
         .at("/account/password", post(account::change_password))
+        .at("/account/mail", post(account::mail_identity))
         .at(
             "/account/second-factor",
             get(account::enrol_form).post(account::enrol_confirm),

@@ -89,8 +89,10 @@ error-request-id = Request id: { $id }
 error-back = Back to the form
 
 ## Mail
-mail-new-subject = New message { $reference }
-mail-followup-subject = The visitor wrote again { $reference }
+# The subject of every mail of a conversation is the same, with its reference, so that
+# mail clients keep one thread; these stand in when the visitor gave no subject.
+mail-thread-subject-staff = Message via { $site }
+mail-thread-subject-visitor = Your message to { $site }
 mail-new-intro = A visitor wrote through the feedback form.
 mail-followup-intro = The visitor wrote again in this conversation.
 mail-subject-label = Subject
@@ -99,11 +101,9 @@ mail-new-reply-hint = Reply to this e-mail to answer. Your answer reaches the vi
 mail-new-no-email = The visitor left no e-mail address: answer in the staff inbox, and they will read it through their private link.
 mail-new-inbox-link = Open it in the staff inbox: { $url }
 mail-new-inbox-button = Open in the staff inbox
-mail-ack-subject = We received your message { $reference }
 mail-ack-intro = Thank you for writing to { $site }. Your message has arrived.
 mail-ack-link = Your private link to the conversation; keep it to yourself:
 mail-ack-reply-hint = You can also reply to this e-mail to add to your message.
-mail-answer-subject = Answer to your message { $reference }
 mail-answer-intro = { $site } answered your message:
 mail-answer-reply-hint = Reply to this e-mail to answer. The private link in our first e-mail shows the whole conversation.
 mail-footer-auto = This message was sent automatically by { $site }.

@@ -89,8 +89,10 @@ error-request-id = Сұрау идентификаторы: { $id }
 error-back = Пішінге оралу
 
 ## Mail
-mail-new-subject = Жаңа хабарлама { $reference }
-mail-followup-subject = Келуші қайта жазды { $reference }
+# The subject of every mail of a conversation is the same, with its reference, so that
+# mail clients keep one thread; these stand in when the visitor gave no subject.
+mail-thread-subject-staff = { $site } арқылы хабарлама
+mail-thread-subject-visitor = { $site } сайтына хабарламаңыз
 mail-new-intro = Келуші кері байланыс пішіні арқылы хабарлама жіберді.
 mail-followup-intro = Келуші осы хат алмасуда қайта жазды.
 mail-subject-label = Тақырып
@@ -99,11 +101,9 @@ mail-new-reply-hint = Жауап беру үшін осы хатқа жауап 
 mail-new-no-email = Келуші электрондық пошта мекенжайын қалдырмаған: қызметкерлердің кіріс жәшігінде жауап беріңіз, келуші оны жеке сілтемесі арқылы оқиды.
 mail-new-inbox-link = Қызметкерлердің кіріс жәшігінде ашу: { $url }
 mail-new-inbox-button = Кіріс жәшігінде ашу
-mail-ack-subject = Хабарламаңызды алдық { $reference }
 mail-ack-intro = Бізге жазғаныңыз үшін рақмет. Хабарламаңыз { $site } командасына келіп түсті.
 mail-ack-link = Хат алмасуға арналған жеке сілтемеңіз; оны ешкімге бермеңіз:
 mail-ack-reply-hint = Хабарламаңызды толықтыру үшін осы хатқа жауап жазуыңызға да болады.
-mail-answer-subject = Хабарламаңызға жауап { $reference }
 mail-answer-intro = { $site } командасы хабарламаңызға жауап берді:
 mail-answer-reply-hint = Жауап беру үшін осы хатқа жауап жазыңыз. Бүкіл хат алмасуды алғашқы хатымыздағы жеке сілтеме арқылы көре аласыз.
 mail-footer-auto = Бұл хатты { $site } автоматты түрде жіберді.

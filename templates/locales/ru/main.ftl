@@ -89,8 +89,10 @@ error-request-id = Идентификатор запроса: { $id }
 error-back = Вернуться к форме
 
 ## Mail
-mail-new-subject = Новое сообщение { $reference }
-mail-followup-subject = Посетитель снова пишет { $reference }
+# The subject of every mail of a conversation is the same, with its reference, so that
+# mail clients keep one thread; these stand in when the visitor gave no subject.
+mail-thread-subject-staff = Сообщение через { $site }
+mail-thread-subject-visitor = Ваше сообщение для { $site }
 mail-new-intro = Через форму обратной связи пришло сообщение от посетителя.
 mail-followup-intro = В этой переписке новое сообщение от посетителя.
 mail-subject-label = Тема
@@ -99,11 +101,9 @@ mail-new-reply-hint = Чтобы ответить посетителю, прос
 mail-new-no-email = Адрес электронной почты не указан: ответьте во входящих для сотрудников, и посетитель прочитает ответ по своей личной ссылке.
 mail-new-inbox-link = Открыть во входящих для сотрудников: { $url }
 mail-new-inbox-button = Открыть во входящих
-mail-ack-subject = Мы получили ваше сообщение { $reference }
 mail-ack-intro = Спасибо, что написали нам. Команда { $site } получила ваше сообщение.
 mail-ack-link = Ваша личная ссылка на переписку — никому её не передавайте:
 mail-ack-reply-hint = Чтобы дополнить сообщение, можно также ответить на это письмо.
-mail-answer-subject = Ответ на ваше сообщение { $reference }
 mail-answer-intro = Команда { $site } ответила на ваше сообщение:
 mail-answer-reply-hint = Чтобы ответить, просто ответьте на это письмо. Вся переписка доступна по личной ссылке из нашего первого письма.
 mail-footer-auto = Это автоматическое письмо от { $site }.

@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
@@ -52,11 +53,33 @@ impl Action {
     }
 }
 
-/// One connection's memory: the transaction (`instance`) that had a relay recipient, so that
-/// its size is checked again at the end of the message.
+/// The transactions (Postfix's `instance`) that had a relay recipient, so that their size is
+/// checked again at the end of the message. Shared by all connections: Postfix may ask at RCPT
+/// and at the end of the message over different ones.
 #[derive(Default)]
-struct Connection {
-    relay_instance: Option<String>,
+struct Transactions(Mutex<HashMap<String, Instant>>);
+
+/// How long a transaction is remembered; one lasts seconds.
+const TRANSACTION_TTL: Duration = Duration::from_secs(600);
+
+impl Transactions {
+    fn remember(&self, instance: &str) {
+        if instance.is_empty() {
+            return;
+        }
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if map.len() > 10_000 {
+            map.retain(|_, at| now.duration_since(*at) < TRANSACTION_TTL);
+        }
+        map.insert(instance.to_owned(), now);
+    }
+
+    fn had_relay_recipient(&self, instance: &str) -> bool {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(instance)
+            .is_some_and(|at| at.elapsed() < TRANSACTION_TTL)
+    }
 }
 
 fn domain_of(address: &str) -> &str {
@@ -66,7 +89,7 @@ fn domain_of(address: &str) -> &str {
 /// Answers one policy request.
 async fn decide(
     app: &AppState,
-    connection: &mut Connection,
+    transactions: &Transactions,
     request: &HashMap<String, String>,
 ) -> Action {
     let get = |name: &str| request.get(name).map(String::as_str).unwrap_or_default();
@@ -75,10 +98,7 @@ async fn decide(
     match get("protocol_state").to_ascii_uppercase().as_str() {
         "RCPT" => {}
         "END-OF-MESSAGE" => {
-            let ours = connection
-                .relay_instance
-                .as_deref()
-                .is_some_and(|i| i == get("instance"));
+            let ours = transactions.had_relay_recipient(get("instance"));
             return if ours && size > max {
                 app.metrics.inbound_mail("refused");
                 app.metrics.inbound_refusal(Refusal::TooLarge.reason());
@@ -93,7 +113,7 @@ async fn decide(
     if !domain_of(recipient).eq_ignore_ascii_case(&app.settings.mail.relay_domain) {
         return Action::Dunno;
     }
-    connection.relay_instance = Some(get("instance").to_owned());
+    transactions.remember(get("instance"));
     let refuse = |refusal: Refusal| {
         app.metrics.inbound_mail("refused");
         app.metrics.inbound_refusal(refusal.reason());
@@ -139,10 +159,14 @@ async fn decide(
 }
 
 /// Reads requests from one Postfix connection until it closes.
-async fn serve(app: Arc<AppState>, stream: tokio::net::TcpStream, shutdown: CancellationToken) {
+async fn serve(
+    app: Arc<AppState>,
+    transactions: Arc<Transactions>,
+    stream: tokio::net::TcpStream,
+    shutdown: CancellationToken,
+) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
-    let mut connection = Connection::default();
     let mut request = HashMap::new();
     let mut line = String::new();
     loop {
@@ -170,7 +194,7 @@ async fn serve(app: Arc<AppState>, stream: tokio::net::TcpStream, shutdown: Canc
             }
             continue;
         }
-        let action = decide(&app, &mut connection, &request).await;
+        let action = decide(&app, &transactions, &request).await;
         request.clear();
         if write.write_all(action.line().as_bytes()).await.is_err() {
             return;
@@ -184,6 +208,7 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) {
+    let transactions = Arc::new(Transactions::default());
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -191,7 +216,12 @@ pub async fn run(
         };
         match accepted {
             Ok((stream, _)) => {
-                tokio::spawn(serve(app.clone(), stream, shutdown.clone()));
+                tokio::spawn(serve(
+                    app.clone(),
+                    transactions.clone(),
+                    stream,
+                    shutdown.clone(),
+                ));
             }
             Err(e) => tracing::warn!(error = %e, "policy service accept failed"),
         }

@@ -222,16 +222,19 @@ if grep -q 'failed$' "$work/postfix-baseline"; then
   fail "postconf/postfix check fail on this machine's own Postfix configuration: cannot check the snippets"
 fi
 sed "s#/etc/postfix/#$pf/#g" deploy/postfix/main.cf.snippet >>"$pf/main.cf"
+cat deploy/postfix/dkim.main.cf.snippet >>"$pf/main.cf"
 cat deploy/postfix/master.cf.snippet >>"$pf/master.cf"
-cp deploy/postfix/transport "$pf/transport"
-if run postmap "$pf/transport"; then
-  ok "postmap deploy/postfix/transport"
-else
-  fail "postmap deploy/postfix/transport"
-fi
+for map in transport sealpost_recipients; do
+  cp "deploy/postfix/$map" "$pf/$map"
+  if run postmap "$pf/$map"; then
+    ok "postmap deploy/postfix/$map"
+  else
+    fail "postmap deploy/postfix/$map"
+  fi
+done
 pf_warnings | grep -vxFf "$work/postfix-baseline" >"$work/out" || true
 if [[ ! -s $work/out ]]; then
-  ok "postconf -n and postfix check with main.cf.snippet and master.cf.snippet: no errors, no warnings"
+  ok "postconf -n and postfix check with main.cf.snippet, dkim.main.cf.snippet and master.cf.snippet: no errors, no warnings"
 else
   fail "postconf -n / postfix check with the snippets"
 fi
@@ -253,13 +256,29 @@ else
   echo "$service" >"$work/out"
   fail "master.cf: no sealpost/unix service running smtp"
 fi
-restrictions=$(pfq smtpd_recipient_restrictions | tr -d ',')
-if [[ " $restrictions " == *" reject_unauth_destination reject_unverified_recipient "* ]] &&
-  [[ $(pfq unverified_recipient_reject_code) == 550 ]]; then
-  ok "recipients: no relaying for others; each alias verified with Sealpost, refused with 550"
+restrictions=$(pfq smtpd_recipient_restrictions | tr -d ',' | tr -s ' ')
+class=$(timeout "$TIMEOUT" postmap -q "$relay_domain" "hash:$pf/sealpost_recipients" 2>&1 || true)
+policy=$(pfq sealpost_policy)
+if [[ " $restrictions " == " check_recipient_access hash:$pf/sealpost_recipients permit_mynetworks reject_unauth_destination " ]] &&
+  [[ $class == sealpost_policy ]] && [[ " $(pfq smtpd_restriction_classes) " == *" sealpost_policy "* ]] &&
+  [[ $policy == *"check_policy_service"*"inet:127.0.0.1:10040"* ]]; then
+  ok "recipients on $relay_domain are asked of Sealpost's policy service first (before permit_mynetworks); no relaying for others"
 else
-  echo "smtpd_recipient_restrictions = $restrictions" >"$work/out"
-  fail "smtpd_recipient_restrictions do not verify relay-domain recipients"
+  echo "smtpd_recipient_restrictions = $restrictions; $relay_domain -> $class; sealpost_policy = $policy" >"$work/out"
+  fail "relay-domain recipients are not checked by the policy service before permit_mynetworks"
+fi
+policy_listen=$(sed -n 's/^SEALPOST__MAIL__INBOUND__POLICY_LISTEN=//p' deploy/systemd/sealpost.env.example)
+if [[ $policy == *"inet:$policy_listen"* ]]; then
+  ok "the policy service Postfix asks is mail.inbound.policy_listen of sealpost.env.example ($policy_listen)"
+else
+  echo "sealpost_policy = $policy; SEALPOST__MAIL__INBOUND__POLICY_LISTEN=$policy_listen" >"$work/out"
+  fail "the policy service address differs from sealpost.env.example"
+fi
+if timeout "$TIMEOUT" postconf -c "$pf" -P sealpost/unix/smtp_send_xforward_command 2>/dev/null | grep -q '= yes$'; then
+  ok "the sealpost transport passes the original client on with XFORWARD"
+else
+  : >"$work/out"
+  fail "the sealpost transport does not send XFORWARD"
 fi
 milters=$(timeout "$TIMEOUT" postconf -c "$pf" -x -h smtpd_milters non_smtpd_milters 2>/dev/null | sort -u)
 if [[ $milters == inet:127.0.0.1:8891 ]] &&

@@ -46,6 +46,8 @@ pub enum Kind {
     StaffAnswer,
     /// To the visitor: data about them was disclosed under a legal order.
     DisclosureNotice,
+    /// To staff: their answer by e-mail was not passed on.
+    RelayNotice,
 }
 
 impl Kind {
@@ -55,6 +57,7 @@ impl Kind {
             Kind::VisitorAck => "visitor_ack",
             Kind::StaffAnswer => "staff_answer",
             Kind::DisclosureNotice => "disclosure_notice",
+            Kind::RelayNotice => "relay_notice",
         }
     }
 }

@@ -281,6 +281,9 @@ pub struct Inbound<'a> {
     pub raw: &'a [u8],
     /// The client that handed the mail to the first MTA, when known: for SPF.
     pub client: Option<Client>,
+    /// Handed over by the site's own MTA, which accepted it already: a refusal cannot reach
+    /// the sender, so a staff member whose answer is not passed on is told by mail.
+    pub relayed: bool,
 }
 
 /// What became of an inbound mail that was not refused.
@@ -309,12 +312,16 @@ pub enum Refusal {
     Unauthenticated(String),
     #[error("the mail has no readable text")]
     Empty,
-    #[error("the mail's HTML is too large to read and it has no plain-text part")]
+    #[error(
+        "the mail's HTML is too large or too deeply nested to read and it has no plain-text part"
+    )]
     Unreadable,
     #[error("the mail cannot be parsed")]
     Malformed,
     #[error("the mail is larger than mail.inbound.max_message_bytes")]
     TooLarge,
+    #[error("the new text is longer than a message may be (20,000 characters)")]
+    TooLong,
 }
 
 impl Refusal {
@@ -329,6 +336,7 @@ impl Refusal {
             Refusal::Unreadable => "unreadable",
             Refusal::Malformed => "malformed",
             Refusal::TooLarge => "too_large",
+            Refusal::TooLong => "too_long",
         }
     }
 
@@ -343,9 +351,16 @@ impl Refusal {
                 "5.7.1 Sender authentication (DMARC) failed for a staff address",
             ),
             Refusal::Empty => (554, "5.6.0 The message has no readable text"),
-            Refusal::Unreadable => (554, "5.6.0 The message's HTML is too large to read"),
+            Refusal::Unreadable => (
+                554,
+                "5.6.0 The message's HTML is too large or too deeply nested to read",
+            ),
             Refusal::Malformed => (554, "5.6.0 The message cannot be parsed"),
             Refusal::TooLarge => (552, "5.3.4 Message too big"),
+            Refusal::TooLong => (
+                552,
+                "5.3.4 The new text is longer than 20000 characters; send it in parts",
+            ),
         }
     }
 }
@@ -673,7 +688,12 @@ async fn receive_counted(app: &AppState, mail: Inbound<'_>) -> Result<Received, 
         },
         saved_signature: staff_row.as_ref().and_then(|s| s.mail_signature.as_deref()),
     };
-    let text = parsed.new_text(&author).map_err(|_| Refusal::Unreadable)?;
+    let text = match parsed.new_text(&author) {
+        Ok(text) => text,
+        Err(_) => {
+            return Err(not_passed_on(app, &mail, &token, &thread, Refusal::Unreadable).await);
+        }
+    };
     let reader_alias = match token.direction {
         Direction::FromStaff => RelayToken::new(thread.id, Direction::FromVisitor),
         Direction::FromVisitor => RelayToken::new(thread.id, Direction::FromStaff),
@@ -689,7 +709,16 @@ async fn receive_counted(app: &AppState, mail: Inbound<'_>) -> Result<Received, 
         contact.as_ref(),
         &reader_alias,
     );
-    let body = MessageBody::from_plain_text(&text).map_err(|_| Refusal::Empty)?;
+    let body = match MessageBody::from_plain_text(&text) {
+        Ok(body) => body,
+        Err(problem) => {
+            let refusal = match problem {
+                crate::domain::FieldProblem::TooLong { .. } => Refusal::TooLong,
+                _ => Refusal::Empty,
+            };
+            return Err(not_passed_on(app, &mail, &token, &thread, refusal).await);
+        }
+    };
 
     let txn = crate::db::begin_write(&app.db).await?;
     let thread_id = thread.id;
@@ -741,6 +770,66 @@ async fn receive_counted(app: &AppState, mail: Inbound<'_>) -> Result<Received, 
         _ => tracing::info!(%thread_id, "relay mail stored"),
     }
     Ok(received)
+}
+
+/// A staff answer with nothing to pass on. Said in the SMTP dialogue when there is one; when
+/// the site's MTA accepted the mail already, staff get a notice by mail instead, so that an
+/// answer never vanishes unseen.
+async fn not_passed_on(
+    app: &AppState,
+    mail: &Inbound<'_>,
+    token: &RelayToken,
+    thread: &crate::entities::threads::Model,
+    refusal: Refusal,
+) -> ReceiveError {
+    if !(mail.relayed && token.direction == Direction::FromStaff) {
+        return refusal.into();
+    }
+    let t = Tr::new(app.default_locale());
+    let reason = t.get(match refusal {
+        Refusal::Unreadable => "mail-relay-notice-unreadable",
+        Refusal::TooLong => "mail-relay-notice-too-long",
+        _ => "mail-relay-notice-empty",
+    });
+    let notice = async {
+        let rendered = crate::mail::templates::RelayNoticeMail {
+            t,
+            site: app.settings.site.name.clone(),
+            reference: thread.reference.clone(),
+            reason,
+            inbox_url: format!("{}/staff/threads/{}", app.settings.base_url(), thread.id),
+        }
+        .render()?;
+        let threading = threading(&app.db, thread.id, TO_STAFF).await?;
+        let composed = Composed {
+            message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
+            from: support(app)?,
+            reply_to: None,
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            references: threading.references(),
+            in_reply_to: threading.in_reply_to(),
+            auto_submitted: Some("auto-replied".into()),
+        };
+        let txn = crate::db::begin_write(&app.db).await?;
+        outbox::enqueue(
+            &txn,
+            Kind::RelayNotice,
+            Some(thread.id),
+            Recipient::Staff,
+            None,
+            &composed,
+        )
+        .await?;
+        txn.commit().await?;
+        app.outbox_wakeup.notify_one();
+        Ok::<(), ComposeError>(())
+    };
+    if let Err(e) = notice.await {
+        tracing::error!(error = %e, thread_id = %thread.id, "the notice of an answer not passed on could not be queued");
+    }
+    refusal.into()
 }
 
 /// Takes the writer's side out of the new text: for staff, every staff address and domain,

@@ -170,6 +170,7 @@ impl InboundApi {
             recipients,
             raw: &raw,
             client,
+            relayed: false,
         };
         match relay::receive(app, inbound).await {
             Ok(received) => {

@@ -79,16 +79,21 @@ impl MessageBody {
     }
 
     /// A body that is plain text whatever it contains (mail text parts): escaped, never
-    /// interpreted; cut at the limit rather than refused, since mail cannot be sent back.
+    /// interpreted, and control characters dropped (a mail cannot be sent back to fix them).
+    /// Over the limit it is refused, not cut: half an answer must not reach anyone.
     pub fn from_plain_text(input: &str) -> Result<Self, FieldProblem> {
         let text: String = input
             .replace("\r\n", "\n")
             .chars()
             .filter(|&c| !is_forbidden_control(c))
-            .take(Self::MAX_CHARS)
             .collect();
         if text.trim().is_empty() {
             return Err(FieldProblem::Required);
+        }
+        if text.trim().chars().count() > Self::MAX_CHARS {
+            return Err(FieldProblem::TooLong {
+                max: Self::MAX_CHARS,
+            });
         }
         Ok(Self {
             html: plain_text_to_html(text.trim()),
@@ -269,6 +274,12 @@ mod tests {
         assert!(MessageBody::parse("line one\r\nline\ttwo").is_ok());
         let from_mail = MessageBody::from_plain_text("mail\u{0} text").expect("kept");
         assert!(!from_mail.html().contains('\u{0}'));
+        assert_eq!(
+            MessageBody::from_plain_text(&"x".repeat(MessageBody::MAX_CHARS + 1)).err(),
+            Some(FieldProblem::TooLong {
+                max: MessageBody::MAX_CHARS
+            })
+        );
     }
 
     #[test]

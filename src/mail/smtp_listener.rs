@@ -219,6 +219,7 @@ impl Handler for RelayHandler {
                 recipients: std::mem::take(&mut self.recipients),
                 raw: &self.data,
                 client,
+                relayed,
             };
             self.runtime.block_on(relay::receive(&self.app, inbound))
         };

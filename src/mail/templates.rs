@@ -136,6 +136,29 @@ mail_templates!(
     StaffAnswerHtml
 );
 
+/// To staff: an answer by e-mail was not passed on to the visitor, and why.
+pub struct RelayNoticeMail {
+    pub t: Tr,
+    pub site: String,
+    pub reference: String,
+    /// Why, in the reader's language.
+    pub reason: String,
+    /// The thread in the staff inbox, where it can be answered.
+    pub inbox_url: String,
+}
+
+mail_templates!(
+    RelayNoticeMail,
+    [
+        "mail/relay_notice/subject.txt",
+        "mail/relay_notice/body.txt",
+        "mail/relay_notice/body.html"
+    ],
+    RelayNoticeSubject,
+    RelayNoticeText,
+    RelayNoticeHtml
+);
+
 /// To the visitor: data about them was disclosed under a legal order. Names the authority and
 /// the legal basis, never the staff who handled it.
 pub struct DisclosureNoticeMail {

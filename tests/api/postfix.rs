@@ -415,6 +415,17 @@ async fn behind_postfix_a_staff_answer_arrives_and_every_forgery_is_refused_at_r
             &reply_mail(STAFF, &staff_alias, "Your parcel left today."),
         )
         .await;
+    let only_quote = outside
+        .send(
+            STAFF,
+            &staff_alias,
+            &reply_mail(
+                STAFF,
+                &staff_alias,
+                "On Tue, Anna wrote:\n> Hello,\n> my order",
+            ),
+        )
+        .await;
     let forged = outside
         .send(STAFF, &forge(&staff_alias), &reply_mail(STAFF, "x", "x"))
         .await;
@@ -451,6 +462,11 @@ async fn behind_postfix_a_staff_answer_arrives_and_every_forgery_is_refused_at_r
         .await;
 
     assert_eq!((answer.0, answer.1), ("END", 250), "{answer:?}");
+    assert_eq!(
+        (only_quote.0, only_quote.1),
+        ("END", 250),
+        "accepted by Postfix, so never bounced: {only_quote:?}"
+    );
     for (what, outcome) in [
         ("forged alias", &forged),
         ("unknown alias", &unknown),
@@ -468,12 +484,20 @@ async fn behind_postfix_a_staff_answer_arrives_and_every_forgery_is_refused_at_r
     }
     assert!(stranger_to_staff_side.2.contains("5.7.1"));
     postfix.wait_until_empty().await;
-    let mails = app.wait_for_emails(3).await;
+    let mails = app.wait_for_emails(4).await;
     let to_visitor = mails
         .iter()
         .find(|m| header(m, "Subject").is_some_and(|s| s.starts_with("Re:")))
         .expect("the answer reached the visitor");
     assert!(crate::helpers::text_body(to_visitor).contains("Your parcel left today."));
+    let notice = mails
+        .iter()
+        .find(|m| {
+            header(m, "Subject").is_some_and(|s| s.starts_with("Your answer was not passed on"))
+        })
+        .expect("staff are told that the quote-only answer was not passed on");
+    assert!(header(notice, "To").is_some_and(|t| t.contains(STAFF)));
+    assert!(crate::helpers::text_body(notice).contains("no text Sealpost could read"));
     assert_eq!(
         staff_messages(&app).await,
         1,

@@ -482,3 +482,285 @@ async fn inbound_over_http_is_off_without_a_token(backend: Backend) {
 
     assert_eq!(resp.status(), 404);
 }
+
+/// Sends `raw` both ways: over SMTP (the error, if refused) and over HTTP (status and body).
+async fn both_doors(
+    app: &TestApp,
+    alias: &str,
+    raw: &str,
+) -> (Result<(), lettre::transport::smtp::Error>, u16, String) {
+    let smtp = smtp_send(app, STAFF, alias, raw.to_owned()).await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/inbound"))
+        .bearer_auth("s3cret-inbound-token")
+        .query(&[("recipient", alias), ("sender", STAFF)])
+        .header("content-type", "message/rfc822")
+        .body(raw.to_owned())
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status().as_u16();
+    (smtp, status, resp.text().await.unwrap_or_default())
+}
+
+fn staff_mail(alias: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "From: Boris Staffer <{STAFF}>\r\nTo: {alias}\r\nSubject: Re: x\r\nMIME-Version: 1.0\r\n\
+         Content-Type: {content_type}\r\n\r\n{body}\r\n"
+    )
+}
+
+db_test!(bad_mail_gets_a_clear_refusal_and_nothing_is_relayed);
+async fn bad_mail_gets_a_clear_refusal_and_nothing_is_relayed(backend: Backend) {
+    let app = TestAppBuilder::new(backend)
+        .with_smtp_listener()
+        .set("SEALPOST__MAIL__INBOUND__TOKEN", "s3cret-inbound-token")
+        .spawn()
+        .await;
+    let (staff, _) = submit(&app).await;
+    let alias = alias_of(&staff);
+    let attachment_only = staff_mail(
+        &alias,
+        "multipart/mixed; boundary=\"b\"",
+        "--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=\"label.pdf\"\r\n\r\nJVBERi0xLjQK\r\n--b--",
+    );
+    let bomb = staff_mail(
+        &alias,
+        "text/html; charset=utf-8",
+        &format!(
+            "{}Your parcel left.{}",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        ),
+    );
+    let huge_line = staff_mail(&alias, "text/plain; charset=utf-8", &"x".repeat(10_000_000));
+
+    for (what, raw, code) in [
+        ("no text part", attachment_only, "554"),
+        ("an HTML bomb", bomb, "554"),
+        ("a 10 MB one-line body", huge_line, "552"),
+    ] {
+        let (smtp, status, body) = both_doors(&app, &alias, &raw).await;
+        let err = smtp.expect_err(what);
+        assert!(err.is_permanent(), "{what}: {err}");
+        assert!(err.to_string().contains(code), "{what}: {err}");
+        assert_eq!(status, 422, "{what}: {body}");
+        assert!(body.contains("\"detail\""), "{what}: {body}");
+    }
+
+    assert_eq!(app.count_messages().await, 1, "nothing stored");
+    let answers = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("staff_answer"))
+        .all(app.db())
+        .await
+        .expect("q");
+    assert!(answers.is_empty(), "nothing relayed to the visitor");
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        200,
+        "the server lives on"
+    );
+}
+
+db_test!(a_broken_charset_is_read_as_far_as_it_goes_and_relayed);
+async fn a_broken_charset_is_read_as_far_as_it_goes_and_relayed(backend: Backend) {
+    let app = app_with_listener(backend).await;
+    let (staff, _) = submit(&app).await;
+    let alias = alias_of(&staff);
+    let mut raw = staff_mail(
+        &alias,
+        "text/plain; charset=x-no-such-charset",
+        "The caf_ is open until six.",
+    )
+    .into_bytes();
+    // A Latin-1 byte where the label promises a charset nobody knows.
+    let at = raw.iter().position(|&b| b == b'_').expect("marker");
+    raw[at] = 0xE9;
+    let addr = app.smtp_addr.expect("listener");
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(addr.port())
+        .build();
+    let envelope = lettre::address::Envelope::new(
+        Some(STAFF.parse().expect("from")),
+        vec![alias.parse().expect("to")],
+    )
+    .expect("envelope");
+
+    transport.send_raw(&envelope, &raw).await.expect("accepted");
+
+    let mails = app.wait_for_emails(3).await;
+    let to_visitor = mails
+        .iter()
+        .find(|m| header(m, "Subject").is_some_and(|s| s.starts_with("Re:")))
+        .expect("relayed");
+    assert!(text_body(to_visitor).contains("is open until six."));
+}
+
+fn message_id(raw: &[u8]) -> String {
+    header(raw, "Message-ID").expect("Message-ID")
+}
+
+db_test!(every_mail_of_a_conversation_keeps_one_subject_and_answers_the_latest);
+async fn every_mail_of_a_conversation_keeps_one_subject_and_answers_the_latest(backend: Backend) {
+    let app = app_with_listener(backend).await;
+    let (notification, ack) = submit(&app).await;
+    let reference = header(&notification, "Subject")
+        .and_then(|s| {
+            s.split('[')
+                .nth(1)
+                .map(|r| r.trim_end_matches(']').to_owned())
+        })
+        .expect("reference in the subject");
+    let staff_alias = alias_of(&notification);
+    let visitor_alias = alias_of(&ack);
+
+    for text in ["First answer.", "Second answer."] {
+        smtp_send(
+            &app,
+            STAFF,
+            &staff_alias,
+            reply_mail(STAFF, &staff_alias, Some(&message_id(&notification)), text),
+        )
+        .await
+        .expect("accepted");
+        app.wait_for_outbox_idle().await;
+    }
+    smtp_send(
+        &app,
+        VISITOR,
+        &visitor_alias,
+        reply_mail(VISITOR, &visitor_alias, None, "Thanks, it came."),
+    )
+    .await
+    .expect("accepted");
+    let mails = app.wait_for_emails(5).await;
+
+    let subject = format!("Where is my order? [{reference}]");
+    assert_eq!(
+        header(&notification, "Subject").as_deref(),
+        Some(subject.as_str())
+    );
+    assert_eq!(header(&ack, "Subject").as_deref(), Some(subject.as_str()));
+    let answer = |text: &str| {
+        mails
+            .iter()
+            .find(|m| text_body(m).contains(text))
+            .expect("answer")
+            .clone()
+    };
+    let (first, second) = (answer("First answer."), answer("Second answer."));
+    let follow_up = answer("Thanks, it came.");
+    for later in [&first, &second, &follow_up] {
+        assert_eq!(
+            header(later, "Subject"),
+            Some(format!("Re: {subject}")),
+            "the same subject, as a reply"
+        );
+    }
+    assert_eq!(header(&first, "In-Reply-To"), Some(message_id(&ack)));
+    assert_eq!(header(&second, "In-Reply-To"), Some(message_id(&first)));
+    let references = header(&second, "References").expect("References");
+    assert!(references.contains(&message_id(&ack)) && references.contains(&message_id(&first)));
+    assert_eq!(
+        header(&follow_up, "In-Reply-To"),
+        Some(message_id(&notification))
+    );
+}
+
+db_test!(a_staff_reply_that_lost_its_alias_and_headers_is_matched_by_its_subject);
+async fn a_staff_reply_that_lost_its_alias_and_headers_is_matched_by_its_subject(backend: Backend) {
+    let app = app_with_listener(backend).await;
+    let (notification, _) = submit(&app).await;
+    let subject = header(&notification, "Subject").expect("subject");
+    let bare = "reply@relay.sealpost.localhost";
+    let lost = |from: &str| {
+        format!(
+            "From: {from}\r\nTo: {bare}\r\nSubject: RE: {subject}\r\nMIME-Version: 1.0\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\nFound it by the reference.\r\n"
+        )
+    };
+
+    let from_staff = smtp_send(&app, STAFF, bare, lost(STAFF)).await;
+    let from_visitor = smtp_send(&app, VISITOR, bare, lost(VISITOR)).await;
+    let from_stranger = smtp_send(&app, "eve@example.net", bare, lost("eve@example.net")).await;
+
+    from_staff.expect("matched by the reference in the subject");
+    assert!(from_visitor.expect_err("only staff").is_permanent());
+    assert!(from_stranger.expect_err("only staff").is_permanent());
+    let mails = app.wait_for_emails(3).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| header(m, "To").is_some_and(|t| t.contains(VISITOR))
+                && text_body(m).contains("Found it by the reference."))
+    );
+}
+
+db_test!(a_signature_saved_on_the_account_page_is_cut_from_answers_by_mail);
+async fn a_signature_saved_on_the_account_page_is_cut_from_answers_by_mail(backend: Backend) {
+    let app = app_with_listener(backend).await;
+    let browser = app.signed_in("boris", "agent").await;
+    let signature = "Shop support team\nMon–Fri 9:00–18:00, Almaty";
+    let not_ours = browser
+        .post(
+            "/staff/account/mail",
+            &[
+                ("mail_address", "boris@elsewhere.example"),
+                ("mail_signature", signature),
+            ],
+        )
+        .await;
+    let saved = browser
+        .post(
+            "/staff/account/mail",
+            &[("mail_address", STAFF), ("mail_signature", signature)],
+        )
+        .await;
+    let (notification, _) = submit(&app).await;
+    let alias = alias_of(&notification);
+
+    smtp_send(
+        &app,
+        STAFF,
+        &alias,
+        reply_mail(
+            STAFF,
+            &alias,
+            None,
+            "Your parcel left today.\n\nShop support team\nMon–Fri 9:00–18:00, Almaty\n",
+        ),
+    )
+    .await
+    .expect("accepted");
+
+    assert_eq!(not_ours.status(), 422);
+    assert!(
+        not_ours
+            .text()
+            .await
+            .expect("page")
+            .contains("is not one of the staff addresses")
+    );
+    assert_eq!(saved.status(), 303);
+    let page = browser
+        .get("/staff/account")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("Mon–Fri 9:00–18:00, Almaty"),
+        "the saved signature is shown"
+    );
+    let mails = app.wait_for_emails(3).await;
+    let to_visitor = mails
+        .iter()
+        .find(|m| header(m, "Subject").is_some_and(|s| s.starts_with("Re:")))
+        .expect("relayed");
+    let text = text_body(to_visitor);
+    assert!(text.contains("Your parcel left today."));
+    assert!(!mail_mentions(to_visitor, "Shop support team"), "{text}");
+    assert!(!mail_mentions(to_visitor, "Almaty"), "{text}");
+}

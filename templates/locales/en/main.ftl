@@ -107,6 +107,12 @@ mail-ack-reply-hint = You can also reply to this e-mail to add to your message.
 mail-answer-intro = { $site } answered your message:
 mail-answer-reply-hint = Reply to this e-mail to answer. The private link in our first e-mail shows the whole conversation.
 mail-footer-auto = This message was sent automatically by { $site }.
+mail-relay-notice-subject = Your answer was not passed on { $reference }
+mail-relay-notice-intro = Your answer by e-mail to { $reference } did not reach the visitor.
+mail-relay-notice-empty = The mail had no text Sealpost could read: only quoted history, a signature, or attachments.
+mail-relay-notice-unreadable = Its HTML was too large or too deeply nested to read, and it had no plain-text part.
+mail-relay-notice-too-long = Its new text was longer than 20,000 characters.
+mail-relay-notice-again = Answer again by e-mail, or in the staff inbox.
 
 ## Disclosures: the notice to the data subject
 mail-disclosure-subject = Data about your message { $reference } was disclosed

@@ -107,6 +107,12 @@ mail-ack-reply-hint = Хабарламаңызды толықтыру үшін �
 mail-answer-intro = { $site } командасы хабарламаңызға жауап берді:
 mail-answer-reply-hint = Жауап беру үшін осы хатқа жауап жазыңыз. Бүкіл хат алмасуды алғашқы хатымыздағы жеке сілтеме арқылы көре аласыз.
 mail-footer-auto = Бұл хатты { $site } автоматты түрде жіберді.
+mail-relay-notice-subject = Жауабыңыз жеткізілмеді { $reference }
+mail-relay-notice-intro = { $reference } хатына поштамен жауабыңыз келушіге жетпеді.
+mail-relay-notice-empty = Хатта Sealpost оқи алатын мәтін жоқ: тек дәйексөз, қолтаңба немесе тіркемелер.
+mail-relay-notice-unreadable = Оның HTML-і тым үлкен немесе тым терең кірістірілген, ал мәтіндік бөлігі жоқ.
+mail-relay-notice-too-long = Жаңа мәтін 20 000 таңбадан ұзын.
+mail-relay-notice-again = Поштамен қайта жауап беріңіз немесе қызметкерлер жәшігінде жауап беріңіз.
 
 ## Disclosures: the notice to the data subject
 mail-disclosure-subject = { $reference } хабарламаңыз бойынша деректер ашылды

@@ -107,6 +107,12 @@ mail-ack-reply-hint = Чтобы дополнить сообщение, можн
 mail-answer-intro = Команда { $site } ответила на ваше сообщение:
 mail-answer-reply-hint = Чтобы ответить, просто ответьте на это письмо. Вся переписка доступна по личной ссылке из нашего первого письма.
 mail-footer-auto = Это автоматическое письмо от { $site }.
+mail-relay-notice-subject = Ваш ответ не передан { $reference }
+mail-relay-notice-intro = Ваш ответ по почте на { $reference } не дошёл до посетителя.
+mail-relay-notice-empty = В письме не нашлось текста, который Sealpost может прочесть: только цитата, подпись или вложения.
+mail-relay-notice-unreadable = Его HTML слишком велик или слишком глубоко вложен, а текстовой части нет.
+mail-relay-notice-too-long = Новый текст длиннее 20 000 знаков.
+mail-relay-notice-again = Ответьте ещё раз письмом или в почтовом ящике сотрудников.
 
 ## Disclosures: the notice to the data subject
 mail-disclosure-subject = Данные по вашему сообщению { $reference } были раскрыты

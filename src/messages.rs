@@ -208,6 +208,7 @@ async fn store_new_thread(
         relay::Threading::default(),
     )?;
     let notification = outbox::new_row(
+        &app.sealer,
         Uuid::now_v7(),
         Kind::NewMessage,
         Some(thread_id),
@@ -220,6 +221,7 @@ async fn store_new_thread(
         (Some(contact_id), Some(email_index)) if app.settings.mail.acknowledge_visitor => {
             let mail = relay::visitor_acknowledgement(app, &thread_ref, &token)?;
             let row = outbox::new_row(
+                &app.sealer,
                 Uuid::now_v7(),
                 Kind::VisitorAck,
                 Some(thread_id),

@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::domain::{EmailAddress, VisitorName};
 use crate::entities::{contacts, outbox};
 use crate::mail::{self, Composed, Mailer};
-use crate::seal::Sealed;
+use crate::seal::{MailBody, Sealed, Sealer};
 use crate::state::AppState;
 
 pub const PENDING: &str = "pending";
@@ -80,19 +80,25 @@ pub fn new_message_id(relay_domain: &str) -> String {
 /// or, for [`Recipient::Visitor`], to.
 pub async fn enqueue<C: ConnectionTrait>(
     conn: &C,
+    sealer: &Sealer,
     kind: Kind,
     thread_id: Option<Uuid>,
     recipient: Recipient,
     contact_id: Option<Uuid>,
     mail: &Composed,
 ) -> Result<Uuid, DbErr> {
-    enqueue_not_before(conn, kind, thread_id, recipient, contact_id, mail, None).await
+    enqueue_not_before(
+        conn, sealer, kind, thread_id, recipient, contact_id, mail, None,
+    )
+    .await
 }
 
 /// Like [`enqueue`], but the mail waits until `not_before` (when given and in the future):
 /// the worker does not claim it earlier.
+#[allow(clippy::too_many_arguments)] // each is one column of the row
 pub async fn enqueue_not_before<C: ConnectionTrait>(
     conn: &C,
+    sealer: &Sealer,
     kind: Kind,
     thread_id: Option<Uuid>,
     recipient: Recipient,
@@ -101,16 +107,48 @@ pub async fn enqueue_not_before<C: ConnectionTrait>(
     not_before: Option<DateTime<FixedOffset>>,
 ) -> Result<Uuid, DbErr> {
     let id = Uuid::now_v7();
-    let row = new_row(id, kind, thread_id, recipient, contact_id, mail, not_before);
+    let row = new_row(
+        sealer, id, kind, thread_id, recipient, contact_id, mail, not_before,
+    );
     outbox::Entity::insert(row)
         .exec_without_returning(conn)
         .await?;
     Ok(id)
 }
 
+/// How a sealed body is written into its text column.
+const SEALED_BODY: &str = "sealed:v1:";
+
+/// A mail body as the outbox stores it: sealed to its row.
+fn seal_body(sealer: &Sealer, row: Uuid, body: &str) -> String {
+    use base64::Engine;
+    let sealed = sealer.seal(&MailBody(body.to_owned()), row).into_bytes();
+    format!(
+        "{SEALED_BODY}{}",
+        base64::engine::general_purpose::STANDARD.encode(sealed)
+    )
+}
+
+/// A stored body opened again (rows queued before bodies were sealed are in clear).
+fn open_body(sealer: &Sealer, row: Uuid, stored: &str) -> Result<String, String> {
+    use base64::Engine;
+    let Some(encoded) = stored.strip_prefix(SEALED_BODY) else {
+        return Ok(stored.to_owned());
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| format!("a sealed mail body is not base64: {e}"))?;
+    sealer
+        .open(&Sealed::<MailBody>::from_stored(bytes), row)
+        .map(|MailBody(body)| body)
+        .map_err(|e| format!("opening the mail body: {e}"))
+}
+
 /// The row [`enqueue_not_before`] inserts, for callers that insert many rows at once (the
 /// submission writer in [`crate::group_commit`]).
+#[allow(clippy::too_many_arguments)] // each is one column of the row
 pub fn new_row(
+    sealer: &Sealer,
     id: Uuid,
     kind: Kind,
     thread_id: Option<Uuid>,
@@ -135,8 +173,8 @@ pub fn new_row(
         from_header: Set(mail.from.to_string()),
         reply_to: Set(mail.reply_to.as_ref().map(ToString::to_string)),
         subject: Set(mail.subject.clone()),
-        text_body: Set(mail.text.clone()),
-        html_body: Set(mail.html.clone()),
+        text_body: Set(seal_body(sealer, id, &mail.text)),
+        html_body: Set(seal_body(sealer, id, &mail.html)),
         in_reply_to: Set(mail.in_reply_to.clone()),
         references: Set(mail.references.clone()),
         auto_submitted: Set(mail.auto_submitted.clone().unwrap_or_else(|| "no".into())),
@@ -285,8 +323,8 @@ fn build(
             .transpose()
             .map_err(permanent)?,
         subject: row.subject.clone(),
-        text: row.text_body.clone(),
-        html: row.html_body.clone(),
+        text: open_body(&app.sealer, row.id, &row.text_body).map_err(permanent)?,
+        html: open_body(&app.sealer, row.id, &row.html_body).map_err(permanent)?,
         in_reply_to: row.in_reply_to.clone(),
         references: row.references.clone(),
         auto_submitted: Some(row.auto_submitted.clone()).filter(|a| a != "no"),

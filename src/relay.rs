@@ -126,6 +126,7 @@ pub async fn notify_staff<C: ConnectionTrait>(
     let mail = staff_notification(app, thread, body, follow_up, has_email, threading)?;
     Ok(outbox::enqueue(
         conn,
+        &app.sealer,
         Kind::NewMessage,
         Some(thread.id),
         Recipient::Staff,
@@ -241,6 +242,7 @@ async fn enqueue_to_visitor<C: ConnectionTrait>(
     let mail = to_visitor(app, thread_id, rendered, auto_submitted, threading)?;
     Ok(outbox::enqueue(
         conn,
+        &app.sealer,
         kind,
         Some(thread_id),
         Recipient::Visitor,
@@ -815,6 +817,7 @@ async fn not_passed_on(
         let txn = crate::db::begin_write(&app.db).await?;
         outbox::enqueue(
             &txn,
+            &app.sealer,
             Kind::RelayNotice,
             Some(thread.id),
             Recipient::Staff,

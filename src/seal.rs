@@ -86,6 +86,48 @@ impl Sealable for IpAddr {
     }
 }
 
+/// A response kept for an idempotent replay: it may carry a bearer secret (the private link of
+/// a new conversation), so it is sealed at rest like contact data.
+pub struct StoredResponse(pub Vec<u8>);
+
+impl Sealable for StoredResponse {
+    const FIELD: &'static str = "idempotent_response";
+    fn to_bytes(&self) -> Vec<u8> {
+        self.0.clone()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Some(Self(bytes.to_vec()))
+    }
+}
+
+/// A document of a disclosure request (the order copy, the export package with the unsealed
+/// data): sealed at rest, opened only by its audited download.
+pub struct Document(pub Vec<u8>);
+
+impl Sealable for Document {
+    const FIELD: &'static str = "disclosure_document";
+    fn to_bytes(&self) -> Vec<u8> {
+        self.0.clone()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Some(Self(bytes.to_vec()))
+    }
+}
+
+/// The text or HTML body of a mail waiting in the outbox: sealed at rest, since a visitor's
+/// acknowledgement carries their private link (a bearer secret) and a notification their words.
+pub struct MailBody(pub String);
+
+impl Sealable for MailBody {
+    const FIELD: &'static str = "mail_body";
+    fn to_bytes(&self) -> Vec<u8> {
+        self.0.as_bytes().to_vec()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        String::from_utf8(bytes.to_vec()).ok().map(Self)
+    }
+}
+
 /// Ciphertext of a `T`: storable, never printable.
 pub struct Sealed<T> {
     bytes: Vec<u8>,

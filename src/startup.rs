@@ -81,7 +81,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         },
     )
     .await?;
-    Ok(Arc::new(AppState {
+    let state = Arc::new(AppState {
         settings,
         writer,
         empty_forms: Default::default(),
@@ -94,7 +94,14 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         metrics: crate::metrics::Metrics::default(),
         authenticator,
         idempotency_locks: Default::default(),
-    }))
+    });
+    let sealed = crate::legal::execute::seal_stored_documents(&state)
+        .await
+        .context("sealing disclosure documents stored in clear")?;
+    if sealed > 0 {
+        tracing::info!(sealed, "disclosure documents stored in clear were sealed");
+    }
+    Ok(state)
 }
 
 /// Every route of the service with its middleware, ready to serve.

@@ -17,6 +17,7 @@ mod m20261124_000020_create_daily_stats;
 mod m20261124_000021_create_idempotency_keys;
 mod m20261124_000022_index_bounced_contacts;
 mod m20261201_000023_add_relay_identity;
+mod m20261201_000024_forget_unsealed_idempotent_responses;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000021_create_idempotency_keys::Migration),
             Box::new(m20261124_000022_index_bounced_contacts::Migration),
             Box::new(m20261201_000023_add_relay_identity::Migration),
+            Box::new(m20261201_000024_forget_unsealed_idempotent_responses::Migration),
         ]
     }
 }

@@ -6,7 +6,9 @@
 //! The first request with a key reserves it in the database (so that concurrent requests on
 //! other instances wait for it), and requests with the same key on one instance queue behind a
 //! lock, so a thousand simultaneous retries still make one message. Answers of 5xx and 429
-//! are not remembered: the client may retry those.
+//! are not remembered: the client may retry those. A remembered response is sealed at rest:
+//! the first answer to a submission carries the private link of the conversation, a bearer
+//! secret that is otherwise kept only as a hash.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::api::{Problem, problem_response};
 use crate::entities::idempotency_keys;
 use crate::error::ErrorCode;
+use crate::seal::StoredResponse;
 use crate::state::AppState;
 
 /// The header clients send.
@@ -89,12 +92,38 @@ fn refuse(status: StatusCode, code: ErrorCode, detail: &str) -> Response {
     problem_response(problem)
 }
 
-fn replay(row: &idempotency_keys::Model) -> Response {
+/// The row a stored response is sealed to: a key's scope and name, so that a sealed body
+/// cannot be moved to another key and opened there.
+fn owner(scope: &str, key: &str) -> uuid::Uuid {
+    let digest = Sha256::digest(format!("{scope}\n{key}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::from_bytes(bytes)
+}
+
+fn replay(app: &AppState, row: &idempotency_keys::Model) -> Response {
     let status = StatusCode::from_u16(row.status as u16).unwrap_or(StatusCode::OK);
+    let body = match &row.body {
+        None => Vec::new(),
+        Some(sealed) => match app.sealer.open(
+            &crate::seal::Sealed::<StoredResponse>::from_stored(sealed.clone()),
+            owner(&row.scope, &row.key),
+        ) {
+            Ok(StoredResponse(body)) => body,
+            Err(e) => {
+                tracing::error!(error = %e, "a stored idempotent response does not open");
+                return refuse(
+                    StatusCode::CONFLICT,
+                    ErrorCode::ValidationFailed,
+                    "The first response to this Idempotency-Key cannot be replayed; use a new key.",
+                );
+            }
+        },
+    };
     let mut resp = Response::builder()
         .status(status)
         .header("idempotent-replayed", "true")
-        .body(row.body.clone().unwrap_or_default());
+        .body(body);
     if let Some(ct) = row
         .content_type
         .as_deref()
@@ -209,7 +238,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
         loop {
             match reserve(&app, &scope, &key, &hash).await {
                 Ok(Reservation::Ours) => break,
-                Ok(Reservation::Done(row)) => return Ok(replay(&row)),
+                Ok(Reservation::Done(row)) => return Ok(replay(&app, &row)),
                 Ok(Reservation::OtherBody) => {
                     return Ok(refuse(
                         StatusCode::UNPROCESSABLE_ENTITY,
@@ -261,7 +290,14 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
                             .map(str::to_owned),
                     ),
                 )
-                .col_expr(idempotency_keys::Column::Body, Expr::value(bytes.to_vec()))
+                .col_expr(
+                    idempotency_keys::Column::Body,
+                    Expr::value(
+                        app.sealer
+                            .seal(&StoredResponse(bytes.to_vec()), owner(&scope, &key))
+                            .into_bytes(),
+                    ),
+                )
                 .filter(idempotency_keys::Column::Scope.eq(scope.clone()))
                 .filter(idempotency_keys::Column::Key.eq(key.clone()))
                 .exec(&app.db)

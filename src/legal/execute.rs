@@ -203,15 +203,20 @@ pub async fn execute(app: &AppState, id: Uuid, caller: &Caller) -> Result<Execut
     let sha256 = Sha256::digest(&package).to_vec();
     let size = package.len();
     let now_fixed = now.fixed_offset();
+    let document_id = Uuid::now_v7();
     disclosure_documents::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(document_id),
         disclosure_id: Set(id),
         kind: Set(PACKAGE.to_owned()),
         file_name: Set(format!("disclosure-{id}.zip")),
         content_type: Set("application/zip".to_owned()),
         sha256: Set(sha256.clone()),
         size: Set(size as i64),
-        content: Set(package),
+        // The package holds what was unsealed for the authority: sealed again at rest.
+        content: Set(app
+            .sealer
+            .seal(&crate::seal::Document(package), document_id)
+            .into_bytes()),
         created_at: Set(now_fixed),
     }
     .insert(&txn)
@@ -464,6 +469,7 @@ async fn enqueue_notice<C: ConnectionTrait>(
     };
     outbox::enqueue_not_before(
         conn,
+        &app.sealer,
         Kind::DisclosureNotice,
         Some(notice.thread_id),
         Recipient::Visitor,
@@ -519,13 +525,44 @@ async fn download(
     )
     .await?;
     txn.commit().await?;
+    let crate::seal::Document(bytes) = app
+        .sealer
+        .open(&crate::seal::Sealed::from_stored(doc.content), doc.id)
+        .map_err(|e| LegalError::Package(format!("opening the stored document: {e}")))?;
+    if Sha256::digest(&bytes).as_slice() != doc.sha256.as_slice() {
+        return Err(LegalError::Package(
+            "the stored document does not match its recorded SHA-256".into(),
+        ));
+    }
     tracing::info!(disclosure_id = %id, actor = %caller.actor, kind, "disclosure document downloaded");
     Ok(Download {
         file_name: doc.file_name,
         content_type: doc.content_type,
         sha256: hex(&doc.sha256),
-        bytes: doc.content,
+        bytes,
     })
+}
+
+/// Seals the documents stored in clear before documents were sealed at rest: a row whose
+/// content still hashes to its recorded SHA-256 is the plain file. Run at start-up, after the
+/// migrations; returns how many it sealed.
+pub async fn seal_stored_documents(app: &AppState) -> Result<u64, sea_orm::DbErr> {
+    let rows = disclosure_documents::Entity::find().all(&app.db).await?;
+    let mut sealed = 0;
+    for row in rows {
+        if Sha256::digest(&row.content).as_slice() != row.sha256.as_slice() {
+            continue;
+        }
+        let content = app
+            .sealer
+            .seal(&crate::seal::Document(row.content.clone()), row.id)
+            .into_bytes();
+        let mut active: disclosure_documents::ActiveModel = row.into();
+        active.content = Set(content);
+        active.update(&app.db).await?;
+        sealed += 1;
+    }
+    Ok(sealed)
 }
 
 /// The export package of an executed request; each download is audited.

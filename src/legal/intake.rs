@@ -400,15 +400,19 @@ pub async fn file(app: &AppState, caller: &Caller, new: NewRequest) -> Result<Uu
         .insert(&txn)
         .await?;
     }
+    let document_id = Uuid::now_v7();
     disclosure_documents::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(document_id),
         disclosure_id: Set(id),
         kind: Set(super::views::ORDER.to_owned()),
         file_name: Set(new.order.file_name),
         content_type: Set(new.order.content_type),
         sha256: Set(new.order.sha256.clone()),
         size: Set(new.order.bytes.len() as i64),
-        content: Set(new.order.bytes),
+        content: Set(app
+            .sealer
+            .seal(&crate::seal::Document(new.order.bytes), document_id)
+            .into_bytes()),
         created_at: Set(now),
     }
     .insert(&txn)

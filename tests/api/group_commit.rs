@@ -80,9 +80,17 @@ async fn a_row_that_cannot_be_written_fails_only_its_own_submission(backend: Bac
     // Twelve conversations at once; the seventh reuses the first one's reference, which the
     // schema refuses. Sent together, they land in the same batch or in a few.
     let conversations: Vec<_> = (0..12)
-        .map(|i| conversation(if i == 6 { "SP-DUPE-0000" } else { "" }, i))
+        .map(|i| {
+            conversation(
+                &app.state.sealer,
+                if i == 6 { "SP-DUPE-0000" } else { "" },
+                i,
+            )
+        })
         .collect();
-    let first = writer.store(conversation("SP-DUPE-0000", 99)).await;
+    let first = writer
+        .store(conversation(&app.state.sealer, "SP-DUPE-0000", 99))
+        .await;
     assert!(first.is_ok(), "the first use of the reference is stored");
     let outcomes = join_all(conversations.into_iter().map(|c| writer.store(c))).await;
     for (i, outcome) in outcomes.iter().enumerate() {
@@ -117,7 +125,7 @@ async fn a_row_that_cannot_be_written_fails_only_its_own_submission(backend: Bac
 }
 
 /// A conversation without a contact, with `reference` or a fresh one.
-fn conversation(reference: &str, i: usize) -> NewConversation {
+fn conversation(sealer: &sealpost::seal::Sealer, reference: &str, i: usize) -> NewConversation {
     let now = Utc::now().fixed_offset();
     let thread_id = Uuid::now_v7();
     let reference = if reference.is_empty() {
@@ -160,6 +168,7 @@ fn conversation(reference: &str, i: usize) -> NewConversation {
             held_reason: Set(None),
         },
         notification: sealpost::outbox::new_row(
+            sealer,
             Uuid::now_v7(),
             Kind::NewMessage,
             Some(thread_id),

@@ -416,6 +416,39 @@ impl TestApp {
                         let text: String = row.try_get("", "j").expect("json");
                         all.extend(text.into_bytes());
                     }
+                    // row_to_json writes bytea as hex, in which no plaintext can be seen: the
+                    // binary columns are read as the bytes they hold.
+                    let binary: Vec<String> = self
+                        .db()
+                        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                            sea_orm::DatabaseBackend::Postgres,
+                            "SELECT column_name::text AS c FROM information_schema.columns \
+                             WHERE table_schema = current_schema() AND table_name = $1 \
+                             AND data_type = 'bytea'",
+                            [table.clone().into()],
+                        ))
+                        .await
+                        .expect("columns")
+                        .into_iter()
+                        .map(|row| row.try_get::<String>("", "c").expect("name"))
+                        .collect();
+                    for column in binary {
+                        let rows = self
+                            .db()
+                            .query_all_raw(sea_orm::Statement::from_string(
+                                sea_orm::DatabaseBackend::Postgres,
+                                format!("SELECT \"{column}\" AS b FROM \"{table}\""),
+                            ))
+                            .await
+                            .expect("bytes");
+                        for row in rows {
+                            if let Some(bytes) =
+                                row.try_get::<Option<Vec<u8>>>("", "b").expect("bytea")
+                            {
+                                all.extend(bytes);
+                            }
+                        }
+                    }
                 }
                 all
             }

@@ -18,6 +18,7 @@ mod hostile_input;
 mod idempotency;
 mod inbound_auth;
 mod instances;
+mod leak;
 mod legal;
 mod logs;
 mod metrics;

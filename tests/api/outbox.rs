@@ -312,6 +312,7 @@ async fn a_batch_claimed_ahead_is_put_back_at_shutdown(backend: Backend) {
         };
         sealpost::outbox::enqueue(
             &txn,
+            &app.state.sealer,
             sealpost::outbox::Kind::StaffAnswer,
             None,
             sealpost::outbox::Recipient::Staff,

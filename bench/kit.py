@@ -332,11 +332,20 @@ def drain_section(args, work, body_file):
 # 4 and 7. Criterion micro-benchmarks; the audit chain
 
 
+def bench_env():
+    """The benches that open sealed values build in a target directory of their own, so that
+    the release service binary is never relinked with `bench-internals`."""
+    env = dict(os.environ)
+    env["CARGO_TARGET_DIR"] = os.environ.get(
+        "SEALPOST_BENCH_TARGET_DIR", os.path.join(ROOT, "target", "bench-internals"))
+    return env
+
+
 def criterion_section(args):
     out = subprocess.run(
         ["cargo", "bench", "-q", "--features", "bench-internals", "--bench", "clean_and_seal",
          "--", "--warm-up-time", "1", "--measurement-time", str(args.criterion_secs)],
-        cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        cwd=ROOT, check=True, capture_output=True, text=True, env=bench_env()).stdout
     rows = []
     for m in re.finditer(r"^(\S+)\s+time:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]", out, re.M):
         value, unit = float(m.group(2)), m.group(3)
@@ -350,7 +359,7 @@ def audit_section(args):
     out = subprocess.run(
         ["cargo", "bench", "-q", "--features", "bench-internals", "--bench", "audit_chain", "--",
          str(args.audit_entries)],
-        cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        cwd=ROOT, check=True, capture_output=True, text=True, env=bench_env()).stdout
     result = json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
     print(f"  audit: {result}", flush=True)
     return result

@@ -168,6 +168,16 @@ enum OutboxCommand {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // `bench-internals` opens sealed data without an audit entry, for the benchmark kit's
+    // criterion benches only; a `sealpost` built with it must never run as the service.
+    if cfg!(feature = "bench-internals") {
+        eprintln!(
+            "sealpost: this binary was built with the `bench-internals` feature, which opens \
+             sealed data without an audit entry; it will not run. Build it without that \
+             feature (the benchmark kit builds its benches in target/bench-internals)."
+        );
+        return std::process::ExitCode::from(2);
+    }
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -163,6 +163,13 @@ impl Scrub<'_> {
             }
         }
         out.push_str(&text[copied..]);
+        // Whatever the spans missed: a known address left anywhere, even inside another word
+        // ("xstaff@shop.example"), in any case, goes too.
+        for address in self.addresses.iter().map(|a| a.trim()) {
+            if address.contains('@') && !address.eq_ignore_ascii_case(self.alias) {
+                out = replace_any_case(&out, address, self.alias);
+            }
+        }
         let mut out = self.replace_names(&out);
         if self.closing_phones {
             out = drop_closing_phones(&out);
@@ -182,6 +189,27 @@ impl Scrub<'_> {
         }
         out
     }
+}
+
+/// Replaces every occurrence of `needle`, in any ASCII case.
+fn replace_any_case(text: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() || !needle.is_ascii() {
+        return text.replace(needle, with);
+    }
+    let lower = text.to_ascii_lowercase();
+    let needle = needle.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (i, _) in lower.match_indices(&needle) {
+        if i < copied {
+            continue;
+        }
+        out.push_str(&text[copied..i]);
+        out.push_str(with);
+        copied = i + needle.len();
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Replaces `word` where it stands as a whole word (no letter or digit on either side).
@@ -328,6 +356,15 @@ mod tests {
             "Write *reply+v1@relay.example.org*, (reply+v1@relay.example.org), \
              mailto:reply+v1@relay.example.org, /reply+v1@relay.example.org/ or \
              reply+v1@relay.example.org; not help@other.example."
+        );
+    }
+
+    #[test]
+    fn a_known_address_inside_another_word_goes_too() {
+        let s = staff_scrub();
+        assert_eq!(
+            s.apply("see xSTAFF@shop.example.com now", |_| false),
+            "see xreply+v1@relay.example.org.com now"
         );
     }
 

@@ -129,7 +129,11 @@ async fn an_admin_erases_every_conversation_of_an_address(backend: Backend) {
         page.contains("2 conversations of that address erased"),
         "{page}"
     );
-    assert!(!page.contains("anna.k@example.org"));
+    // The address was typed in upper case: an echo would be too.
+    assert!(
+        !page.to_lowercase().contains("anna.k@example.org"),
+        "{page}"
+    );
     assert_eq!(bad.status(), 422);
     assert_eq!(threads::Entity::find().count(app.db()).await.unwrap(), 1);
     assert_eq!(app.get(&other).await.status(), 200);

@@ -154,10 +154,13 @@ async fn a_staff_answer_by_email_reaches_the_visitor_with_no_trace_of_staff(back
         &format!("Boris Staffer <{STAFF}>"),
         &alias,
         Some(&notification_id),
+        // No `-- ` line: the signature is the closing block that starts with the name, and
+        // the quote below it holds the visitor's own words, which must not come back to them.
         &format!(
             "Hello Anna,\nyour parcel left today. Write to {STAFF} if it does not arrive.\n\n\
-             Boris\n-- \nBoris Staffer, Shop support, +1 555 0100\n\n\
-             On Tue, 24 Nov 2026 at 10:00, Anna Karenina via Sealpost <{alias}> wrote:\n> Hello,\n> my order"
+             Best regards,\nBoris Staffer\nShop support, +1 555 0100\n\n\
+             On Tue, 24 Nov 2026 at 10:00, Anna Karenina via Sealpost <{alias}> wrote:\n\
+             > Hello,\n> my order 1234 has not arrived."
         ),
     );
 
@@ -175,12 +178,17 @@ async fn a_staff_answer_by_email_reaches_the_visitor_with_no_trace_of_staff(back
         header(to_visitor, "From").as_deref(),
         Some("Support <support@sealpost.localhost>")
     );
+    // Every part and header, decoded, in any case.
     for leak in [
         STAFF,
-        "Boris Staffer",
-        "+1 555 0100",
+        "Boris",
+        "Staffer",
+        "555 0100",
         "10.1.2.3",
         "mx.example.org",
+        &alias,
+        "my order 1234 has not arrived",
+        "wrote:",
     ] {
         assert!(
             !mail_mentions(to_visitor, leak),
@@ -189,7 +197,10 @@ async fn a_staff_answer_by_email_reaches_the_visitor_with_no_trace_of_staff(back
     }
     let text = text_body(to_visitor);
     assert!(text.contains("your parcel left today"));
-    assert!(!text.contains("my order 1234"), "quoted history is cut");
+    assert!(
+        text.contains("Best regards,"),
+        "the sign-off is the staff member's words"
+    );
     assert!(header(to_visitor, "Reply-To").is_some_and(|r| r.contains("reply+")));
     let thread = threads::Entity::find()
         .one(app.db())

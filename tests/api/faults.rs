@@ -1,6 +1,6 @@
 //! Faults from outside: the database going away (a held SQLite write lock; PostgreSQL behind a
-//! proxy that is switched off) and slow clients that dribble their header or never finish their
-//! body. The service answers fast with 503 and `Retry-After` or 408, stays up, loses nothing,
+//! proxy that is switched off, as by a network partition) and slow clients that dribble their
+//! header or never finish their body. The service answers fast with 503 and `Retry-After` or 408, stays up, loses nothing,
 //! stores nothing by halves, and heals by itself.
 //!
 //! "Fast" is judged by order, never by the test's own clock: each deadline under test is set
@@ -9,7 +9,7 @@
 //! closed after `server.header_timeout_secs`), and the answer must come before the yardstick's.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,12 +23,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Backend, TestApp, TestAppBuilder, valid_form, valid_message};
 
-/// A TCP proxy in front of PostgreSQL that can be switched off: then it kills every
-/// connection it carries and hangs up on new ones at once.
+/// A TCP proxy in front of PostgreSQL that can be switched off, as by a network partition:
+/// then it cuts every connection it carries, and new ones are accepted but never answered
+/// until it is switched on again (so only the service's own timeouts end its waiting).
 struct SwitchableProxy {
     addr: SocketAddr,
-    up: Arc<AtomicBool>,
-    kill: Arc<Mutex<CancellationToken>>,
+    /// Whether it forwards, and the token that ends the connections taken while it was so.
+    state: Arc<Mutex<(bool, CancellationToken)>>,
     stop: CancellationToken,
 }
 
@@ -36,10 +37,9 @@ impl SwitchableProxy {
     async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
-        let up = Arc::new(AtomicBool::new(true));
-        let kill = Arc::new(Mutex::new(CancellationToken::new()));
+        let state = Arc::new(Mutex::new((true, CancellationToken::new())));
         let stop = CancellationToken::new();
-        let (up2, kill2, stop2) = (up.clone(), kill.clone(), stop.clone());
+        let (state2, stop2) = (state.clone(), stop.clone());
         tokio::spawn(async move {
             loop {
                 let mut client = tokio::select! {
@@ -49,45 +49,45 @@ impl SwitchableProxy {
                         Err(_) => continue,
                     },
                 };
-                if !up2.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let killed = kill2.lock().expect("lock").clone();
+                let (up, ended) = state2.lock().expect("lock").clone();
                 tokio::spawn(async move {
+                    if !up {
+                        // Held, silent, until the proxy is switched on again.
+                        ended.cancelled().await;
+                        return;
+                    }
                     let Ok(mut server) = TcpStream::connect(target).await else {
                         return;
                     };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = killed.cancelled() => {}
+                        _ = ended.cancelled() => {}
                     }
                 });
             }
         });
-        Self {
-            addr,
-            up,
-            kill,
-            stop,
-        }
+        Self { addr, state, stop }
+    }
+
+    fn switch(&self, up: bool) {
+        let mut state = self.state.lock().expect("lock");
+        state.1.cancel();
+        *state = (up, CancellationToken::new());
     }
 
     fn switch_off(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.kill.lock().expect("lock").cancel();
+        self.switch(false);
     }
 
     fn switch_on(&self) {
-        *self.kill.lock().expect("lock") = CancellationToken::new();
-        self.up.store(true, Ordering::SeqCst);
+        self.switch(true);
     }
 }
 
 impl Drop for SwitchableProxy {
     fn drop(&mut self) {
         self.stop.cancel();
-        self.kill.lock().expect("lock").cancel();
+        self.state.lock().expect("lock").1.cancel();
     }
 }
 

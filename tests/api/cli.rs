@@ -384,8 +384,11 @@ fn audit_verify_and_checkpoints_catch_tampering() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("signature"));
 
     // Behind the application's back: an entry changed.
-    let db = tamper_with_entry_2(dir.path());
-    assert!(db, "tampering was possible once the triggers were dropped");
+    let target = tamper_with_entry_2(dir.path());
+    assert_eq!(
+        target, "someone-else",
+        "entry 2 was rewritten once the trigger was dropped"
+    );
     let broken = run(&["audit", "verify"]);
     assert_eq!(broken.status.code(), Some(1));
     let err = String::from_utf8_lossy(&broken.stderr);
@@ -394,9 +397,10 @@ fn audit_verify_and_checkpoints_catch_tampering() {
     assert!(!against.status.success());
 }
 
-/// Drops the update trigger and edits entry 2 behind the application's back.
-fn tamper_with_entry_2(dir: &std::path::Path) -> bool {
-    use sea_orm::ConnectionTrait;
+/// Drops the update trigger, edits entry 2 behind the application's back, and returns the
+/// target that entry 2 has now, read back from the database.
+fn tamper_with_entry_2(dir: &std::path::Path) -> String {
+    use sea_orm::{ConnectionTrait, Statement};
     let url = format!("sqlite://{}?mode=rw", dir.join("sealpost.db").display());
     tokio::runtime::Runtime::new()
         .expect("rt")
@@ -408,7 +412,15 @@ fn tamper_with_entry_2(dir: &std::path::Path) -> bool {
             ] {
                 db.execute_unprepared(statement).await.expect("sql");
             }
-            true
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT target FROM audit_log WHERE seq = 2",
+                ))
+                .await
+                .expect("sql")
+                .expect("entry 2");
+            row.try_get::<String>("", "target").expect("target")
         })
 }
 
@@ -439,12 +451,15 @@ fn a_retention_run_reports_what_it_removed() {
 }
 
 #[test]
-fn sigterm_stops_the_server_cleanly_within_the_deadline() {
+fn sigterm_stops_the_server_cleanly_at_its_deadline_even_with_a_request_in_flight() {
     use std::io::{BufRead, BufReader, Read, Write};
     let dir = tempfile::tempdir().expect("dir");
+    // The shutdown deadline (1 s) is well inside the body timeout (30 s): a request whose body
+    // never comes can only be cut off by the deadline, and is answered 408 if it is not.
     let mut child = sealpost(dir.path())
         .env("SEALPOST__SERVER__LISTEN", "127.0.0.1:0")
-        .env("SEALPOST__SERVER__SHUTDOWN_TIMEOUT_SECS", "3")
+        .env("SEALPOST__SERVER__SHUTDOWN_TIMEOUT_SECS", "1")
+        .env("SEALPOST__SERVER__BODY_TIMEOUT_SECS", "30")
         .arg("serve")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -463,25 +478,40 @@ fn sigterm_stops_the_server_cleanly_within_the_deadline() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("read");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // In flight: the server has begun to read the body (it says "100 Continue"), which never
+    // comes whole.
+    let mut in_flight = std::net::TcpStream::connect(&addr).expect("connect");
+    in_flight
+        .write_all(
+            b"POST /api/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Expect: 100-continue\r\nContent-Length: 4000\r\n\r\n",
+        )
+        .expect("write");
+    let mut continued = [0u8; 25];
+    in_flight.read_exact(&mut continued).expect("read");
+    assert!(
+        continued.starts_with(b"HTTP/1.1 100 Continue"),
+        "{}",
+        String::from_utf8_lossy(&continued)
+    );
+    in_flight.write_all(br#"{"body": "Hel"#).expect("write");
 
-    let started = std::time::Instant::now();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(15),
-            "the server did not stop"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let status = child.wait().expect("wait");
 
     assert!(status.success(), "{status:?}");
+    let mut after = Vec::new();
+    let _ = in_flight.read_to_end(&mut after);
+    assert!(
+        after.is_empty(),
+        "the request in flight was answered before the server stopped, so the shutdown \
+         deadline did not end it: {}",
+        String::from_utf8_lossy(&after)
+    );
     assert!(
         std::net::TcpStream::connect(&addr).is_err(),
         "no longer accepting"

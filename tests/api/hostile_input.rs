@@ -400,12 +400,23 @@ async fn inbound_mail_over_http_refuses_the_wrong_type_and_the_oversized(backend
     assert_eq!(app.row_counts().await, before);
 }
 
-/// One HTML form, the browser that may post it, and fields it accepts (`None` for the
-/// multipart intake form, whose acceptance `legal.rs` covers).
+/// One HTML form, the browser that may post it, and fields it accepts with the answer they
+/// get (`None` for the multipart intake form, whose acceptance `legal.rs` covers).
 struct FormOp<'a> {
     path: String,
     browser: &'a StaffBrowser,
-    valid: Option<Vec<(String, String)>>,
+    valid: Option<(Vec<(String, String)>, Taken)>,
+}
+
+/// How a form shows that it took what was posted.
+#[derive(Debug)]
+enum Taken {
+    /// 303 to exactly this place.
+    SeeOther(String),
+    /// 303 to a place under this prefix (a fresh token or message id follows).
+    SeeOtherUnder(String),
+    /// 200 with a page that says this.
+    Page(&'static str),
 }
 
 /// Hostile bodies for the form at `path`, each carrying the form's CSRF token where its
@@ -518,7 +529,9 @@ async fn sweep_forms(app: &TestApp, ops: &[FormOp<'_>]) {
         "refused forms stored nothing"
     );
     for op in ops {
-        let Some(valid) = &op.valid else { continue };
+        let Some((valid, taken)) = &op.valid else {
+            continue;
+        };
         let mut fields = vec![("csrf".to_owned(), op.browser.csrf.clone())];
         fields.extend(valid.iter().cloned());
         let resp = op
@@ -529,12 +542,30 @@ async fn sweep_forms(app: &TestApp, ops: &[FormOp<'_>]) {
             .send()
             .await
             .expect("request");
-        assert!(
-            resp.status().is_success() || resp.status().is_redirection(),
-            "the valid form to {} is taken: {}",
-            op.path,
-            resp.status()
-        );
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let what = format!("the valid form to {} ({status} {location:?})", op.path);
+        match taken {
+            Taken::SeeOther(to) => {
+                assert_eq!((status, location.as_str()), (303, to.as_str()), "{what}");
+            }
+            Taken::SeeOtherUnder(prefix) => {
+                assert!(
+                    status == 303 && location.starts_with(prefix.as_str()),
+                    "{what} goes under {prefix}"
+                );
+            }
+            Taken::Page(text) => {
+                assert_eq!(status, 200, "{what}");
+                let page = resp.text().await.expect("page");
+                assert!(page.contains(text), "{what} says {text:?}: {page}");
+            }
+        }
     }
 }
 
@@ -573,43 +604,60 @@ async fn every_form_refuses_hostile_bodies_with_a_page_and_stores_nothing(backen
         FormOp {
             path: "/".into(),
             browser: &visitor,
-            valid: Some(owned(&valid_visitor)),
+            // The confirmation page of the new conversation.
+            valid: Some((owned(&valid_visitor), Taken::SeeOtherUnder("/sent/".into()))),
         },
         FormOp {
-            path: thread_path,
+            path: thread_path.clone(),
             browser: &visitor,
-            valid: Some(owned(&[("body", "One more thing.")])),
+            // Back to the conversation, which now shows the new message.
+            valid: Some((
+                owned(&[("body", "One more thing.")]),
+                Taken::SeeOtherUnder(format!("{thread_path}?lang=")),
+            )),
         },
         FormOp {
             path: "/staff/signin".into(),
             browser: &anonymous,
-            valid: Some(owned(&[
-                ("login", "hostile-admin"),
-                ("password", STAFF_PASSWORD),
-            ])),
+            // An administrator lands in the inbox.
+            valid: Some((
+                owned(&[("login", "hostile-admin"), ("password", STAFF_PASSWORD)]),
+                Taken::SeeOther("/staff".into()),
+            )),
         },
         FormOp {
             path: format!("/staff/threads/{thread_id}/replies"),
             browser: &admin,
-            valid: Some(owned(&[("body", "We are on it.")])),
+            // The thread, at the answer just stored.
+            valid: Some((
+                owned(&[("body", "We are on it.")]),
+                Taken::SeeOtherUnder(format!("/staff/threads/{thread_id}#m-")),
+            )),
         },
         FormOp {
             path: format!("/staff/threads/{thread_id}/status"),
             browser: &admin,
-            valid: Some(owned(&[("status", "open")])),
+            valid: Some((
+                owned(&[("status", "open")]),
+                Taken::SeeOther(format!("/staff/threads/{thread_id}")),
+            )),
         },
         FormOp {
             path: "/staff/admin/api-keys".into(),
             browser: &admin,
-            valid: Some(owned(&[("name", "form key"), ("role", "agent")])),
+            // The new key, shown once.
+            valid: Some((
+                owned(&[("name", "form key"), ("role", "agent")]),
+                Taken::Page("spk_"),
+            )),
         },
         FormOp {
             path: "/staff/legal/holds".into(),
             browser: &lawyer,
-            valid: Some(owned(&[
-                ("subject", &reference),
-                ("reason", "Preservation request."),
-            ])),
+            valid: Some((
+                owned(&[("subject", &reference), ("reason", "Preservation request.")]),
+                Taken::Page("Hold placed on 1 conversation(s)."),
+            )),
         },
         FormOp {
             path: "/staff/legal/requests".into(),
@@ -841,6 +889,16 @@ async fn a_nul_character_in_a_text_field_is_refused_and_never_a_server_error(bac
     );
     assert_eq!(app.row_counts().await, before);
     let inbox = app.signed_in("nul-agent", "agent").await;
+    let everything = inbox.get("/staff").await.text().await.expect("page");
+    assert!(
+        everything.contains(&reference),
+        "the conversation is in the inbox: {everything}"
+    );
     let page = inbox.get("/staff?q=before%00after").await;
-    assert_eq!(page.status(), 200, "the inbox page finds nothing");
+    assert_eq!(page.status(), 200);
+    let found = page.text().await.expect("page");
+    assert!(
+        !found.contains(&reference) && found.contains("No thread matches"),
+        "the inbox page finds nothing: {found}"
+    );
 }

@@ -115,13 +115,27 @@ async fn relay_mail_leaves_no_address_in_the_logs(backend: Backend) {
         vec![alias.parse().expect("to")],
     )
     .expect("envelope");
-    let _ = transport
+    let stranger_sent = transport
         .send_raw(
             &refused,
             format!("From: {stranger}\r\n\r\nx\r\n").as_bytes(),
         )
         .await;
     app.wait_for_emails(3).await;
+
+    // The stranger is refused in the dialogue, for good, and nothing of it is stored.
+    let refusal = stranger_sent.expect_err("mail from a stranger to the alias is refused");
+    assert!(refusal.is_permanent(), "a permanent refusal: {refusal}");
+    assert_eq!(
+        refusal.status().map(|code| code.to_string()).as_deref(),
+        Some("550"),
+        "{refusal}"
+    );
+    assert_eq!(
+        app.count_messages().await,
+        2,
+        "the visitor's message and reply, nothing from the stranger"
+    );
 
     let logs = captured_logs();
     assert!(logs.contains("relay mail stored"));

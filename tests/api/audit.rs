@@ -1,9 +1,14 @@
 //! The audit log: what is recorded, that the database refuses to change it, and that
 //! verification catches every kind of tampering done behind the application's back.
 
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait, ConnectionTrait,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder,
+};
 use sealpost::audit;
-use sealpost::entities::audit_log;
+use sealpost::entities::{audit_head, audit_log};
+use sha2::{Digest, Sha256};
 
 use crate::helpers::{Backend, STAFF_PASSWORD, TestApp, spawn_app, valid_message};
 
@@ -101,55 +106,82 @@ async fn the_database_refuses_to_change_or_delete_entries(backend: Backend) {
 
 db_test!(verification_names_the_first_edited_deleted_or_reordered_entry);
 async fn verification_names_the_first_edited_deleted_or_reordered_entry(backend: Backend) {
-    // Each kind of tampering on a fresh log of five entries: (statements, first broken entry).
-    let cases: Vec<(&str, Vec<&str>, i64)> = vec![
+    // Each kind of tampering on a fresh log of five entries: (what, how, first broken entry).
+    let cases: Vec<(&str, Tamper, i64)> = vec![
         (
             "an edited detail",
-            vec![
+            Tamper::Sql(vec![
                 "UPDATE audit_log SET details = '{\"reason\":\"nothing happened\"}' WHERE seq = 2",
-            ],
+            ]),
             2,
         ),
         (
             "an edited actor",
-            vec!["UPDATE audit_log SET actor = 'system' WHERE seq = 4"],
+            Tamper::Sql(vec!["UPDATE audit_log SET actor = 'system' WHERE seq = 4"]),
             4,
         ),
         (
             "a deleted entry in the middle",
-            vec!["DELETE FROM audit_log WHERE seq = 3"],
+            Tamper::Sql(vec!["DELETE FROM audit_log WHERE seq = 3"]),
             3,
         ),
         (
             "a deleted last entry",
-            vec!["DELETE FROM audit_log WHERE seq = 5"],
+            Tamper::Sql(vec!["DELETE FROM audit_log WHERE seq = 5"]),
             5,
         ),
         (
             "two entries swapped",
-            vec![
+            Tamper::Sql(vec![
                 "UPDATE audit_log SET seq = -1 WHERE seq = 2",
                 "UPDATE audit_log SET seq = 2 WHERE seq = 3",
                 "UPDATE audit_log SET seq = 3 WHERE seq = -1",
-            ],
+            ]),
             2,
         ),
         (
-            "an entry edited with its own hash recomputed",
-            vec![
+            "an entry given another entry's hash",
+            Tamper::Sql(vec![
                 "UPDATE audit_log SET hash = (SELECT hash FROM audit_log WHERE seq = 1) WHERE seq = 3",
-            ],
+            ]),
             3,
         ),
+        (
+            "an entry edited with its own hash recomputed",
+            Tamper::Rewrite {
+                from: 3,
+                through: 3,
+                head: false,
+            },
+            4,
+        ),
+        (
+            "the chain rewritten to its end, the head left alone",
+            Tamper::Rewrite {
+                from: 2,
+                through: 5,
+                head: false,
+            },
+            5,
+        ),
     ];
-    for (what, statements, first_broken) in cases {
+    for (what, tamper, first_broken) in cases {
         let app = spawn_app(backend.clone()).await;
         some_history(&app).await;
         assert!(audit::verify(app.db()).await.unwrap().ok());
         drop_triggers(&app).await;
 
-        for statement in statements {
-            app.db().execute_unprepared(statement).await.unwrap();
+        match tamper {
+            Tamper::Sql(statements) => {
+                for statement in statements {
+                    app.db().execute_unprepared(statement).await.unwrap();
+                }
+            }
+            Tamper::Rewrite {
+                from,
+                through,
+                head,
+            } => rewrite(&app, from, through, head).await,
         }
 
         let verification = audit::verify(app.db()).await.unwrap();
@@ -157,6 +189,71 @@ async fn verification_names_the_first_edited_deleted_or_reordered_entry(backend:
             .broken
             .unwrap_or_else(|| panic!("{what} went unnoticed"));
         assert_eq!(broken.seq, first_broken, "{what}: {}", broken.problem);
+    }
+}
+
+enum Tamper {
+    Sql(Vec<&'static str>),
+    Rewrite { from: i64, through: i64, head: bool },
+}
+
+/// An entry's hash as anyone who has read `src/audit.rs` can compute it — written out again
+/// here, as the one who rewrites the log would.
+fn forged_hash(row: &audit_log::Model, details: &str, prev_hash: &[u8]) -> Vec<u8> {
+    let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+    let at = row
+        .at
+        .with_timezone(&chrono::Utc)
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let canonical = serde_json::json!([
+        "sealpost-audit/v1",
+        row.seq,
+        at,
+        row.actor,
+        row.action,
+        row.target,
+        details,
+        hex(prev_hash),
+    ]);
+    Sha256::digest(canonical.to_string().as_bytes()).to_vec()
+}
+
+/// What someone with database access (and the triggers dropped) can do: change entry `from`'s
+/// details, recompute its hash and, up to `through`, every later entry's link and hash; with
+/// `head`, move the head to the new last hash as well.
+async fn rewrite(app: &TestApp, from: i64, through: i64, head: bool) {
+    let rows = entries(app).await;
+    let mut prev = match rows.iter().find(|r| r.seq == from - 1) {
+        Some(before) => before.hash.clone(),
+        None => vec![0u8; 32],
+    };
+    for row in rows.iter().filter(|r| (from..=through).contains(&r.seq)) {
+        let details = if row.seq == from {
+            r#"{"reason":"nothing happened"}"#.to_owned()
+        } else {
+            row.details.clone()
+        };
+        let hash = forged_hash(row, &details, &prev);
+        audit_log::ActiveModel {
+            seq: Unchanged(row.seq),
+            details: Set(details),
+            prev_hash: Set(prev.clone()),
+            hash: Set(hash.clone()),
+            ..Default::default()
+        }
+        .update(app.db())
+        .await
+        .unwrap();
+        prev = hash;
+    }
+    if head {
+        audit_head::Entity::update_many()
+            .col_expr(audit_head::Column::Hash, Expr::value(prev))
+            .filter(audit_head::Column::Id.eq(1))
+            .exec(app.db())
+            .await
+            .unwrap();
     }
 }
 

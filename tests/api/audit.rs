@@ -10,7 +10,10 @@ use sealpost::audit;
 use sealpost::entities::{audit_head, audit_log};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Backend, STAFF_PASSWORD, TestApp, spawn_app, valid_message};
+use crate::helpers::{
+    Backend, STAFF_PASSWORD, TestApp, TestAppBuilder, captured_logs, spawn_app, valid_message,
+    wait_for,
+};
 
 async fn entries(app: &TestApp) -> Vec<audit_log::Model> {
     audit_log::Entity::find()
@@ -255,6 +258,192 @@ async fn rewrite(app: &TestApp, from: i64, through: i64, head: bool) {
             .await
             .unwrap();
     }
+}
+
+/// Checkpoints are signed every 0.01 minutes (0.6 s) in the tests that watch them.
+const OFTEN: &str = "0.01";
+
+fn checkpoint_file(app: &TestApp) -> std::path::PathBuf {
+    app.data_dir.path().join("audit-checkpoints.jsonl")
+}
+
+/// Every checkpoint in the app's checkpoint file, oldest first.
+fn checkpoints(app: &TestApp) -> Vec<audit::Checkpoint> {
+    std::fs::read_to_string(checkpoint_file(app))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// Waits for the file's last checkpoint to reach `seq`, and returns it.
+async fn wait_for_checkpoint(app: &TestApp, seq: i64) -> audit::Checkpoint {
+    let last = wait_for(|| checkpoints(app).pop().filter(|c| c.seq >= seq))
+        .await
+        .unwrap_or_else(|| panic!("no checkpoint of entry {seq}: {:?}", checkpoints(app)));
+    assert_eq!(last.seq, seq, "the head moved on unexpectedly");
+    last
+}
+
+/// Runs `sealpost ARGS` on the app's data directory and database.
+async fn sealpost(app: &TestApp, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = app.command();
+    command.args(args);
+    let out = tokio::task::spawn_blocking(move || command.output().expect("run sealpost"))
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+db_test!(a_consistent_rewrite_of_the_whole_chain_passes_the_walk_but_not_the_automatic_checkpoint);
+async fn a_consistent_rewrite_of_the_whole_chain_passes_the_walk_but_not_the_automatic_checkpoint(
+    backend: Backend,
+) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__AUDIT__CHECKPOINT_EVERY_MINUTES", OFTEN)
+        .spawn()
+        .await;
+    some_history(&app).await;
+    let signed = wait_for_checkpoint(&app, 5).await;
+    let (code, out, err) = sealpost(&app, &["audit", "verify"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains(&format!(
+            "it extends checkpoint 5 {} signed at",
+            signed.hash
+        )),
+        "{out}"
+    );
+
+    // Entry 2 changed, every hash after it recomputed, the head moved along.
+    drop_triggers(&app).await;
+    rewrite(&app, 2, 5, true).await;
+
+    let walk = audit::verify(app.db()).await.unwrap();
+    assert!(walk.ok(), "the rewrite is consistent: {walk:?}");
+    assert_eq!(walk.head_seq, 5);
+    assert_ne!(walk.head_hash, signed.hash);
+    // The server's next round notices and signs nothing.
+    let file = checkpoint_file(&app).display().to_string();
+    wait_for(|| {
+        captured_logs()
+            .lines()
+            .any(|l| l.contains("AUDIT CHECKPOINT REFUSED") && l.contains(&file))
+            .then_some(())
+    })
+    .await
+    .expect("the server refuses to sign the rewritten head");
+    assert_eq!(checkpoints(&app).pop(), Some(signed.clone()));
+    let (code, out, err) = sealpost(&app, &["audit", "verify"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        err.contains(&format!(
+            "the audit log no longer extends checkpoint 5 {} signed at {} (the latest in {file}): \
+             entry 5 has another hash now",
+            signed.hash, signed.at
+        )),
+        "{err}"
+    );
+}
+
+db_test!(the_server_signs_a_checkpoint_at_start_up_and_then_on_its_schedule);
+async fn the_server_signs_a_checkpoint_at_start_up_and_then_on_its_schedule(backend: Backend) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__AUDIT__CHECKPOINT_EVERY_MINUTES", OFTEN)
+        .spawn()
+        .await;
+
+    let at_start = wait_for_checkpoint(&app, 0).await;
+    app.add_staff("bea", "agent").await;
+    wait_for_checkpoint(&app, 1).await;
+    app.add_staff("boris", "agent").await;
+    let last = wait_for_checkpoint(&app, 2).await;
+
+    let written = checkpoints(&app);
+    let seqs: Vec<i64> = written.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, [0, 1, 2], "one checkpoint per head, none repeated");
+    assert_eq!(written[0], at_start);
+    let key = audit::signing_key(&app.state.settings, &app.state.sealer).unwrap();
+    for checkpoint in &written {
+        audit::check_checkpoint(app.db(), checkpoint, &key.verifying_key())
+            .await
+            .unwrap_or_else(|e| panic!("{checkpoint:?}: {e}"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(checkpoint_file(&app))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner may read it: {mode:o}");
+    }
+    let logs = captured_logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("audit checkpoint signed and written")
+                && l.contains(&last.hash)
+                && l.contains(&last.signature)
+                && l.contains("\"seq\":2")),
+        "the checkpoint is logged with its seq, hash and signature"
+    );
+}
+
+db_test!(a_log_that_only_grew_after_the_checkpoint_still_verifies);
+async fn a_log_that_only_grew_after_the_checkpoint_still_verifies(backend: Backend) {
+    // This server signs nothing itself; `sealpost serve` below does, once, at its start.
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__AUDIT__CHECKPOINT_EVERY_MINUTES", "0")
+        .spawn()
+        .await;
+    some_history(&app).await;
+    let file = checkpoint_file(&app).display().to_string();
+    let (code, out, err) = sealpost(&app, &["audit", "verify"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains(&format!(
+            "no checkpoint in {file} yet: only the chain itself was checked"
+        )),
+        "{out}"
+    );
+    let mut serve = app
+        .command()
+        .env("SEALPOST__SERVER__LISTEN", "127.0.0.1:0")
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sealpost serve");
+    let signed = wait_for_checkpoint(&app, 5).await;
+    serve.kill().expect("stop sealpost serve");
+    serve.wait().expect("sealpost serve stopped");
+
+    app.add_staff("late-comer", "agent").await;
+    let (code, out, err) = sealpost(&app, &["audit", "verify"]).await;
+    let (given_code, given_out, given_err) =
+        sealpost(&app, &["audit", "verify", "--checkpoint", &file]).await;
+
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("6 entries, head 6"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "it extends checkpoint 5 {} signed at {} (the latest in {file})",
+            signed.hash, signed.at
+        )),
+        "{out}"
+    );
+    assert_eq!(given_code, Some(0), "{given_err}");
+    assert!(
+        given_out.contains(&format!(
+            "it extends checkpoint 5 {} signed at {} (from {file})",
+            signed.hash, signed.at
+        )),
+        "{given_out}"
+    );
 }
 
 db_test!(unsealing_a_name_for_a_staff_page_is_recorded);

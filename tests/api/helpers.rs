@@ -890,3 +890,23 @@ impl TestApp {
         counts
     }
 }
+
+impl TestApp {
+    /// The `sealpost` command on this app's data directory and database, as an operator on the
+    /// same host runs it (other settings at their defaults).
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sealpost"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SEALPOST__DATA_DIR", self.data_dir.path())
+            .env(
+                "SEALPOST_CONFIG_DIR",
+                self.data_dir.path().join("no-config"),
+            );
+        if let (Backend::Postgres(url), Some(schema)) = (&self.backend, &self.schema) {
+            cmd.env("SEALPOST__DATABASE__URL", url)
+                .env("SEALPOST__DATABASE__SCHEMA", schema);
+        }
+        cmd
+    }
+}

@@ -174,7 +174,10 @@ pub async fn run<C: ConnectionTrait>(
                     file = %path.display(),
                     "audit checkpoint signed and written"
                 ),
-                Ok(None) => {}
+                Ok(None) => tracing::debug!(
+                    file = %path.display(),
+                    "audit checkpoint not signed again: no new entries since the last one"
+                ),
                 Err(CheckpointError::Db(e)) => tracing::warn!(
                     error = %e,
                     "no audit checkpoint this round: the database could not be read"

@@ -910,3 +910,33 @@ impl TestApp {
         cmd
     }
 }
+
+impl TestApp {
+    /// Fails when any column a reader of the audit log sees — actor, action, target, details —
+    /// of any entry mentions one of `needles`, in any letter case.
+    pub async fn assert_audit_never_mentions(&self, needles: &[&str]) {
+        let rows = sealpost::entities::audit_log::Entity::find()
+            .all(self.db())
+            .await
+            .expect("audit log");
+        assert!(!rows.is_empty(), "the audit log is empty: nothing to check");
+        for row in &rows {
+            let columns = [
+                ("actor", row.actor.as_str()),
+                ("action", row.action.as_str()),
+                ("target", row.target.as_deref().unwrap_or_default()),
+                ("details", row.details.as_str()),
+            ];
+            for (column, value) in columns {
+                for needle in needles {
+                    assert!(
+                        !value.to_lowercase().contains(&needle.to_lowercase()),
+                        "audit entry {} ({}) names {needle:?} in its {column}: {value}",
+                        row.seq,
+                        row.action
+                    );
+                }
+            }
+        }
+    }
+}

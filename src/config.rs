@@ -170,6 +170,16 @@ pub struct StatsSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuditSettings {
     pub signing_key: SecretString,
+    /// 0: off; fractions allowed.
+    pub checkpoint_every_minutes: f64,
+}
+
+impl AuditSettings {
+    /// How often `sealpost serve` signs a checkpoint; `None` when that is off.
+    pub fn checkpoint_every(&self) -> Option<std::time::Duration> {
+        (self.checkpoint_every_minutes > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(self.checkpoint_every_minutes * 60.0))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -447,6 +457,13 @@ impl Settings {
             return Err(invalid(
                 "legal.transparency_threshold",
                 "must be at least 1",
+            ));
+        }
+        let every = self.audit.checkpoint_every_minutes;
+        if every != 0.0 && !(0.01..=1440.0).contains(&every) {
+            return Err(invalid(
+                "audit.checkpoint_every_minutes",
+                "must be 0 (off) or from 0.01 to 1440 minutes",
             ));
         }
         if self.database.max_batch == 0 {
@@ -734,6 +751,41 @@ mod tests {
         let err =
             load(Profile::Development, &[("SEALPOST__SERVER__LISTN", "x")]).expect_err("must fail");
         assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn the_audit_checkpoint_interval_is_checked() {
+        let s = load(Profile::Development, &[]).expect("defaults load");
+        assert_eq!(
+            s.audit.checkpoint_every(),
+            Some(std::time::Duration::from_secs(3600))
+        );
+        let off = load(
+            Profile::Development,
+            &[("SEALPOST__AUDIT__CHECKPOINT_EVERY_MINUTES", "0")],
+        )
+        .expect("0 loads");
+        assert_eq!(off.audit.checkpoint_every(), None);
+        let short = load(
+            Profile::Development,
+            &[("SEALPOST__AUDIT__CHECKPOINT_EVERY_MINUTES", "0.5")],
+        )
+        .expect("a fraction loads");
+        assert_eq!(
+            short.audit.checkpoint_every(),
+            Some(std::time::Duration::from_secs(30))
+        );
+        for bad in ["-1", "0.001", "1441", "NaN", "often"] {
+            let err = load(
+                Profile::Development,
+                &[("SEALPOST__AUDIT__CHECKPOINT_EVERY_MINUTES", bad)],
+            )
+            .expect_err(bad);
+            assert!(
+                err.to_string().contains("audit.checkpoint_every_minutes"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -96,9 +96,12 @@ enum RetentionCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Re-walk the hash chain; names the first broken entry and exits 1 if there is one.
+    /// Re-walk the hash chain and prove it extends the latest checkpoint `sealpost serve` wrote
+    /// to <data_dir>/audit-checkpoints.jsonl; names the first broken entry, or the checkpoint
+    /// it no longer extends, and exits 1.
     Verify {
-        /// A checkpoint from `sealpost audit checkpoint`: also prove the log still extends it.
+        /// Check against this checkpoint instead (one from `sealpost audit checkpoint`, or a
+        /// file of them, one per line: the last counts).
         #[arg(long)]
         checkpoint: Option<PathBuf>,
     },
@@ -301,25 +304,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&conn).await?;
             match command {
                 AuditCommand::Verify { checkpoint } => {
-                    let verification = match checkpoint {
-                        Some(path) => {
-                            let text = std::fs::read_to_string(&path)
-                                .with_context(|| format!("reading {}", path.display()))?;
-                            let checkpoint: audit::Checkpoint = serde_json::from_str(&text)
-                                .with_context(|| {
-                                    format!("{} is not a checkpoint", path.display())
-                                })?;
-                            let sealer =
-                                seal::Sealer::from_settings(&settings.seal, &settings.data_dir)
-                                    .context("setting up the sealing keys")?;
-                            let key = audit::signing_key(&settings, &sealer)
-                                .map_err(|e| anyhow::anyhow!(e))?;
-                            audit::verify_checkpoint(&conn, &checkpoint, &key.verifying_key())
-                                .await
-                                .map_err(|e| anyhow::anyhow!("{e}"))?
-                        }
-                        None => audit::verify(&conn).await?,
-                    };
+                    let verification = audit::verify(&conn).await?;
                     if let Some(broken) = verification.broken {
                         anyhow::bail!(
                             "the audit log is broken at entry {}: {} ({} entries before it verify)",
@@ -328,10 +313,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             verification.entries
                         );
                     }
+                    let automatic = audit::checkpoints::file_path(&settings.data_dir);
+                    let (found, origin) = match &checkpoint {
+                        Some(path) => (
+                            Some(audit::checkpoints::read(path)?),
+                            format!("from {}", path.display()),
+                        ),
+                        None => (
+                            audit::checkpoints::latest(&automatic)?,
+                            format!("the latest in {}", automatic.display()),
+                        ),
+                    };
+                    let extends = match found {
+                        Some(cp) => {
+                            let sealer =
+                                seal::Sealer::from_settings(&settings.seal, &settings.data_dir)
+                                    .context("setting up the sealing keys")?;
+                            let key = audit::signing_key(&settings, &sealer)
+                                .map_err(|e| anyhow::anyhow!(e))?;
+                            let named = format!(
+                                "checkpoint {} {} signed at {} ({origin})",
+                                cp.seq, cp.hash, cp.at
+                            );
+                            match audit::check_checkpoint(&conn, &cp, &key.verifying_key()).await {
+                                Ok(()) => format!("it extends {named}"),
+                                Err(audit::CheckpointError::Diverged(why)) => anyhow::bail!(
+                                    "the audit log no longer extends {named}: {why}; the log \
+                                     was rewritten after that checkpoint was signed"
+                                ),
+                                Err(e) => anyhow::bail!("{named} is refused: {e}"),
+                            }
+                        }
+                        None => format!(
+                            "no checkpoint in {} yet: only the chain itself was checked, which \
+                             a consistent rewrite by someone with database access (every hash \
+                             recomputed, the head too) would pass; `sealpost serve` signs one at \
+                             start-up and every audit.checkpoint_every_minutes{}",
+                            automatic.display(),
+                            if settings.audit.checkpoint_every().is_none() {
+                                " (0 here: off)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    };
                     println!(
                         "the audit log verifies: {} entries, head {} {}",
                         verification.entries, verification.head_seq, verification.head_hash
                     );
+                    println!("{extends}");
                 }
                 AuditCommand::Checkpoint => {
                     let sealer = seal::Sealer::from_settings(&settings.seal, &settings.data_dir)

@@ -141,6 +141,8 @@ pub struct Application {
     addr: SocketAddr,
     smtp: Option<tokio::net::TcpListener>,
     policy: Option<tokio::net::TcpListener>,
+    /// The key that signs audit checkpoints, when `audit.checkpoint_every_minutes` is not 0.
+    checkpoint_key: Option<ed25519_dalek::SigningKey>,
 }
 
 impl Application {
@@ -182,12 +184,20 @@ impl Application {
                     })?,
             )
         };
+        let checkpoint_key = match state.settings.audit.checkpoint_every() {
+            Some(_) => Some(
+                crate::audit::signing_key(&state.settings, &state.sealer)
+                    .map_err(|e| anyhow::anyhow!("configuration key `audit.signing_key`: {e}"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             state,
             listener,
             addr,
             smtp,
             policy,
+            checkpoint_key,
         })
     }
 
@@ -213,7 +223,8 @@ impl Application {
     /// the batch of mail being sent finish, and returns within `server.shutdown_timeout_secs`.
     /// Mail still being sent at the deadline keeps its claim until the lease runs out and is
     /// then delivered by any instance (at least once). The HTTP server, the outbox worker, the
-    /// SMTP listener and the housekeeping run side by side and stop together.
+    /// SMTP listener, the housekeeping and the audit checkpoints run side by side and stop
+    /// together.
     pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let deadline = Duration::from_secs(self.state.settings.server.shutdown_timeout_secs);
         let server = crate::http::server::serve(
@@ -239,7 +250,17 @@ impl Application {
                 crate::mail::policy::run(self.state.clone(), listener, shutdown.clone()).await;
             }
         };
-        let all = async { tokio::join!(server, worker, housekeeping, smtp, policy).0 };
+        let checkpoints = async {
+            if let (Some(key), Some(every)) = (
+                self.checkpoint_key,
+                self.state.settings.audit.checkpoint_every(),
+            ) {
+                let path = crate::audit::checkpoints::file_path(&self.state.settings.data_dir);
+                crate::audit::checkpoints::run(&self.state.db, key, path, every, shutdown.clone())
+                    .await;
+            }
+        };
+        let all = async { tokio::join!(server, worker, housekeeping, smtp, policy, checkpoints).0 };
         tokio::pin!(all);
         tokio::select! {
             served = &mut all => served,

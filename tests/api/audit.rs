@@ -1,11 +1,23 @@
 //! The audit log: what is recorded, that the database refuses to change it, and that
 //! verification catches every kind of tampering done behind the application's back.
 
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ActiveValue::Unchanged, ColumnTrait, ConnectionTrait,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder,
+};
 use sealpost::audit;
-use sealpost::entities::audit_log;
+use sealpost::entities::{audit_head, audit_log};
+use sha2::{Digest, Sha256};
 
-use crate::helpers::{Backend, STAFF_PASSWORD, TestApp, spawn_app, valid_message};
+use crate::helpers::{
+    Backend, STAFF_PASSWORD, TestApp, TestAppBuilder, captured_logs, spawn_app, valid_message,
+    wait_for,
+};
+
+/// The login and password of the failed sign-ins in [`some_history`].
+const UNKNOWN_LOGIN: &str = "nobody";
+const WRONG_PASSWORD: &str = "not the password at all";
 
 async fn entries(app: &TestApp) -> Vec<audit_log::Model> {
     audit_log::Entity::find()
@@ -19,8 +31,8 @@ async fn entries(app: &TestApp) -> Vec<audit_log::Model> {
 async fn some_history(app: &TestApp) {
     app.add_staff("audrey", "agent").await;
     let mut browser = app.browser();
-    browser.sign_in("audrey", "not the password at all").await;
-    browser.sign_in("nobody", "not the password at all").await;
+    browser.sign_in("audrey", WRONG_PASSWORD).await;
+    browser.sign_in(UNKNOWN_LOGIN, WRONG_PASSWORD).await;
     assert_eq!(
         browser.sign_in("audrey", STAFF_PASSWORD).await.status(),
         303
@@ -66,6 +78,8 @@ async fn sign_ins_failures_and_account_changes_are_recorded_and_the_chain_verifi
     assert!(rows[1].details.contains("wrong_password"));
     assert_eq!(rows[2].target, None, "an unknown login is not written down");
     assert!(rows[2].details.contains("unknown_login"));
+    app.assert_audit_never_mentions(&[UNKNOWN_LOGIN, WRONG_PASSWORD])
+        .await;
     assert!(rows[3].actor.starts_with("staff:"));
     for pair in rows.windows(2) {
         assert_eq!(pair[1].prev_hash, pair[0].hash);
@@ -101,55 +115,82 @@ async fn the_database_refuses_to_change_or_delete_entries(backend: Backend) {
 
 db_test!(verification_names_the_first_edited_deleted_or_reordered_entry);
 async fn verification_names_the_first_edited_deleted_or_reordered_entry(backend: Backend) {
-    // Each kind of tampering on a fresh log of five entries: (statements, first broken entry).
-    let cases: Vec<(&str, Vec<&str>, i64)> = vec![
+    // Each kind of tampering on a fresh log of five entries: (what, how, first broken entry).
+    let cases: Vec<(&str, Tamper, i64)> = vec![
         (
             "an edited detail",
-            vec![
+            Tamper::Sql(vec![
                 "UPDATE audit_log SET details = '{\"reason\":\"nothing happened\"}' WHERE seq = 2",
-            ],
+            ]),
             2,
         ),
         (
             "an edited actor",
-            vec!["UPDATE audit_log SET actor = 'system' WHERE seq = 4"],
+            Tamper::Sql(vec!["UPDATE audit_log SET actor = 'system' WHERE seq = 4"]),
             4,
         ),
         (
             "a deleted entry in the middle",
-            vec!["DELETE FROM audit_log WHERE seq = 3"],
+            Tamper::Sql(vec!["DELETE FROM audit_log WHERE seq = 3"]),
             3,
         ),
         (
             "a deleted last entry",
-            vec!["DELETE FROM audit_log WHERE seq = 5"],
+            Tamper::Sql(vec!["DELETE FROM audit_log WHERE seq = 5"]),
             5,
         ),
         (
             "two entries swapped",
-            vec![
+            Tamper::Sql(vec![
                 "UPDATE audit_log SET seq = -1 WHERE seq = 2",
                 "UPDATE audit_log SET seq = 2 WHERE seq = 3",
                 "UPDATE audit_log SET seq = 3 WHERE seq = -1",
-            ],
+            ]),
             2,
         ),
         (
-            "an entry edited with its own hash recomputed",
-            vec![
+            "an entry given another entry's hash",
+            Tamper::Sql(vec![
                 "UPDATE audit_log SET hash = (SELECT hash FROM audit_log WHERE seq = 1) WHERE seq = 3",
-            ],
+            ]),
             3,
         ),
+        (
+            "an entry edited with its own hash recomputed",
+            Tamper::Rewrite {
+                from: 3,
+                through: 3,
+                head: false,
+            },
+            4,
+        ),
+        (
+            "the chain rewritten to its end, the head left alone",
+            Tamper::Rewrite {
+                from: 2,
+                through: 5,
+                head: false,
+            },
+            5,
+        ),
     ];
-    for (what, statements, first_broken) in cases {
+    for (what, tamper, first_broken) in cases {
         let app = spawn_app(backend.clone()).await;
         some_history(&app).await;
         assert!(audit::verify(app.db()).await.unwrap().ok());
         drop_triggers(&app).await;
 
-        for statement in statements {
-            app.db().execute_unprepared(statement).await.unwrap();
+        match tamper {
+            Tamper::Sql(statements) => {
+                for statement in statements {
+                    app.db().execute_unprepared(statement).await.unwrap();
+                }
+            }
+            Tamper::Rewrite {
+                from,
+                through,
+                head,
+            } => rewrite(&app, from, through, head).await,
         }
 
         let verification = audit::verify(app.db()).await.unwrap();
@@ -158,6 +199,272 @@ async fn verification_names_the_first_edited_deleted_or_reordered_entry(backend:
             .unwrap_or_else(|| panic!("{what} went unnoticed"));
         assert_eq!(broken.seq, first_broken, "{what}: {}", broken.problem);
     }
+}
+
+enum Tamper {
+    Sql(Vec<&'static str>),
+    Rewrite { from: i64, through: i64, head: bool },
+}
+
+/// An entry's hash as anyone who has read `src/audit.rs` can compute it — written out again
+/// here, as the one who rewrites the log would.
+fn forged_hash(row: &audit_log::Model, details: &str, prev_hash: &[u8]) -> Vec<u8> {
+    let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+    let at = row
+        .at
+        .with_timezone(&chrono::Utc)
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let canonical = serde_json::json!([
+        "sealpost-audit/v1",
+        row.seq,
+        at,
+        row.actor,
+        row.action,
+        row.target,
+        details,
+        hex(prev_hash),
+    ]);
+    Sha256::digest(canonical.to_string().as_bytes()).to_vec()
+}
+
+/// What someone with database access (and the triggers dropped) can do: change entry `from`'s
+/// details, recompute its hash and, up to `through`, every later entry's link and hash; with
+/// `head`, move the head to the new last hash as well.
+async fn rewrite(app: &TestApp, from: i64, through: i64, head: bool) {
+    let rows = entries(app).await;
+    let mut prev = match rows.iter().find(|r| r.seq == from - 1) {
+        Some(before) => before.hash.clone(),
+        None => vec![0u8; 32],
+    };
+    for row in rows.iter().filter(|r| (from..=through).contains(&r.seq)) {
+        let details = if row.seq == from {
+            r#"{"reason":"nothing happened"}"#.to_owned()
+        } else {
+            row.details.clone()
+        };
+        let hash = forged_hash(row, &details, &prev);
+        audit_log::ActiveModel {
+            seq: Unchanged(row.seq),
+            details: Set(details),
+            prev_hash: Set(prev.clone()),
+            hash: Set(hash.clone()),
+            ..Default::default()
+        }
+        .update(app.db())
+        .await
+        .unwrap();
+        prev = hash;
+    }
+    if head {
+        audit_head::Entity::update_many()
+            .col_expr(audit_head::Column::Hash, Expr::value(prev))
+            .filter(audit_head::Column::Id.eq(1))
+            .exec(app.db())
+            .await
+            .unwrap();
+    }
+}
+
+/// Checkpoints are signed every 0.01 minutes (0.6 s) in the tests that watch them.
+const OFTEN: &str = "0.01";
+
+fn checkpoint_file(app: &TestApp) -> std::path::PathBuf {
+    app.data_dir.path().join("audit-checkpoints.jsonl")
+}
+
+/// Every checkpoint in the app's checkpoint file, oldest first (a line still being written is
+/// left out).
+fn checkpoints(app: &TestApp) -> Vec<audit::Checkpoint> {
+    std::fs::read_to_string(checkpoint_file(app))
+        .unwrap_or_default()
+        .split_inclusive('\n')
+        .filter(|line| line.ends_with('\n'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// Waits for the file's last checkpoint to reach `seq`, and returns it.
+async fn wait_for_checkpoint(app: &TestApp, seq: i64) -> audit::Checkpoint {
+    let last = wait_for(|| checkpoints(app).pop().filter(|c| c.seq >= seq))
+        .await
+        .unwrap_or_else(|| panic!("no checkpoint of entry {seq}: {:?}", checkpoints(app)));
+    assert_eq!(last.seq, seq, "the head moved on unexpectedly");
+    last
+}
+
+/// Runs `sealpost ARGS` on the app's data directory and database.
+async fn sealpost(app: &TestApp, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = app.command();
+    command.args(args);
+    let out = tokio::task::spawn_blocking(move || command.output().expect("run sealpost"))
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+db_test!(a_consistent_rewrite_of_the_whole_chain_passes_the_walk_but_not_the_automatic_checkpoint);
+async fn a_consistent_rewrite_of_the_whole_chain_passes_the_walk_but_not_the_automatic_checkpoint(
+    backend: Backend,
+) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__AUDIT__CHECKPOINT_EVERY_MINUTES", OFTEN)
+        .spawn()
+        .await;
+    some_history(&app).await;
+    let signed = wait_for_checkpoint(&app, 5).await;
+    let (code, out, err) = sealpost(&app, &["audit", "verify"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains(&format!(
+            "it extends checkpoint 5 {} signed at",
+            signed.hash
+        )),
+        "{out}"
+    );
+
+    // Entry 2 changed, every hash after it recomputed, the head moved along.
+    drop_triggers(&app).await;
+    rewrite(&app, 2, 5, true).await;
+
+    let walk = audit::verify(app.db()).await.unwrap();
+    assert!(walk.ok(), "the rewrite is consistent: {walk:?}");
+    assert_eq!(walk.head_seq, 5);
+    assert_ne!(walk.head_hash, signed.hash);
+    // The server's next round notices and signs nothing.
+    let file = checkpoint_file(&app).display().to_string();
+    wait_for(|| {
+        captured_logs()
+            .lines()
+            .any(|l| l.contains("AUDIT CHECKPOINT REFUSED") && l.contains(&file))
+            .then_some(())
+    })
+    .await
+    .expect("the server refuses to sign the rewritten head");
+    assert_eq!(checkpoints(&app).pop(), Some(signed.clone()));
+    let (code, out, err) = sealpost(&app, &["audit", "verify"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        err.contains(&format!(
+            "the audit log no longer extends checkpoint 5 {} signed at {} (the latest in {file}): \
+             entry 5 has another hash now",
+            signed.hash, signed.at
+        )),
+        "{err}"
+    );
+}
+
+db_test!(the_server_signs_a_checkpoint_at_start_up_and_then_on_its_schedule);
+async fn the_server_signs_a_checkpoint_at_start_up_and_then_on_its_schedule(backend: Backend) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__AUDIT__CHECKPOINT_EVERY_MINUTES", OFTEN)
+        .spawn()
+        .await;
+
+    let at_start = wait_for_checkpoint(&app, 0).await;
+    app.add_staff("bea", "agent").await;
+    wait_for_checkpoint(&app, 1).await;
+    app.add_staff("boris", "agent").await;
+    let last = wait_for_checkpoint(&app, 2).await;
+    // A round after that one, with nothing new to sign: it says so, or (wrongly) signs again.
+    let file = checkpoint_file(&app).display().to_string();
+    let seen = captured_logs().len();
+    wait_for(|| {
+        let said_so = captured_logs()
+            .get(seen..)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("not signed again") && l.contains(&file));
+        (said_so || checkpoints(&app).len() > 3).then_some(())
+    })
+    .await
+    .expect("another round");
+
+    let written = checkpoints(&app);
+    let seqs: Vec<i64> = written.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, [0, 1, 2], "one checkpoint per head, none repeated");
+    assert_eq!(written[0], at_start);
+    let key = audit::signing_key(&app.state.settings, &app.state.sealer).unwrap();
+    for checkpoint in &written {
+        audit::check_checkpoint(app.db(), checkpoint, &key.verifying_key())
+            .await
+            .unwrap_or_else(|e| panic!("{checkpoint:?}: {e}"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(checkpoint_file(&app))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner may read it: {mode:o}");
+    }
+    let logs = captured_logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("audit checkpoint signed and written")
+                && l.contains(&last.hash)
+                && l.contains(&last.signature)
+                && l.contains("\"seq\":2")),
+        "the checkpoint is logged with its seq, hash and signature"
+    );
+}
+
+db_test!(a_log_that_only_grew_after_the_checkpoint_still_verifies);
+async fn a_log_that_only_grew_after_the_checkpoint_still_verifies(backend: Backend) {
+    // This server signs nothing itself; `sealpost serve` below does, once, at its start.
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__AUDIT__CHECKPOINT_EVERY_MINUTES", "0")
+        .spawn()
+        .await;
+    some_history(&app).await;
+    let file = checkpoint_file(&app).display().to_string();
+    let (code, out, err) = sealpost(&app, &["audit", "verify"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains(&format!(
+            "no checkpoint in {file} yet: only the chain itself was checked"
+        )),
+        "{out}"
+    );
+    let mut serve = app
+        .command()
+        .env("SEALPOST__SERVER__LISTEN", "127.0.0.1:0")
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sealpost serve");
+    let signed = wait_for_checkpoint(&app, 5).await;
+    serve.kill().expect("stop sealpost serve");
+    serve.wait().expect("sealpost serve stopped");
+
+    app.add_staff("late-comer", "agent").await;
+    let (code, out, err) = sealpost(&app, &["audit", "verify"]).await;
+    let (given_code, given_out, given_err) =
+        sealpost(&app, &["audit", "verify", "--checkpoint", &file]).await;
+
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("6 entries, head 6"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "it extends checkpoint 5 {} signed at {} (the latest in {file})",
+            signed.hash, signed.at
+        )),
+        "{out}"
+    );
+    assert_eq!(given_code, Some(0), "{given_err}");
+    assert!(
+        given_out.contains(&format!(
+            "it extends checkpoint 5 {} signed at {} (from {file})",
+            signed.hash, signed.at
+        )),
+        "{given_out}"
+    );
 }
 
 db_test!(unsealing_a_name_for_a_staff_page_is_recorded);
@@ -193,6 +500,8 @@ async fn unsealing_a_name_for_a_staff_page_is_recorded(backend: Backend) {
         .unwrap();
     assert!(view.actor.starts_with("staff:"));
     assert!(view.details.contains("staff_view"));
+    app.assert_audit_never_mentions(&["anna.k@example.org", "Anna Karenina"])
+        .await;
     assert!(audit::verify(app.db()).await.unwrap().ok());
 }
 

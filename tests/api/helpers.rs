@@ -923,3 +923,53 @@ impl TestApp {
         counts
     }
 }
+
+impl TestApp {
+    /// The `sealpost` command on this app's data directory and database, as an operator on the
+    /// same host runs it (other settings at their defaults).
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sealpost"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SEALPOST__DATA_DIR", self.data_dir.path())
+            .env(
+                "SEALPOST_CONFIG_DIR",
+                self.data_dir.path().join("no-config"),
+            );
+        if let (Backend::Postgres(url), Some(schema)) = (&self.backend, &self.schema) {
+            cmd.env("SEALPOST__DATABASE__URL", url)
+                .env("SEALPOST__DATABASE__SCHEMA", schema);
+        }
+        cmd
+    }
+}
+
+impl TestApp {
+    /// Fails when any column a reader of the audit log sees — actor, action, target, details —
+    /// of any entry mentions one of `needles`, in any letter case.
+    pub async fn assert_audit_never_mentions(&self, needles: &[&str]) {
+        let rows = sealpost::entities::audit_log::Entity::find()
+            .all(self.db())
+            .await
+            .expect("audit log");
+        assert!(!rows.is_empty(), "the audit log is empty: nothing to check");
+        for row in &rows {
+            let columns = [
+                ("actor", row.actor.as_str()),
+                ("action", row.action.as_str()),
+                ("target", row.target.as_deref().unwrap_or_default()),
+                ("details", row.details.as_str()),
+            ];
+            for (column, value) in columns {
+                for needle in needles {
+                    assert!(
+                        !value.to_lowercase().contains(&needle.to_lowercase()),
+                        "audit entry {} ({}) names {needle:?} in its {column}: {value}",
+                        row.seq,
+                        row.action
+                    );
+                }
+            }
+        }
+    }
+}

@@ -103,9 +103,20 @@ pub fn from_plain(text: &str, author: &Author<'_>) -> String {
 }
 
 fn finish(lines: Vec<String>, author: &Author<'_>) -> String {
+    // Control characters go first: dropped later (a message body holds none), they would
+    // join what stood around them only after the addresses were looked for, as in
+    // `boris@SHOP\0\0.example` (found by the `inbound_mail` fuzz target).
     let lines: Vec<String> = lines
         .into_iter()
-        .map(|l| l.replace(['\u{a0}', '\u{2007}', '\u{202f}'], " "))
+        .map(|l| {
+            if l == QUOTE_MARK {
+                return l;
+            }
+            l.replace(['\u{a0}', '\u{2007}', '\u{202f}'], " ")
+                .chars()
+                .filter(|&c| !c.is_control() || c == '\t')
+                .collect()
+        })
         .collect();
     let kept = cut_history(&lines);
     let kept = cut_signatures(kept, author);
@@ -980,6 +991,16 @@ mod tests {
         };
         let text = "It left today.\n\nShop  support team\n\nMon–Fri 9:00–18:00\n";
         assert_eq!(from_plain(text, &author), "It left today.");
+    }
+
+    /// Found by the `inbound_mail` fuzz target (2026-12-01): NULs between the parts of an
+    /// address hid it from the scrub, and the body's own cleaning then joined it up again.
+    #[test]
+    fn control_characters_are_gone_before_anyone_looks_for_addresses() {
+        assert_eq!(
+            from_plain("Write to boris@SHOP\u{0}\u{0}\u{0}.example today", &Author::default()),
+            "Write to boris@SHOP.example today"
+        );
     }
 
     #[test]

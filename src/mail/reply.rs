@@ -998,7 +998,10 @@ mod tests {
     #[test]
     fn control_characters_are_gone_before_anyone_looks_for_addresses() {
         assert_eq!(
-            from_plain("Write to boris@SHOP\u{0}\u{0}\u{0}.example today", &Author::default()),
+            from_plain(
+                "Write to boris@SHOP\u{0}\u{0}\u{0}.example today",
+                &Author::default()
+            ),
             "Write to boris@SHOP.example today"
         );
     }

@@ -33,6 +33,7 @@ SEALPOST = TARGET / "release" / "sealpost"
 BASELINE = TARGET / "release" / "sealpost-bench-baseline"
 PG_ADMIN = os.environ.get("SEALPOST_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 PASSWORD = "correct horse battery staple orbit"
+POLICY_VERSION = "2026-11-24"  # config/default.toml `site.policy_version`
 
 sys.path.insert(0, str(BENCH))
 import inbox_million  # noqa: E402  (the seeding and cursor helpers)
@@ -169,6 +170,190 @@ SUBMISSION = {
     "body": BODY_HTML,
     "consent": True,
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# 0. Sustained: intake and delivery at once, as a site runs
+
+
+def db_query(backend, where, sql):
+    """One number from the run's database (`where`: the SQLite file or the PostgreSQL URL)."""
+    argv = (["sqlite3", str(where), sql] if backend == "sqlite"
+            else ["psql", where, "-qAtc", sql])
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
+    return float(out or 0)
+
+
+def at_or_before(backend, column, instant):
+    """SQL: `column` (a stored timestamp) is at or before `instant` (a UTC datetime)."""
+    stamp = instant.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if backend == "sqlite":
+        return f"julianday({column}) <= julianday('{stamp}')"
+    return f"{column} <= TIMESTAMPTZ '{stamp}+00'"
+
+
+def form_body(work):
+    path = work / "form.txt"
+    path.write_text(urllib.parse.urlencode({
+        "name": SUBMISSION["name"], "email": SUBMISSION["email"],
+        "subject": SUBMISSION["subject"], "body": BODY_HTML, "consent": "on",
+        "policy_version": POLICY_VERSION}))
+    return path
+
+
+def smtp_sink(port):
+    # Postfix's smtp-sink offers PIPELINING, as Postfix does.
+    return subprocess.Popen(["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{port}", "1000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+METRICS_TOKEN = "bench-metrics-token"
+
+
+def scrape(base):
+    """The histograms of `/metrics` as {(name, labels): {"sum", "count", "buckets"}}."""
+    req = urllib.request.Request(base + "/metrics",
+                                 headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    text = urllib.request.urlopen(req, timeout=10).read().decode()
+    out = {}
+    for m in re.finditer(r'^(sealpost_\w+?)_(sum|count|bucket)\{?([^}\s]*)\}? (\S+)', text, re.M):
+        name, kind, labels, value = m.groups()
+        le = re.search(r'le="([^"]+)"', labels)
+        key_labels = ",".join(p for p in labels.split(",") if p and not p.startswith("le="))
+        entry = out.setdefault((name, key_labels), {"sum": 0.0, "count": 0.0, "buckets": []})
+        if kind == "bucket":
+            entry["buckets"].append((float(le.group(1)), float(value)))
+        else:
+            entry[kind] = float(value)
+    return out
+
+
+def quantile(entry, q):
+    """An upper bound of the q-quantile from cumulative histogram buckets."""
+    total = entry["count"]
+    for le, n in sorted(entry["buckets"]):
+        if total and n >= q * total:
+            return le
+    return float("nan")
+
+
+def waits(snapshot):
+    """What the paths waited on: per writer and phase, count, mean and p99 (ms)."""
+    rows = {}
+    for (name, labels), e in snapshot.items():
+        if name not in ("sealpost_db_write_wait", "sealpost_db_write_hold",
+                        "sealpost_outbox_batch_phase", "sealpost_outbox_build") or not e["count"]:
+            continue
+        label = re.sub(r'^\w+="([^"]*)"$', r"\1", labels) or "mail"
+        rows[f"{name.removeprefix('sealpost_')}:{label}"] = (
+            e["count"], e["sum"] / e["count"] * 1000, quantile(e, 0.99) * 1000, e["sum"])
+    return rows
+
+
+def sustained_run(args, work, backend, conns, deliver, form):
+    """wrk posts the HTML form for `args.window` s; with `deliver`, mail goes into smtp-sink
+    meanwhile and afterwards until the outbox is empty."""
+    run_dir = pathlib.Path(tempfile.mkdtemp(dir=work, prefix=f"sustained-{backend}-"))
+    port, smtp_port = free_port(), free_port()
+    where = (run_dir / "sealpost.db" if backend == "sqlite"
+             else pg_database("sealpost_bench_sustained"))
+    settings = {"mail.deliver": "true" if deliver else "false", "mail.transport": "smtp",
+                "mail.smtp.url": f"smtp://127.0.0.1:{smtp_port}",
+                "metrics.token": METRICS_TOKEN}
+    env = sealpost_env(run_dir, port, None if backend == "sqlite" else where, **settings)
+    sealpost(["migrate"], env)
+    sink = smtp_sink(smtp_port)
+    server = Server([str(SEALPOST), "serve"], env, port, run_dir / "server.log")
+    try:
+        started = datetime.datetime.now(datetime.timezone.utc)
+        r = wrk(server.base + "/", conns, args.window, "POST", form,
+                "application/x-www-form-urlencoded")
+        ended = started + datetime.timedelta(seconds=r["seconds"])
+        row = dict(backend=backend, c=conns, deliver=deliver, **r)
+        row["waits"] = waits(scrape(server.base))
+        row["accepted"] = db_query(backend, where, "SELECT count(*) FROM threads")
+        if deliver:
+            by_end = at_or_before(backend, "sent_at", ended)
+            row["queued"] = db_query(backend, where, "SELECT count(*) FROM outbox")
+            row["delivered"] = db_query(
+                backend, where, f"SELECT count(*) FROM outbox WHERE state = 'sent' AND {by_end}")
+            # A submission counts once every mail it caused (notification and acknowledgement)
+            # was handed to the SMTP server before the window ended.
+            row["complete"] = db_query(backend, where, (
+                "SELECT count(*) FROM (SELECT thread_id FROM outbox WHERE thread_id IS NOT NULL "
+                "GROUP BY thread_id HAVING sum(CASE WHEN state = 'sent' AND "
+                f"{by_end} THEN 0 ELSE 1 END) = 0) AS done"))
+            backlog = row["queued"] - row["delivered"]
+            t = time.perf_counter()
+            deadline = t + args.drain_timeout
+            while time.perf_counter() < deadline and db_query(
+                    backend, where,
+                    "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')") > 0:
+                time.sleep(0.1)
+            row["drain_secs"] = time.perf_counter() - t
+            row["left"] = db_query(backend, where,
+                                   "SELECT count(*) FROM outbox WHERE state <> 'sent'")
+            row["idle_rate"] = backlog / row["drain_secs"] if backlog else float("nan")
+            row["during_rate"] = row["delivered"] / r["seconds"]
+            row["sustained"] = row["complete"] / r["seconds"]
+    finally:
+        server.stop()
+        sink.terminate()
+        sink.wait()
+    if backend == "sqlite":
+        shutil.rmtree(run_dir, ignore_errors=True)
+    line = (f"  sustained {backend:8} c={conns:<3} deliver={'on ' if deliver else 'off'} "
+            f"{r['rps']:7.0f} req/s p50 {ms(r['p50_us']):6.1f} ms p99 {ms(r['p99_us']):7.1f} ms "
+            f"errors {r['status_errors'] + r['socket_errors']}")
+    if deliver:
+        line += (f"; {row['during_rate']:.0f} mails/s during intake, backlog drained at "
+                 f"{row['idle_rate']:.0f}/s in {row['drain_secs']:.1f} s; sustained "
+                 f"{row['sustained']:.0f} submissions/s; {row['left']:.0f} not sent")
+    print(line, flush=True)
+    return row
+
+
+def sustained_peer(args, work, form):
+    """The Django peer mails inside the request: what it accepted was delivered."""
+    peer_dir = pathlib.Path(tempfile.mkdtemp(dir=work, prefix="sustained-django-"))
+    smtp_port, port = free_port(), free_port()
+    setup = subprocess.run(["bash", str(BENCH / "peer" / "django-setup"), str(peer_dir)],
+                           check=True, capture_output=True, text=True)
+    python = setup.stdout.strip().splitlines()[-1]
+    sink = smtp_sink(smtp_port)
+    env = dict(os.environ, BENCH_SMTP_PORT=str(smtp_port), PYTHONPATH=str(peer_dir))
+    gunicorn = pathlib.Path(python).parent / "gunicorn"
+    server = Server([str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "--chdir",
+                     str(peer_dir), "--log-level", "warning", "benchsite.wsgi"],
+                    env, port, peer_dir / "gunicorn.log", ready_path="/contact/")
+    peer_form = peer_dir / "form.txt"
+    peer_form.write_text(urllib.parse.urlencode({
+        "name": SUBMISSION["name"], "email": SUBMISSION["email"], "body": BODY_HTML}))
+    try:
+        r = wrk(server.base + "/contact/", 16, args.window, "POST", peer_form,
+                "application/x-www-form-urlencoded")
+    finally:
+        server.stop()
+        sink.terminate()
+        sink.wait()
+    saved = db_query("sqlite", peer_dir / "db.sqlite3", "SELECT count(*) FROM peer_submission")
+    row = dict(backend="django", c=16, deliver=True, **r)
+    row["sustained"] = r["ok"] / r["seconds"]
+    row["saved"] = saved
+    print(f"  sustained django   c=16  {r['rps']:7.0f} req/s p99 {ms(r['p99_us']):7.1f} ms, "
+          f"{saved:.0f} rows saved and mailed, {r['status_errors']} errors", flush=True)
+    return row
+
+
+def sustained_section(args, work):
+    form = form_body(work)
+    rows = []
+    for backend in args.backends:
+        for conns in args.sustained_levels:
+            rows.append(sustained_run(args, work, backend, conns, False, form))
+            rows.append(sustained_run(args, work, backend, conns, True, form))
+    rows.append(sustained_peer(args, work, form))
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,6 +674,68 @@ def verdict(value, target, higher=True):
     return "met" if ok else "**not met**"
 
 
+def report_sustained(w, args, rows):
+    w(f"### 0. Sustained: the HTML form posted for {args.window} s with mail delivered meanwhile")
+    w("")
+    w("Intake by wrk (`POST /`, the form as a browser sends it), delivery on into Postfix's "
+      "`smtp-sink` (two mails per submission: the staff notification and the visitor's "
+      "acknowledgement). *Sustained* = submissions whose mails were all handed to SMTP before "
+      "the window ended, per second of the window. Rows marked *delivery off* are the baseline "
+      "of the p99 target, not a headline.")
+    w("")
+    w("| database | connections | delivery | accepted req/s | p50 ms | p99 ms | errors | "
+      "mails/s during intake | backlog drain mails/s, intake idle | time to empty s | "
+      "sustained submissions/s |")
+    w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        errors = r["status_errors"] + r["socket_errors"]
+        if r["backend"] == "django":
+            w(f"| django-contact-form (gunicorn, 2 workers; mails inside the request) | 16 | on | "
+              f"{r['rps']:,.0f} | {ms(r['p50_us']):.1f} | {ms(r['p99_us']):.1f} | {errors} | "
+              f"{r['sustained']:,.0f} | — | 0 | **{r['sustained']:,.0f}** |")
+        elif r["deliver"]:
+            w(f"| {r['backend']} | {r['c']} | on | {r['rps']:,.0f} | {ms(r['p50_us']):.1f} | "
+              f"{ms(r['p99_us']):.1f} | {errors} | {r['during_rate']:,.0f} | "
+              f"{r['idle_rate']:,.0f} | {r['drain_secs']:.1f} | **{r['sustained']:,.0f}** |")
+        else:
+            w(f"| {r['backend']} | {r['c']} | *off* | {r['rps']:,.0f} | {ms(r['p50_us']):.1f} | "
+              f"{ms(r['p99_us']):.1f} | {errors} | — | — | — | — |")
+    w("")
+    w("What the paths waited on during intake (from `/metrics`: count, mean ms, p99 ms as the "
+      "upper bound of its histogram bucket, total s):")
+    w("")
+    w("| database | connections | delivery | measure | count | mean ms | p99 ≤ ms | total s |")
+    w("|---|---:|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        for key, (count, mean, p99, total) in sorted(r.get("waits", {}).items()):
+            w(f"| {r['backend']} | {r['c']} | {'on' if r['deliver'] else 'off'} | `{key}` | "
+              f"{count:,.0f} | {mean:.2f} | {p99:.2f} | {total:.1f} |")
+    w("")
+    peer = next((r for r in rows if r["backend"] == "django"), None)
+    for backend in args.backends:
+        for c in args.sustained_levels:
+            on = next((r for r in rows if r["backend"] == backend and r["c"] == c
+                       and r["deliver"]), None)
+            off = next((r for r in rows if r["backend"] == backend and r["c"] == c
+                        and not r["deliver"]), None)
+            if not on or not off:
+                continue
+            tail = ratio(on["p99_us"], off["p99_us"])
+            during = ratio(on["during_rate"], on["idle_rate"])
+            line = (f"- {backend}, {c} connections: p99 on / off = **{tail:.2f}×** (target ≤ 2: "
+                    f"{verdict(tail, 2.0, False)}); delivery during intake / idle drain = "
+                    f"**{during:.2f}** (target ≥ 0.5: {verdict(during, 0.5)})")
+            if peer and c == 16:
+                vs = ratio(on["sustained"], peer["sustained"])
+                p99_ok = on["p99_us"] <= peer["p99_us"]
+                line += (f"; sustained / Django = **{vs:.1f}×** (target ≥ 5: {verdict(vs, 5.0)}), "
+                         f"p99 {'equal or better' if p99_ok else '**worse**'}")
+            if on["left"]:
+                line += f"; **{on['left']:.0f} mails not sent** when the run ended"
+            w(line)
+    w("")
+
+
 def report(args, results, started, took):
     out = []
     w = out.append
@@ -496,6 +743,8 @@ def report(args, results, started, took):
     w(f"Command: `{' '.join(['bench/run', *sys.argv[1:]])}` (wrk {args.seconds} s per cell, "
       "release build).")
     w("")
+    if "sustained" in results:
+        report_sustained(w, args, results["sustained"])
     if "submit" in results:
         rows, memory = results["submit"]
         w("### 1. Submit throughput (`POST /api/v1/messages`, 1.4 KB JSON with HTML)")
@@ -630,7 +879,7 @@ def write_benchmarks_md(text):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=None,
-                    help="sections: submit form drain criterion peer audit growth")
+                    help="sections: sustained submit form drain criterion peer audit growth")
     ap.add_argument("--seconds", type=int, default=8, help="wrk duration per cell")
     ap.add_argument("--levels", type=int, nargs="*", default=[1, 16, 64, 256])
     ap.add_argument("--backends", nargs="*", default=["sqlite", "postgres"])
@@ -640,9 +889,13 @@ def main():
     ap.add_argument("--audit-entries", type=int, default=100_000)
     ap.add_argument("--growth", type=int, nargs="*", default=[0, 100_000, 1_000_000])
     ap.add_argument("--list-runs", type=int, default=200)
+    ap.add_argument("--window", type=int, default=20, help="sustained: wrk seconds per cell")
+    ap.add_argument("--sustained-levels", type=int, nargs="*", default=[16, 64])
+    ap.add_argument("--drain-timeout", type=int, default=600,
+                    help="sustained: the most seconds to wait for the outbox to empty")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = ap.parse_args()
-    sections = args.only or ["submit", "form", "drain", "criterion", "peer", "audit", "growth"]
+    sections = args.only or ["sustained", "submit", "form", "drain", "criterion", "peer", "audit", "growth"]
 
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.time()
@@ -651,6 +904,9 @@ def main():
     body_file.write_text(json.dumps(SUBMISSION))
     results = {}
     try:
+        if "sustained" in sections:
+            print("sustained (intake with delivery)", flush=True)
+            results["sustained"] = sustained_section(args, work)
         if "submit" in sections:
             print("submit throughput", flush=True)
             results["submit"] = submit_section(args, work, body_file)

@@ -50,6 +50,9 @@ pub enum Pool {
     /// checkpoints the WAL only past 4,000 pages, and the writers' own checkpointer copies
     /// pages back beside them meanwhile (see [`checkpoint`]).
     Writers(u32),
+    /// Two connections for the outbox worker, `application_name` "sealpost-outbox" (see
+    /// [`crate::outbox::run_worker`]).
+    Outbox,
 }
 
 /// A pool of connections to the configured database. On PostgreSQL its connections show
@@ -61,6 +64,7 @@ pub async fn connect_pool(
     let (max_connections, application_name, autocheckpoint) = match pool {
         Pool::Main => (settings.database.max_connections, "sealpost", "1000"),
         Pool::Writers(n) => (n, "sealpost-writer", "4000"),
+        Pool::Outbox => (2, "sealpost-outbox", "1000"),
     };
     let url = settings.database_url();
     if url.starts_with("sqlite:") {
@@ -296,14 +300,285 @@ pub async fn ready(db: &DatabaseConnection) -> bool {
     }
 }
 
+/// Which write transaction it is: the busy ones are named, so that their waits for the
+/// write lock and their lengths are told apart in `/metrics`
+/// (`sealpost_db_write_wait_seconds`, `sealpost_db_write_hold_seconds`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Writer {
+    /// The group-commit writer's batches of new conversations.
+    Submissions,
+    /// The outbox worker claiming due mail.
+    OutboxClaim,
+    /// The outbox worker recording what it delivered.
+    OutboxRecord,
+    /// Everything else: staff answers, sign-ins, legal workflow, ...
+    Other,
+}
+
+impl Writer {
+    fn label(self) -> &'static str {
+        match self {
+            Writer::Submissions => "submissions",
+            Writer::OutboxClaim => "outbox_claim",
+            Writer::OutboxRecord => "outbox_record",
+            Writer::Other => "other",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct WriterLabels {
+    pub writer: &'static str,
+}
+
+type WriteHistograms = prometheus_client::metrics::family::Family<
+    WriterLabels,
+    prometheus_client::metrics::histogram::Histogram,
+>;
+
+fn write_histogram() -> prometheus_client::metrics::histogram::Histogram {
+    // 50 µs to ~26 s.
+    prometheus_client::metrics::histogram::Histogram::new(
+        prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 20),
+    )
+}
+
+/// How long write transactions waited to begin (on SQLite: for the write lock), per
+/// [`Writer`], for every database of the process (the writers' pool has no `AppState`).
+pub static WRITE_WAIT: std::sync::LazyLock<WriteHistograms> =
+    std::sync::LazyLock::new(|| WriteHistograms::new_with_constructor(write_histogram));
+/// How long write transactions held it, from `BEGIN` to the end of `COMMIT` or `ROLLBACK`.
+pub static WRITE_HOLD: std::sync::LazyLock<WriteHistograms> =
+    std::sync::LazyLock::new(|| WriteHistograms::new_with_constructor(write_histogram));
+
+/// A transaction that writes, from [`begin_write`]: used like sea-orm's, and timed. On SQLite
+/// it holds its database's [`write_gate`] until it has committed or rolled back.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    writer: Writer,
+    began: std::time::Instant,
+    gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        let Self {
+            txn,
+            writer,
+            began,
+            gate,
+        } = self;
+        let done = txn.commit().await;
+        drop(gate);
+        observe(&WRITE_HOLD, writer, began);
+        done
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        let Self {
+            txn,
+            writer,
+            began,
+            gate,
+        } = self;
+        let done = txn.rollback().await;
+        drop(gate);
+        observe(&WRITE_HOLD, writer, began);
+        done
+    }
+}
+
+/// The write gate of a SQLite database file: every write transaction of this process on that
+/// file takes it before `BEGIN IMMEDIATE` and gives it back after `COMMIT`, in the order they
+/// asked (tokio's mutex is fair). SQLite has one writer at a time anyway; without the gate,
+/// writers that find the lock taken poll for it with SQLite's busy handler, which sleeps
+/// 1, 2, 5, ... up to 100 ms between tries and lets whoever asks last win a free lock, so under
+/// load a submission could wait a second behind the outbox's claims. Other processes (the
+/// CLI while the service runs) still meet the busy handler. `None` on PostgreSQL and for
+/// in-memory databases.
+fn write_gate(db: &DatabaseConnection) -> Option<std::sync::Arc<tokio::sync::Mutex<()>>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Mutex};
+    static GATES: LazyLock<Mutex<HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return None;
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let file = options.get_filename();
+    if file.as_os_str().is_empty() || file.as_os_str() == ":memory:" {
+        return None;
+    }
+    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let mut gates = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Some(gates.entry(file).or_default().clone())
+}
+
+fn observe(histograms: &WriteHistograms, writer: Writer, since: std::time::Instant) {
+    histograms
+        .get_or_create(&WriterLabels {
+            writer: writer.label(),
+        })
+        .observe(since.elapsed().as_secs_f64());
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> sea_orm::DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: sea_orm::Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        self.txn.is_mock_connection()
+    }
+}
+
 /// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot upgrade to a writer once
 /// another connection has committed, and fails at once with "database is locked" instead of
 /// waiting its turn. PostgreSQL ignores the mode.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    begin_write_as(db, Writer::Other).await
+}
+
+/// [`begin_write`] for one of the named [`Writer`]s.
+pub async fn begin_write_as(db: &DatabaseConnection, writer: Writer) -> Result<WriteTxn, DbErr> {
+    let asked = std::time::Instant::now();
+    let gate = match write_gate(db) {
+        Some(gate) => {
+            // The same bound as SQLite's own wait for the lock (`busy_timeout`).
+            let wait = db
+                .get_sqlite_connection_pool()
+                .options()
+                .get_acquire_timeout();
+            Some(
+                tokio::time::timeout(wait, gate.lock_owned())
+                    .await
+                    .map_err(|_| {
+                        DbErr::Custom(format!(
+                            "database is locked: no write turn within {} s",
+                            wait.as_secs()
+                        ))
+                    })?,
+            )
+        }
+        None => None,
+    };
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    observe(&WRITE_WAIT, writer, asked);
+    Ok(WriteTxn {
+        txn,
+        writer,
+        began: std::time::Instant::now(),
+        gate,
     })
-    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// With SQLite's own wait switched off (`busy_timeout` 0), a second `BEGIN IMMEDIATE`
+    /// beside a held write lock fails at once with "database is locked": that the three
+    /// writers below wait and then write, in the order they asked, is the gate's doing.
+    #[tokio::test]
+    async fn writers_of_one_process_take_turns_in_the_order_they_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("gate.db").display());
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::ZERO)
+            });
+        let db = Database::connect(options).await.expect("connect");
+        db.execute_unprepared("CREATE TABLE turns (n INTEGER)")
+            .await
+            .expect("table");
+
+        let first = begin_write(&db).await.expect("first writer");
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut writers = Vec::new();
+        for n in 1..=3 {
+            let (db, order) = (db.clone(), order.clone());
+            writers.push(tokio::spawn(async move {
+                let txn = begin_write(&db).await?;
+                order.lock().expect("order").push(n);
+                txn.execute_unprepared(&format!("INSERT INTO turns VALUES ({n})"))
+                    .await?;
+                txn.commit().await
+            }));
+            // On this single-threaded runtime the writer now runs until it waits its turn.
+            tokio::task::yield_now().await;
+        }
+        first
+            .execute_unprepared("INSERT INTO turns VALUES (0)")
+            .await
+            .expect("insert");
+        first.commit().await.expect("commit");
+        for writer in writers {
+            writer
+                .await
+                .expect("task")
+                .expect("each writer got its turn");
+        }
+        assert_eq!(*order.lock().expect("order"), vec![1, 2, 3]);
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                "SELECT n FROM turns ORDER BY rowid",
+            ))
+            .await
+            .expect("select");
+        let written: Vec<i64> = rows
+            .iter()
+            .map(|r| r.try_get_by_index(0).expect("n"))
+            .collect();
+        assert_eq!(written, vec![0, 1, 2, 3]);
+    }
 }

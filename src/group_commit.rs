@@ -200,7 +200,7 @@ async fn write(
     batch: &[NewConversation],
     max_bounces: i64,
 ) -> Result<(), DbErr> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::db::begin_write_as(db, crate::db::Writer::Submissions).await?;
     insert_all(&txn, batch.iter().filter_map(|c| c.contact.clone())).await?;
     insert_all(&txn, batch.iter().map(|c| c.thread.clone())).await?;
     insert_all(&txn, batch.iter().map(|c| c.message.clone())).await?;

@@ -62,6 +62,13 @@ pub struct Metrics {
     pub signin_failures: Counter,
     outbox: Family<StateLabels, Gauge>,
     oldest_pending: Gauge,
+    pub batch_phases: Family<PhaseLabels, Histogram>,
+    pub build: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    pub phase: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -81,6 +88,9 @@ impl Default for Metrics {
         let signin_failures = Counter::default();
         let outbox = Family::<StateLabels, Gauge>::default();
         let oldest_pending = Gauge::default();
+        let batch_phases =
+            Family::<PhaseLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
+        let build = Histogram::new(exponential_buckets(0.000_005, 2.0, 16));
         registry.register(
             "http_requests",
             "HTTP requests by method, route (its authorization rule) and status",
@@ -122,8 +132,32 @@ impl Default for Metrics {
             "Age of the oldest undelivered mail, 0 when there is none",
             oldest_pending.clone(),
         );
+        registry.register(
+            "db_write_wait",
+            "Seconds a write transaction waited to begin (on SQLite: for the write lock), by \
+             writer: submissions, outbox_claim, outbox_record, other (counted for the process)",
+            crate::db::WRITE_WAIT.clone(),
+        );
+        registry.register(
+            "db_write_hold",
+            "Seconds a write transaction took from BEGIN to the end of its COMMIT, by writer",
+            crate::db::WRITE_HOLD.clone(),
+        );
+        registry.register(
+            "outbox_batch_phase",
+            "Seconds the outbox worker spent per batch, by phase: claim (with its contacts), \
+             deliver (every mail of the batch built and sent)",
+            batch_phases.clone(),
+        );
+        registry.register(
+            "outbox_build",
+            "Seconds spent building one mail (opening the sealed parts, MIME) before it is sent",
+            build.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            batch_phases,
+            build,
             requests,
             latency,
             deliveries,
@@ -144,6 +178,13 @@ impl Metrics {
                 outcome: outcome.to_owned(),
             })
             .inc();
+    }
+
+    /// Times one phase of an outbox batch (`claim`, `deliver`).
+    pub fn batch_phase(&self, phase: &'static str, since: Instant) {
+        self.batch_phases
+            .get_or_create(&PhaseLabels { phase })
+            .observe(since.elapsed().as_secs_f64());
     }
 
     /// Counts why relay mail was refused (`stranger_sender`, `unauthenticated`, ...).

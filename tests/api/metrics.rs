@@ -88,6 +88,26 @@ async fn a_scrape_shows_requests_the_outbox_deliveries_and_sign_in_failures(back
         Some(0.0)
     );
     assert_eq!(value(&text, "sealpost_signin_failures_total"), Some(1.0));
+    // What the paths wait on: each mail built once, its batch timed.
+    assert_eq!(value(&text, "sealpost_outbox_build_count"), Some(2.0));
+    assert!(
+        value(
+            &text,
+            r#"sealpost_outbox_batch_phase_count{phase="deliver"}"#
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    // The write-lock figures are the process's (the test binary runs many servers).
+    for writer in ["submissions", "outbox_claim", "outbox_record"] {
+        for measure in ["wait", "hold"] {
+            let series = format!(r#"sealpost_db_write_{measure}_count{{writer="{writer}"}}"#);
+            assert!(
+                value(&text, &series).is_some_and(|n| n >= 1.0),
+                "{series} missing: {text}"
+            );
+        }
+    }
 }
 
 db_test!(metrics_are_off_without_a_token);

@@ -366,3 +366,102 @@ async fn a_batch_claimed_ahead_is_put_back_at_shutdown(backend: Backend) {
     );
     held.abort();
 }
+
+db_test!(the_worker_takes_back_run_out_leases_and_leaves_live_leases_and_held_mail_alone);
+async fn the_worker_takes_back_run_out_leases_and_leaves_live_leases_and_held_mail_alone(
+    backend: Backend,
+) {
+    use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
+    let Some(sink) = SmtpSink::start(0).await else {
+        return;
+    };
+    let app = TestAppBuilder::new(backend)
+        .with_smtp_to(sink.addr)
+        .set("SEALPOST__MAIL__POLL_INTERVAL_MS", "50")
+        .spawn()
+        .await;
+    let now = chrono::Utc::now().fixed_offset();
+    let hour = chrono::Duration::hours(1);
+    // (subject, state, lease_until, not_before): written in one transaction, so that the
+    // worker sees them only as they are meant.
+    let cases = [
+        ("lease ran out", "sending", Some(now - hour), None),
+        ("lease still held", "sending", Some(now + hour), None),
+        (
+            "held until tomorrow",
+            "pending",
+            None,
+            Some(now + hour * 24),
+        ),
+        ("due", "pending", None, None),
+    ];
+    let txn = sealpost::db::begin_write(app.db()).await.unwrap();
+    for (subject, state, lease_until, not_before) in cases {
+        let mail = sealpost::mail::Composed {
+            message_id: format!("<{}@relay.test>", subject.replace(' ', "-")),
+            from: "Sealpost <reply@relay.test>".parse().unwrap(),
+            reply_to: None,
+            subject: subject.into(),
+            text: "Hello".into(),
+            html: "<p>Hello</p>".into(),
+            in_reply_to: None,
+            references: None,
+            auto_submitted: Some("auto-generated".into()),
+        };
+        let id = sealpost::outbox::enqueue(
+            &txn,
+            &app.state.sealer,
+            sealpost::outbox::Kind::StaffAnswer,
+            None,
+            sealpost::outbox::Recipient::Staff,
+            None,
+            &mail,
+        )
+        .await
+        .unwrap();
+        outbox::Entity::update_many()
+            .set(outbox::ActiveModel {
+                state: Set(state.into()),
+                lease_until: Set(lease_until),
+                // As `sealpost outbox retry` leaves a held mail: due by its attempt time.
+                next_attempt_at: Set(now - hour),
+                not_before: Set(not_before),
+                ..Default::default()
+            })
+            .filter(outbox::Column::Id.eq(id))
+            .exec(&txn)
+            .await
+            .unwrap();
+    }
+    txn.commit().await.unwrap();
+
+    let mails = sink.wait_for(2).await;
+    let mut subjects: Vec<String> = mails.iter().filter_map(|m| header(m, "Subject")).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["due", "lease ran out"]);
+    let states = || async {
+        outbox::Entity::find()
+            .all(app.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.subject, r.state))
+            .collect::<HashMap<String, String>>()
+    };
+    let mut state = states().await;
+    for _ in 0..200 {
+        if state["lease ran out"] == "sent" && state["due"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        state = states().await;
+    }
+    assert_eq!(state["lease ran out"], "sent");
+    assert_eq!(state["due"], "sent");
+    assert_eq!(
+        state["lease still held"], "sending",
+        "another worker's claim"
+    );
+    assert_eq!(state["held until tomorrow"], "pending");
+    assert_eq!(sink.received().len(), 2, "nothing else was sent");
+}

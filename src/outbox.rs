@@ -575,16 +575,9 @@ pub async fn run_worker(app: Arc<AppState>, shutdown: CancellationToken) {
                 .build();
             match runtime {
                 Ok(runtime) => runtime.block_on(async move {
-                    match crate::db::connect_pool(&worker_app.settings, crate::db::Pool::Outbox)
-                        .await
-                    {
-                        Ok(db) => {
-                            deliver_until(worker_app, db.clone(), worker_shutdown).await;
-                            let _ = db.close().await;
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "the outbox worker could not connect; no mail is delivered");
-                        }
+                    if let Some(db) = connect_until(&worker_app, &worker_shutdown).await {
+                        deliver_until(worker_app, db.clone(), worker_shutdown).await;
+                        let _ = db.close().await;
                     }
                 }),
                 Err(e) => tracing::error!(error = %e, "starting the outbox worker failed"),
@@ -598,6 +591,23 @@ pub async fn run_worker(app: Arc<AppState>, shutdown: CancellationToken) {
         Err(e) => {
             tracing::warn!(error = %e, "no thread for the outbox worker; it shares the server's");
             deliver_until(app.clone(), app.db.clone(), shutdown).await;
+        }
+    }
+}
+
+/// The worker's own pool, tried again every second while the database is away (as it may be
+/// when the service starts); `None` once `shutdown` fires first.
+async fn connect_until(app: &AppState, shutdown: &CancellationToken) -> Option<DatabaseConnection> {
+    loop {
+        match crate::db::connect_pool(&app.settings, crate::db::Pool::Outbox).await {
+            Ok(db) => return Some(db),
+            Err(e) => {
+                tracing::warn!(error = %e, "the outbox worker cannot reach the database; trying again shortly");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }

@@ -362,26 +362,26 @@ pub struct WriteTxn {
 
 impl WriteTxn {
     pub async fn commit(self) -> Result<(), DbErr> {
-        let Self {
-            txn,
-            writer,
-            began,
-            gate,
-        } = self;
-        let done = txn.commit().await;
-        drop(gate);
-        observe(&WRITE_HOLD, writer, began);
-        done
+        self.end(true).await
     }
 
     pub async fn rollback(self) -> Result<(), DbErr> {
+        self.end(false).await
+    }
+
+    /// Commits or rolls back, then gives the gate back and times the hold.
+    async fn end(self, commit: bool) -> Result<(), DbErr> {
         let Self {
             txn,
             writer,
             began,
             gate,
         } = self;
-        let done = txn.rollback().await;
+        let done = if commit {
+            txn.commit().await
+        } else {
+            txn.rollback().await
+        };
         drop(gate);
         observe(&WRITE_HOLD, writer, began);
         done

@@ -299,28 +299,7 @@ async fn a_batch_claimed_ahead_is_put_back_at_shutdown(backend: Backend) {
     // Four mails committed at once, so that the worker finds a full batch and the next one.
     let txn = sea_orm::TransactionTrait::begin(app.db()).await.unwrap();
     for i in 0..4 {
-        let mail = sealpost::mail::Composed {
-            message_id: format!("<ahead-{i}@relay.test>"),
-            from: "Sealpost <reply@relay.test>".parse().unwrap(),
-            reply_to: None,
-            subject: format!("Mail {i}"),
-            text: "Hello".into(),
-            html: "<p>Hello</p>".into(),
-            in_reply_to: None,
-            references: None,
-            auto_submitted: Some("auto-generated".into()),
-        };
-        sealpost::outbox::enqueue(
-            &txn,
-            &app.state.sealer,
-            sealpost::outbox::Kind::StaffAnswer,
-            None,
-            sealpost::outbox::Recipient::Staff,
-            None,
-            &mail,
-        )
-        .await
-        .unwrap();
+        enqueue_staff_mail(&txn, &app, &format!("ahead-{i}"), &format!("Mail {i}")).await;
     }
     txn.commit().await.unwrap();
     let state_of = |rows: &[outbox::Model]| {
@@ -397,28 +376,7 @@ async fn the_worker_takes_back_run_out_leases_and_leaves_live_leases_and_held_ma
     ];
     let txn = sealpost::db::begin_write(app.db()).await.unwrap();
     for (subject, state, lease_until, not_before) in cases {
-        let mail = sealpost::mail::Composed {
-            message_id: format!("<{}@relay.test>", subject.replace(' ', "-")),
-            from: "Sealpost <reply@relay.test>".parse().unwrap(),
-            reply_to: None,
-            subject: subject.into(),
-            text: "Hello".into(),
-            html: "<p>Hello</p>".into(),
-            in_reply_to: None,
-            references: None,
-            auto_submitted: Some("auto-generated".into()),
-        };
-        let id = sealpost::outbox::enqueue(
-            &txn,
-            &app.state.sealer,
-            sealpost::outbox::Kind::StaffAnswer,
-            None,
-            sealpost::outbox::Recipient::Staff,
-            None,
-            &mail,
-        )
-        .await
-        .unwrap();
+        let id = enqueue_staff_mail(&txn, &app, &subject.replace(' ', "-"), subject).await;
         outbox::Entity::update_many()
             .set(outbox::ActiveModel {
                 state: Set(state.into()),
@@ -464,4 +422,35 @@ async fn the_worker_takes_back_run_out_leases_and_leaves_live_leases_and_held_ma
     );
     assert_eq!(state["held until tomorrow"], "pending");
     assert_eq!(sink.received().len(), 2, "nothing else was sent");
+}
+
+/// Queues one small mail to staff (`<{local}@relay.test>`) in `txn`; returns its row id.
+async fn enqueue_staff_mail(
+    txn: &impl sea_orm::ConnectionTrait,
+    app: &crate::helpers::TestApp,
+    local: &str,
+    subject: &str,
+) -> uuid::Uuid {
+    let mail = sealpost::mail::Composed {
+        message_id: format!("<{local}@relay.test>"),
+        from: "Sealpost <reply@relay.test>".parse().unwrap(),
+        reply_to: None,
+        subject: subject.into(),
+        text: "Hello".into(),
+        html: "<p>Hello</p>".into(),
+        in_reply_to: None,
+        references: None,
+        auto_submitted: Some("auto-generated".into()),
+    };
+    sealpost::outbox::enqueue(
+        txn,
+        &app.state.sealer,
+        sealpost::outbox::Kind::StaffAnswer,
+        None,
+        sealpost::outbox::Recipient::Staff,
+        None,
+        &mail,
+    )
+    .await
+    .unwrap()
 }

@@ -4,13 +4,11 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
-pub mod authz;
 pub mod captcha;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod entities;
-pub mod error;
 pub mod group_commit;
 pub mod http;
 pub mod i18n;

@@ -1,8 +1,8 @@
 //! `GET /metrics`: what an operator graphs and alerts on, in the Prometheus (OpenMetrics) text
 //! format — requests by route and status with latency histograms, the outbox by state with the
 //! age of the oldest undelivered mail, deliveries and failures, inbound mail accepted and
-//! refused, and failed sign-ins. Routes are labelled by their rule in `crate::authz`, never by
-//! the raw path, so private links and ids never become label values. Counters are per instance;
+//! refused, and failed sign-ins. Routes are labelled by their authorization rule (the HTTP layer
+//! records them), never by the raw path, so private links and ids never become label values. Counters are per instance;
 //! the outbox figures are read from the database at each scrape, so they are the same on every
 //! instance.
 
@@ -10,8 +10,6 @@ use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use poem::http::{StatusCode, header};
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -19,10 +17,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use secrecy::ExposeSecret;
-use subtle::ConstantTimeEq;
-
-use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -170,7 +164,47 @@ impl Default for Metrics {
     }
 }
 
+/// The outbox as one scrape reads it from the database.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutboxFigures {
+    pub pending: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub dead: u64,
+    /// Seconds since the oldest undelivered mail was queued; 0 when none waits.
+    pub oldest_pending_secs: i64,
+}
+
+/// Why the exposition could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("a thread panicked while holding the metrics registry")]
+    Poisoned,
+    #[error("encoding the metrics failed: {0}")]
+    Encode(#[from] std::fmt::Error),
+}
+
 impl Metrics {
+    /// Counts one answered request with its route and status, and its latency in seconds.
+    pub fn request(
+        &self,
+        method: Cow<'static, str>,
+        route: &'static str,
+        status: u16,
+        seconds: f64,
+    ) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.clone(),
+                route,
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { method, route })
+            .observe(seconds);
+    }
+
     /// Counts a delivery attempt's outcome (`sent`, `retry`, `dead`).
     pub fn delivery(&self, outcome: &str) {
         self.deliveries
@@ -205,16 +239,13 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition, with the outbox figures read now.
-    pub async fn render(&self, app: &AppState) -> Result<String, String> {
-        let status = crate::outbox::status(&app.db)
-            .await
-            .map_err(|e| e.to_string())?;
+    /// The text exposition, with the outbox figures as read for this scrape.
+    pub fn render(&self, outbox: &OutboxFigures) -> Result<String, RenderError> {
         for (state, n) in [
-            ("pending", status.pending),
-            ("sending", status.sending),
-            ("sent", status.sent),
-            ("dead", status.dead),
+            ("pending", outbox.pending),
+            ("sending", outbox.sending),
+            ("sent", outbox.sent),
+            ("dead", outbox.dead),
         ] {
             self.outbox
                 .get_or_create(&StateLabels {
@@ -222,118 +253,10 @@ impl Metrics {
                 })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
-        let age = status
-            .oldest_pending
-            .map(|oldest| (chrono::Utc::now() - oldest.with_timezone(&chrono::Utc)).num_seconds())
-            .unwrap_or(0)
-            .max(0);
-        self.oldest_pending.set(age);
+        self.oldest_pending.set(outbox.oldest_pending_secs.max(0));
         let mut out = String::new();
-        let registry = self.registry.lock().map_err(|e| e.to_string())?;
-        encode(&mut out, &registry).map_err(|e| e.to_string())?;
+        let registry = self.registry.lock().map_err(|_| RenderError::Poisoned)?;
+        encode(&mut out, &registry)?;
         Ok(out)
-    }
-}
-
-/// Counts every request with its route and status, and times it.
-pub struct RecordMetrics;
-
-impl<E: Endpoint> Middleware<E> for RecordMetrics {
-    type Output = RecordMetricsEndpoint<E>;
-
-    fn transform(&self, ep: E) -> Self::Output {
-        RecordMetricsEndpoint { inner: ep }
-    }
-}
-
-pub struct RecordMetricsEndpoint<E> {
-    inner: E,
-}
-
-impl<E: Endpoint> Endpoint for RecordMetricsEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let app = req.extensions().get::<std::sync::Arc<AppState>>().cloned();
-        let method = method_label(req.method());
-        let matched = crate::authz::Matched::of(&req);
-        req.extensions_mut().insert(matched);
-        let route = matched.0.map(|rule| rule.path).unwrap_or("(none)");
-        let started = Instant::now();
-        let result = self.inner.call(req).await.map(IntoResponse::into_response);
-        if let Some(app) = app {
-            let status = match &result {
-                Ok(resp) => resp.status(),
-                Err(e) => e.status(),
-            };
-            app.metrics
-                .requests
-                .get_or_create(&RequestLabels {
-                    method: method.clone(),
-                    route,
-                    status: status.as_u16(),
-                })
-                .inc();
-            app.metrics
-                .latency
-                .get_or_create(&RouteLabels { method, route })
-                .observe(started.elapsed().as_secs_f64());
-        }
-        result
-    }
-}
-
-/// The method as a label: the standard ones without an allocation.
-fn method_label(method: &poem::http::Method) -> Cow<'static, str> {
-    use poem::http::Method;
-    const STANDARD: [(Method, &str); 9] = [
-        (Method::GET, "GET"),
-        (Method::POST, "POST"),
-        (Method::PUT, "PUT"),
-        (Method::PATCH, "PATCH"),
-        (Method::DELETE, "DELETE"),
-        (Method::HEAD, "HEAD"),
-        (Method::OPTIONS, "OPTIONS"),
-        (Method::CONNECT, "CONNECT"),
-        (Method::TRACE, "TRACE"),
-    ];
-    match STANDARD.iter().find(|(m, _)| m == method) {
-        Some((_, name)) => Cow::Borrowed(name),
-        None => Cow::Owned(method.as_str().to_owned()),
-    }
-}
-
-/// `GET /metrics`, for a scraper holding `metrics.token` as a bearer token; off (404) while
-/// that key is empty.
-#[poem::handler]
-pub async fn scrape(req: &Request) -> Response {
-    let Some(app) = req.extensions().get::<std::sync::Arc<AppState>>() else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let token = app.settings.metrics.token.expose_secret();
-    if token.is_empty() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    let sent = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if !bool::from(sent.as_bytes().ct_eq(token.as_bytes())) {
-        return Response::builder()
-            .status(StatusCode::UNAUTHORIZED)
-            .header(header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\"")
-            .finish();
-    }
-    match app.metrics.render(app).await {
-        Ok(text) => text
-            .with_content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-            .with_header(header::CACHE_CONTROL, "no-store")
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering metrics failed");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
     }
 }

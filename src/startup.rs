@@ -9,10 +9,10 @@ use anyhow::Context;
 use poem::{Endpoint, EndpointExt, Route, get};
 use tokio_util::sync::CancellationToken;
 
-use crate::authz::Authorize;
 use crate::captcha::CaptchaVerifier;
 use crate::config::{Profile, Settings};
 use crate::group_commit::{GroupCommit, WriterSettings};
+use crate::http::authz::Authorize;
 use crate::http::{BodyDeadline, RequestContext, RetryAfter, SecurityHeaders};
 use crate::mail::{Mailer, smtp_listener};
 use crate::rate_limit::SubmissionLimiter;
@@ -93,7 +93,6 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         outbox_wakeup: tokio::sync::Notify::new(),
         metrics: crate::metrics::Metrics::default(),
         authenticator,
-        idempotency_locks: Default::default(),
     });
     let sealed = crate::legal::execute::seal_stored_documents(&state)
         .await
@@ -117,14 +116,14 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         )
         .at("/healthz", get(api::healthz))
         .at("/readyz", get(api::readyz))
-        .at("/metrics", get(crate::metrics::scrape))
+        .at("/metrics", get(crate::http::metrics::scrape))
         .nest("/", web::routes(settings.server.max_request_bytes))
-        .with(crate::http::Idempotency)
+        .with(crate::http::Idempotency::default())
         .with(Authorize)
         .with(BodyDeadline::new(Duration::from_secs(
             settings.server.body_timeout_secs,
         )))
-        .with(crate::metrics::RecordMetrics)
+        .with(crate::http::metrics::RecordMetrics)
         .with(RetryAfter)
         .with(RequestContext)
         .with(SecurityHeaders::new(

@@ -9,6 +9,9 @@ use crate::domain::Locale;
 use crate::rate_limit::SubmissionLimiter;
 use crate::seal::Sealer;
 
+/// How handlers and middleware hold the state.
+pub type App = std::sync::Arc<AppState>;
+
 pub struct AppState {
     pub settings: Settings,
     pub db: DatabaseConnection,
@@ -26,8 +29,6 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Checks who really sent inbound relay mail (DKIM, SPF, DMARC), with its DNS cache.
     pub authenticator: crate::mail::authentication::Authenticator,
-    /// Requests with the same `Idempotency-Key` queue here, per instance.
-    pub idempotency_locks: crate::http::idempotency::KeyLocks,
 }
 
 impl AppState {

@@ -67,32 +67,6 @@ impl TechEvent {
         }
     }
 
-    /// The event of an HTTP request to `page`.
-    pub fn from_request(
-        req: &poem::Request,
-        app: &crate::state::AppState,
-        page: &str,
-        language: &str,
-        ip: Option<IpAddr>,
-    ) -> Self {
-        let header = |name| {
-            req.headers()
-                .get(name)
-                .and_then(|v: &poem::http::HeaderValue| v.to_str().ok())
-        };
-        let own_host = url::Url::parse(app.settings.base_url())
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned));
-        Self::new(
-            header(poem::http::header::USER_AGENT),
-            header(poem::http::header::REFERER),
-            own_host.as_deref(),
-            page,
-            language,
-            ip,
-        )
-    }
-
     fn values(&self) -> [(&'static str, &str); 6] {
         [
             ("browser", &self.browser),

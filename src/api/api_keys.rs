@@ -9,13 +9,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use super::problem::{Problem, problem, refused_field};
 use super::staff_auth::StaffAuth;
 use crate::auth::api_key::{self, ApiKeyError};
 use crate::domain::{self, FieldProblem};
 use crate::entities::api_keys;
-use crate::error::ErrorCode;
-use crate::web::App;
+use crate::http::ErrorCode;
+use crate::http::{Problem, problem, refused_field};
+use crate::state::App;
 
 pub struct ApiKeysApi;
 

@@ -7,11 +7,11 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::problem::{Problem, problem};
 use super::staff_auth::StaffAuth;
 use crate::audit;
-use crate::error::ErrorCode;
-use crate::web::App;
+use crate::http::ErrorCode;
+use crate::http::{Problem, problem};
+use crate::state::App;
 
 pub struct AuditApi;
 

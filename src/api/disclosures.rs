@@ -13,13 +13,13 @@ use poem_openapi::payload::{Attachment, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::problem::{FieldError, Problem, problem};
 use super::staff_auth::StaffAuth;
-use crate::error::ErrorCode;
+use crate::http::ErrorCode;
+use crate::http::{FieldError, Problem, problem};
 use crate::legal::intake::{self, Draft, Upload};
 use crate::legal::review::{self, Decision};
 use crate::legal::{self, Caller, FieldIssue, LegalError, RequestDetail};
-use crate::web::App;
+use crate::state::App;
 
 pub struct DisclosuresApi;
 

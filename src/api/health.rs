@@ -5,7 +5,7 @@ use poem::web::{Data, Json};
 use poem::{IntoResponse, Response, handler};
 use serde_json::json;
 
-use crate::web::App;
+use crate::state::App;
 
 /// `GET /healthz`: the process is up and serving.
 #[handler]

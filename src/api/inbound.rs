@@ -10,11 +10,11 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::problem::Problem;
-use crate::error::ErrorCode;
+use crate::http::ErrorCode;
+use crate::http::Problem;
 use crate::http::RequestId;
 use crate::relay::{self, Inbound, ReceiveError, Received, Refusal};
-use crate::web::App;
+use crate::state::App;
 
 pub struct InboundApi;
 

@@ -8,7 +8,6 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::problem::{FieldError, Problem};
 use super::staff_auth::StaffAuth;
 use super::staff_messages::{
     self, ListQuery, ListThreadsResponse, NewReply, ReplyResponse, Status, ThreadResponse,
@@ -16,10 +15,11 @@ use super::staff_messages::{
 };
 use crate::captcha::CaptchaError;
 use crate::domain::{FieldProblem, Locale};
-use crate::error::ErrorCode;
+use crate::http::ErrorCode;
+use crate::http::{FieldError, Problem};
 use crate::http::{RequestId, client_ip};
 use crate::messages::{self, Draft, FieldErrors, Origin, SubmitError};
-use crate::web::App;
+use crate::state::App;
 
 pub struct MessagesApi;
 
@@ -189,7 +189,7 @@ impl MessagesApi {
         let origin = Origin {
             ip,
             captcha_answer: input.captcha_token,
-            tech: Some(crate::stats::TechEvent::from_request(
+            tech: Some(crate::http::tech_event(
                 req,
                 app,
                 "api",

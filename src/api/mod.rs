@@ -8,7 +8,6 @@ mod disclosures;
 mod health;
 mod inbound;
 mod messages;
-mod problem;
 mod staff_auth;
 mod staff_messages;
 mod stats;
@@ -19,8 +18,8 @@ use poem_openapi::OpenApiService;
 
 use crate::http::BodyLimit;
 
+pub use crate::http::{ApiErrors, FieldError, Problem, problem, problem_response};
 pub use health::{healthz, readyz};
-pub use problem::{ApiErrors, FieldError, Problem, problem, problem_response};
 
 type Apis = (
     messages::MessagesApi,

@@ -1,5 +1,5 @@
 //! How staff operations authenticate, as the API description tells it: an API key sent as a
-//! bearer token, or a signed-in session's cookie. The [`Authorize`](crate::authz::Authorize)
+//! bearer token, or a signed-in session's cookie. The [`Authorize`](crate::http::authz::Authorize)
 //! middleware has already checked either one (and the role, and the CSRF token of cookie
 //! calls) before an operation runs; these schemes only describe that and hand the operation
 //! the [`Principal`] it found.
@@ -8,7 +8,7 @@ use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::{ApiKey, Bearer};
 
-use crate::authz::Principal;
+use crate::auth::Principal;
 
 /// An API key (`spk_...`) created by an administrator, sent as `Authorization: Bearer spk_...`.
 /// Its role decides what it may do.

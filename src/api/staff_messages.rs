@@ -14,12 +14,12 @@ use poem_openapi::{ApiResponse, Enum, Object};
 use uuid::Uuid;
 
 use super::messages::english;
-use super::problem::{Problem, problem, refused_field as refused};
-use crate::authz::Principal;
+use crate::auth::Principal;
 use crate::domain::{self, FieldProblem, MessageBody};
-use crate::error::ErrorCode;
+use crate::http::ErrorCode;
+use crate::http::{Problem, problem, refused_field as refused};
 use crate::inbox::{self, Cursor, Filter};
-use crate::web::App;
+use crate::state::App;
 
 /// Threads per page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: u64 = 25;

@@ -6,11 +6,11 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use super::problem::{Problem, problem};
 use super::staff_auth::StaffAuth;
-use crate::error::ErrorCode;
+use crate::http::ErrorCode;
+use crate::http::{Problem, problem};
+use crate::state::App;
 use crate::stats;
-use crate::web::App;
 
 pub struct StatsApi;
 

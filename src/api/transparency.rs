@@ -5,10 +5,10 @@ use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::problem::{Problem, problem};
-use crate::error::ErrorCode;
+use crate::http::ErrorCode;
+use crate::http::{Problem, problem};
 use crate::legal::transparency::{self, Counted};
-use crate::web::App;
+use crate::state::App;
 
 pub struct TransparencyApi;
 

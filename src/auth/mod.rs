@@ -4,9 +4,12 @@
 //! here sets another person's password: a forced reset only destroys the old one.
 
 pub mod api_key;
+mod principal;
 pub mod session;
 pub mod throttle;
 pub mod totp;
+
+pub use principal::{Credential, Principal};
 
 use std::net::IpAddr;
 use std::sync::LazyLock;

@@ -12,9 +12,9 @@ use futures_util::StreamExt;
 use poem::http::{HeaderValue, header};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
-use crate::api::{Problem, problem_response};
-use crate::error::ErrorCode;
+use crate::http::ErrorCode;
 use crate::http::RequestId;
+use crate::http::{Problem, problem_response};
 use crate::state::AppState;
 
 pub struct BodyDeadline {
@@ -110,7 +110,7 @@ impl<E: Endpoint> Endpoint for BodyDeadlineEndpoint<E> {
         );
         let mut timed_out = match app {
             Some(app) if !stand_in.uri().path().starts_with("/api/") => {
-                crate::web::error_response(&app, &stand_in, ErrorCode::RequestTimeout)
+                crate::http::error_response(&app, &stand_in, ErrorCode::RequestTimeout)
             }
             _ => {
                 let request_id = stand_in

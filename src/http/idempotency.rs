@@ -21,9 +21,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
-use crate::api::{Problem, problem_response};
 use crate::entities::idempotency_keys;
-use crate::error::ErrorCode;
+use crate::http::ErrorCode;
+use crate::http::{Problem, problem_response};
 use crate::seal::StoredResponse;
 use crate::state::AppState;
 
@@ -36,7 +36,7 @@ const ABANDONED_SECS: i64 = 60;
 
 /// Per-instance queues of requests with the same key.
 #[derive(Default)]
-pub struct KeyLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+struct KeyLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
 impl KeyLocks {
     fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -48,18 +48,27 @@ impl KeyLocks {
     }
 }
 
-pub struct Idempotency;
+/// The middleware; requests with the same key queue on its locks, so one instance of the
+/// service wraps its routes in exactly one `Idempotency`.
+#[derive(Default)]
+pub struct Idempotency {
+    locks: Arc<KeyLocks>,
+}
 
 impl<E: Endpoint> Middleware<E> for Idempotency {
     type Output = IdempotencyEndpoint<E>;
 
     fn transform(&self, ep: E) -> Self::Output {
-        IdempotencyEndpoint { inner: ep }
+        IdempotencyEndpoint {
+            inner: ep,
+            locks: self.locks.clone(),
+        }
     }
 }
 
 pub struct IdempotencyEndpoint<E> {
     inner: E,
+    locks: Arc<KeyLocks>,
 }
 
 /// The scope a key lives in: the route, and for staff operations the caller.
@@ -78,7 +87,7 @@ fn scope(req: &Request) -> Option<String> {
     if is_reply {
         let caller = req
             .extensions()
-            .get::<crate::authz::Principal>()
+            .get::<crate::auth::Principal>()
             .map(|p| p.actor())
             .unwrap_or_default();
         return Some(format!("POST replies {caller}"));
@@ -224,7 +233,7 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
         let hash = hasher.finalize().to_vec();
         req.set_body(Body::from(body));
 
-        let lock = app.idempotency_locks.lock_for(&format!("{scope}\n{key}"));
+        let lock = self.locks.lock_for(&format!("{scope}\n{key}"));
         let _queued = lock.lock().await;
         let unavailable = || {
             refuse(

@@ -21,7 +21,7 @@ mod views;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, QuerySelect};
 use uuid::Uuid;
 
-use crate::authz::{Credential, Principal};
+use crate::auth::{Credential, Principal};
 use crate::domain::{DisclosureState, EmailAddress, Reference};
 use crate::entities::{contacts, disclosures, threads};
 use crate::mail::relay_token::RelayToken;

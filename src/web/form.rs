@@ -9,7 +9,7 @@ use super::form_data::FormData;
 use super::{App, Chrome, render, request_locale};
 use crate::captcha::CaptchaError;
 use crate::domain::{FieldProblem, Locale, ThreadToken};
-use crate::error::ErrorCode;
+use crate::http::ErrorCode;
 use crate::http::client_ip;
 use crate::i18n::Tr;
 use crate::messages::{self, Draft, FieldErrors, Origin, SubmitError};
@@ -94,7 +94,7 @@ pub async fn show(req: &Request, Data(app): Data<&App>) -> Response {
     let locale = request_locale(req, app, None);
     if app.settings.stats.record_form_views {
         let ip = client_ip(req, &app.settings.server.trusted_proxies);
-        let event = crate::stats::TechEvent::from_request(req, app, "/", locale.code(), ip);
+        let event = crate::http::tech_event(req, app, "/", locale.code(), ip);
         // A view that cannot be counted is still shown.
         if let Err(e) =
             crate::stats::count_alone(app, crate::stats::EventKind::FormView, &event).await
@@ -154,13 +154,7 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
         captcha_answer: posted
             .has("h-captcha-response")
             .then(|| posted.get("h-captcha-response").to_owned()),
-        tech: Some(crate::stats::TechEvent::from_request(
-            req,
-            app,
-            "/",
-            locale.code(),
-            ip,
-        )),
+        tech: Some(crate::http::tech_event(req, app, "/", locale.code(), ip)),
     };
     match messages::submit(app, origin, new).await {
         Ok(done) => Ok(

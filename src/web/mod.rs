@@ -2,7 +2,6 @@
 //! thread, the privacy policy. Handlers parse input into domain types, call the service in
 //! `crate::messages`, and render an askama template; they never touch the database themselves.
 
-mod errors;
 mod form;
 pub mod form_data;
 mod my_data;
@@ -10,20 +9,15 @@ mod pages;
 mod staff;
 mod thread;
 
-use std::sync::Arc;
+use poem::{EndpointExt, IntoEndpoint, Route, get};
 
-use askama::Template;
-use poem::http::{StatusCode, header};
-use poem::web::Html;
-use poem::{EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, get};
-
-use crate::domain::Locale;
 use crate::http::BodyLimit;
-use crate::i18n::Tr;
-use crate::state::AppState;
 
-pub use errors::WebErrors;
-pub(crate) use errors::error_response;
+pub use crate::http::WebErrors;
+pub(crate) use crate::http::page::{
+    Chrome, not_found, render, request_locale, see_other, unavailable,
+};
+pub(crate) use crate::state::App;
 
 /// The page routes, with HTML error pages.
 pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
@@ -46,91 +40,4 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
             crate::legal::request_limit("/staff/legal/requests", max_request_bytes),
         ))
         .with(WebErrors)
-}
-
-/// The locale a page request asks for: `?lang=`, then `Accept-Language`, then the default.
-pub(crate) fn request_locale(req: &Request, app: &AppState, explicit: Option<&str>) -> Locale {
-    let from_query = req
-        .uri()
-        .query()
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "lang").map(|(_, v)| v));
-    Locale::negotiate(
-        explicit.or(from_query.as_deref()),
-        req.headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-        app.default_locale(),
-    )
-}
-
-/// Parts every page shares: translator, site name, the language switcher.
-pub struct Chrome {
-    pub t: Tr,
-    pub site_name: String,
-    pub languages: Vec<LanguageLink>,
-}
-
-pub struct LanguageLink {
-    pub code: &'static str,
-    pub name: &'static str,
-    pub current: bool,
-}
-
-impl Chrome {
-    pub fn new(app: &AppState, locale: Locale) -> Self {
-        Self {
-            t: Tr::new(locale),
-            site_name: app.settings.site.name.clone(),
-            languages: Locale::ALL
-                .iter()
-                .map(|l| LanguageLink {
-                    code: l.code(),
-                    name: l.native_name(),
-                    current: *l == locale,
-                })
-                .collect(),
-        }
-    }
-
-    /// `?lang=xx` when the page language is not what the browser would get anyway.
-    pub fn lang_query(&self) -> String {
-        format!("?lang={}", self.t.lang())
-    }
-}
-
-/// Renders a template into an HTML response with `status`.
-pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
-    match page.render() {
-        Ok(body) => Html(body)
-            .with_status(status)
-            .with_header(header::CACHE_CONTROL, "no-store")
-            .into_response(),
-        Err(err) => {
-            tracing::error!(error = %err, "template rendering failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
-}
-
-pub(crate) type App = Arc<AppState>;
-
-/// `303 See Other` to `to`, not cached: where a form post or a refused page sends the browser.
-pub(crate) fn see_other(to: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header(header::LOCATION, to)
-        .header(header::CACHE_CONTROL, "no-store")
-        .finish()
-}
-
-/// A page that does not exist (an unknown link looks like any other unknown page).
-pub(crate) fn not_found() -> poem::Error {
-    poem::Error::from_status(StatusCode::NOT_FOUND)
-}
-
-/// A page that cannot be served now; the cause goes to the log, the person gets a 503 page.
-pub(crate) fn unavailable(e: impl std::fmt::Display) -> poem::Error {
-    tracing::error!(error = %e, "page request failed");
-    poem::Error::from_status(StatusCode::SERVICE_UNAVAILABLE)
 }

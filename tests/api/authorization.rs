@@ -3,7 +3,7 @@
 //! waiting for its second factor — and checks each answer against [`MATRIX`], written here by
 //! hand from the roles' documented rights (README "Staff", "Disclosures", "The staff API";
 //! DESIGN.md "Users and their front doors"). The expectations never come from
-//! `sealpost::authz::RULES`, so a wrong rule there is caught instead of expected; RULES is read
+//! `sealpost::http::authz::RULES`, so a wrong rule there is caught instead of expected; RULES is read
 //! only to demand that both list the same routes, so a route added without a row here fails.
 
 use std::collections::BTreeSet;
@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use sealpost::auth::session::{self, Stage};
-use sealpost::authz::RULES;
 use sealpost::domain::Role;
 use sealpost::entities::staff_sessions;
+use sealpost::http::authz::RULES;
 
 use crate::helpers::{Backend, TestApp, TestAppBuilder, csrf_of, spawn_app};
 
@@ -425,7 +425,7 @@ async fn every_operation_in_the_api_description_has_a_rule(backend: Backend) {
                     .join("/"),
             );
             let parsed: poem::http::Method = method.parse().unwrap();
-            if sealpost::authz::rule_for(&parsed, &path).is_err() {
+            if sealpost::http::authz::rule_for(&parsed, &path).is_err() {
                 missing.push(format!("{method} {full}"));
             }
         }

@@ -688,7 +688,9 @@ async fn behind_postfix_authentication_and_size_are_decided_without_a_bounce(bac
         1,
         "only the authenticated answer is stored"
     );
-    let metrics = app.state.metrics.render(&app.state).await.expect("metrics");
+    let metrics = sealpost::http::metrics::exposition(&app.state)
+        .await
+        .expect("metrics");
     assert!(
         metrics.contains("outcome=\"dropped\""),
         "the misaligned mail is counted as dropped:\n{metrics}"

@@ -13,7 +13,7 @@ use super::{App, Frame, landing, see_other, session, unavailable, with_cookie};
 use crate::auth::session::{self as sessions, Stage};
 use crate::auth::totp::{self, TotpError};
 use crate::auth::{self, PasswordError};
-use crate::authz;
+use crate::http::authz;
 use crate::web::form_data::FormData;
 use crate::web::render;
 

@@ -1,5 +1,5 @@
 //! The staff pages under `/staff`: signing in and out, one's own account, the inbox and a
-//! thread, administration. Who may open which page is decided in `crate::authz` before a
+//! thread, administration. Who may open which page is decided in `crate::http::authz` before a
 //! handler runs; handlers find the caller's [`Session`] in the request. Every page works
 //! without JavaScript and uses the public form's stylesheet.
 
@@ -17,8 +17,8 @@ use poem::{EndpointExt, IntoEndpoint, Request, Response, Route, get, post};
 use super::{App, WebErrors};
 use super::{not_found, see_other, unavailable};
 use crate::auth::session::{Session, Stage};
-use crate::authz::{self, FormToken};
 use crate::http::BodyLimit;
+use crate::http::authz::{self, FormToken};
 
 pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
     Route::new()

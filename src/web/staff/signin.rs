@@ -13,7 +13,7 @@ use super::{
 };
 use crate::auth::session::{self as sessions, Stage};
 use crate::auth::{self, PasswordError, SignIn};
-use crate::authz;
+use crate::http::authz;
 use crate::http::client_ip;
 use crate::web::form_data::FormData;
 use crate::web::render;

@@ -15,13 +15,11 @@ use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::web::cookie::{Cookie, SameSite};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use subtle::ConstantTimeEq;
-use uuid::Uuid;
 
-use crate::api::problem_response;
+use super::{ErrorCode, problem_response};
 use crate::auth::session::{self, Session, Stage};
-use crate::auth::{api_key, random_token};
+use crate::auth::{Credential, Principal, api_key, random_token};
 use crate::domain::Role;
-use crate::error::ErrorCode;
 use crate::state::AppState;
 
 /// Who may use a route.
@@ -229,38 +227,6 @@ impl Matched {
     }
 }
 
-/// The authenticated caller of a request, put in the request's extensions.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// The staff member, or `None` for an API key.
-    pub staff_id: Option<Uuid>,
-    pub role: Role,
-    pub credential: Credential,
-}
-
-#[derive(Debug, Clone)]
-pub enum Credential {
-    Session(Box<Session>),
-    ApiKey { id: Uuid, name: String },
-}
-
-impl Principal {
-    pub fn session(&self) -> Option<&Session> {
-        match &self.credential {
-            Credential::Session(session) => Some(session),
-            Credential::ApiKey { .. } => None,
-        }
-    }
-
-    /// The name this caller goes by in logs: a staff id or an API key id.
-    pub fn actor(&self) -> String {
-        match &self.credential {
-            Credential::Session(s) => format!("staff:{}", s.staff.id),
-            Credential::ApiKey { id, .. } => format!("api_key:{id}"),
-        }
-    }
-}
-
 /// The CSRF token of a signed-out staff form, from its double-submit cookie.
 #[derive(Debug, Clone)]
 pub struct FormToken(pub String);
@@ -402,7 +368,7 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
     fn refuse(&self, app: &AppState, req: &Request, denial: Denial) -> Response {
         let path = req.uri().path();
         match denial {
-            Denial::Redirect(to) => crate::web::see_other(to),
+            Denial::Redirect(to) => super::page::see_other(to),
             Denial::SignIn if !is_api(path) => {
                 let next = req
                     .uri()
@@ -414,7 +380,7 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
                     "/staff/signin?next={}",
                     percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
                 );
-                crate::web::see_other(&to)
+                super::page::see_other(&to)
             }
             Denial::SignIn => {
                 let mut resp = problem(
@@ -429,13 +395,13 @@ impl<E: Endpoint> AuthorizeEndpoint<E> {
                 resp
             }
             Denial::Status(code, detail) if is_api(path) => problem(req, code, detail),
-            Denial::Status(code, _) => crate::web::error_response(app, req, code),
+            Denial::Status(code, _) => super::error_response(app, req, code),
         }
     }
 }
 
 fn problem(req: &Request, code: ErrorCode, detail: &str) -> Response {
-    problem_response(crate::api::problem(req, code, detail).0)
+    problem_response(super::problem(req, code, detail).0)
 }
 
 impl<E: Endpoint> Endpoint for AuthorizeEndpoint<E> {

@@ -5,8 +5,7 @@ use poem::http::header;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use poem_openapi::Object;
 
-use crate::error::ErrorCode;
-use crate::http::RequestId;
+use super::{ErrorCode, RequestId};
 
 /// A problem document (RFC 9457).
 #[derive(Debug, Clone, Object)]

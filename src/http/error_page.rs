@@ -4,9 +4,9 @@
 use poem::web::Data;
 use poem::{Endpoint, FromRequest, IntoResponse, Middleware, Request, Response, Result};
 
-use super::{App, Chrome, render, request_locale};
-use crate::error::ErrorCode;
-use crate::http::RequestId;
+use super::page::{Chrome, render, request_locale};
+use super::{ErrorCode, RequestId};
+use crate::state::{App, AppState};
 
 #[derive(askama::Template)]
 #[template(path = "error.html")]
@@ -68,7 +68,7 @@ impl ErrorPage {
 }
 
 /// An HTML error page for `code`, for refusals decided outside the page routes.
-pub(crate) fn error_response(app: &super::AppState, req: &Request, code: ErrorCode) -> Response {
+pub fn error_response(app: &AppState, req: &Request, code: ErrorCode) -> Response {
     let request_id = req
         .extensions()
         .get::<RequestId>()

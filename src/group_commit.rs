@@ -20,7 +20,7 @@ use sea_orm::{
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::entities::{contacts, messages, outbox, threads};
-use crate::stats::{EventKind, TechEvent};
+use crate::tally::{EventKind, TechEvent};
 
 /// Everything a new conversation writes, prepared (sealed, cleaned and rendered) before it
 /// reaches the writer, so that the writer only talks to the database.
@@ -222,7 +222,7 @@ async fn write(
         std::iter::once(c.notification.clone()).chain(ack)
     });
     insert_all(&txn, mails).await?;
-    crate::stats::count_many(
+    crate::tally::count_many(
         &txn,
         EventKind::Submission,
         batch.iter().filter_map(|c| c.tech.as_ref()),

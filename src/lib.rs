@@ -25,5 +25,6 @@ pub mod seal;
 pub mod startup;
 pub mod state;
 pub mod stats;
+pub mod tally;
 pub mod telemetry;
 pub mod web;

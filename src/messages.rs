@@ -96,7 +96,7 @@ pub struct Origin {
     pub ip: Option<IpAddr>,
     pub captcha_answer: Option<String>,
     /// The depersonalized technical data of the request, counted with a new conversation.
-    pub tech: Option<crate::stats::TechEvent>,
+    pub tech: Option<crate::tally::TechEvent>,
 }
 
 #[derive(Debug)]

@@ -14,9 +14,11 @@ use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 use uuid::Uuid;
 
+use super::session::{NewSession, Session, Stage};
 use super::token_hash;
 use crate::entities::{recovery_codes, staff};
 use crate::seal::{Sealable, Sealed, Sealer};
+use crate::state::AppState;
 
 const STEP_SECS: u64 = 30;
 const DIGITS: usize = 6;
@@ -350,6 +352,57 @@ fn normalize_recovery_code(input: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_uppercase())
         .collect()
+}
+
+/// What confirming an enrolment gives: the recovery codes to show once, and where the sign-in
+/// was held back for enrolment, the session that replaces it.
+pub struct Enrolled {
+    pub codes: Vec<String>,
+    pub next_session: Option<NewSession>,
+}
+
+/// The signed-in person confirms their enrolment with a first code, in one transaction; a
+/// sign-in held back for enrolment becomes a full one under a new session id.
+pub async fn confirm(app: &AppState, session: &Session, code: &str) -> Result<Enrolled, TotpError> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    let codes = confirm_enrolment(&txn, &app.sealer, &session.staff, code).await?;
+    let next_session = if session.stage == Stage::Enrol {
+        Some(super::session::advance(&txn, &app.settings.staff, session, Stage::Full).await?)
+    } else {
+        None
+    };
+    txn.commit().await?;
+    Ok(Enrolled {
+        codes,
+        next_session,
+    })
+}
+
+/// The signed-in person turns their second factor off with a code, in one transaction. `false`
+/// when the code is not right (nothing changes then).
+pub async fn turn_off(app: &AppState, session: &Session, code: &str) -> Result<bool, TotpError> {
+    let required = super::second_factor_required(app, &session.staff.role);
+    if required {
+        return Err(TotpError::Required);
+    }
+    let txn = crate::db::begin_write(&app.db).await?;
+    if verify(&txn, &app.sealer, &session.staff, code)
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    disable(&txn, &session.staff, required).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// The signed-in person gets ten new recovery codes, in one transaction.
+pub async fn renew_recovery_codes(app: &AppState, session: &Session) -> Result<Vec<String>, DbErr> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    let codes = replace_recovery_codes(&txn, &session.staff).await?;
+    txn.commit().await?;
+    Ok(codes)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use poem::Request;
 use poem::http::header;
 
 use crate::state::AppState;
-use crate::stats::TechEvent;
+use crate::tally::TechEvent;
 
 /// The statistics event of a request to `page`.
 pub fn tech_event(

@@ -97,7 +97,7 @@ pub async fn show(req: &Request, Data(app): Data<&App>) -> Response {
         let event = crate::http::tech_event(req, app, "/", locale.code(), ip);
         // A view that cannot be counted is still shown.
         if let Err(e) =
-            crate::stats::count_alone(app, crate::stats::EventKind::FormView, &event).await
+            crate::tally::count_alone(&app.db, crate::tally::EventKind::FormView, &event).await
         {
             tracing::warn!(error = %e, "counting a form view failed");
         }

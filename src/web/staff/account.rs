@@ -249,11 +249,8 @@ pub async fn enrol_confirm(
 ) -> poem::Result<Response> {
     let session = session(req)?;
     let posted = FormData::read(req, body).await?;
-    let txn = crate::db::begin_write(&app.db).await.map_err(unavailable)?;
-    let codes = match totp::confirm_enrolment(&txn, &app.sealer, &session.staff, posted.get("code"))
-        .await
-    {
-        Ok(codes) => codes,
+    let enrolled = match totp::confirm(app, session, posted.get("code")).await {
+        Ok(enrolled) => enrolled,
         Err(TotpError::WrongCode) => {
             return enrol_page(
                 app,
@@ -269,22 +266,20 @@ pub async fn enrol_confirm(
         Err(TotpError::AlreadyEnabled) => return Ok(see_other("/staff/account")),
         Err(e) => return Err(unavailable(e)),
     };
+    let codes = enrolled.codes;
     // A sign-in that was held back for enrolment is now complete, under a new session id.
-    let (frame_session, cookie) = if session.stage == Stage::Enrol {
-        let next = sessions::advance(&txn, &app.settings.staff, session, Stage::Full)
-            .await
-            .map_err(unavailable)?;
-        let mut upgraded = session.clone();
-        upgraded.stage = Stage::Full;
-        upgraded.csrf = next.csrf;
-        (
-            upgraded,
-            Some(authz::cookie(app, sessions::COOKIE, next.cookie, "/")),
-        )
-    } else {
-        (session.clone(), None)
+    let (frame_session, cookie) = match enrolled.next_session {
+        Some(next) => {
+            let mut upgraded = session.clone();
+            upgraded.stage = Stage::Full;
+            upgraded.csrf = next.csrf;
+            (
+                upgraded,
+                Some(authz::cookie(app, sessions::COOKIE, next.cookie, "/")),
+            )
+        }
+        None => (session.clone(), None),
     };
-    txn.commit().await.map_err(unavailable)?;
     tracing::info!(staff_id = %session.staff.id, "second factor set up");
     let page = render(
         StatusCode::OK,
@@ -312,35 +307,30 @@ pub async fn disable_totp(
 ) -> poem::Result<Response> {
     let session = session(req)?;
     let posted = FormData::read(req, body).await?;
-    let required = auth::second_factor_required(app, &session.staff.role);
-    if required {
-        return account_page(
-            app,
-            session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some("Your role must use a second factor.".into()),
-        )
-        .await;
+    match totp::turn_off(app, session, posted.get("code")).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return account_page(
+                app,
+                session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("The second factor stays on: that code is not right.".into()),
+                None,
+            )
+            .await;
+        }
+        Err(TotpError::Required) => {
+            return account_page(
+                app,
+                session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some("Your role must use a second factor.".into()),
+            )
+            .await;
+        }
+        Err(e) => return Err(unavailable(e)),
     }
-    let txn = crate::db::begin_write(&app.db).await.map_err(unavailable)?;
-    let right = totp::verify(&txn, &app.sealer, &session.staff, posted.get("code"))
-        .await
-        .map_err(unavailable)?;
-    if right.is_none() {
-        return account_page(
-            app,
-            session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("The second factor stays on: that code is not right.".into()),
-            None,
-        )
-        .await;
-    }
-    totp::disable(&txn, &session.staff, required)
-        .await
-        .map_err(unavailable)?;
-    txn.commit().await.map_err(unavailable)?;
     tracing::info!(staff_id = %session.staff.id, "second factor turned off");
     Ok(see_other("/staff/account?done=totp-off"))
 }
@@ -351,11 +341,9 @@ pub async fn new_recovery_codes(req: &Request, Data(app): Data<&App>) -> poem::R
     if !session.staff.totp_enabled {
         return Ok(see_other("/staff/account"));
     }
-    let txn = crate::db::begin_write(&app.db).await.map_err(unavailable)?;
-    let codes = totp::replace_recovery_codes(&txn, &session.staff)
+    let codes = totp::renew_recovery_codes(app, session)
         .await
         .map_err(unavailable)?;
-    txn.commit().await.map_err(unavailable)?;
     Ok(render(
         StatusCode::OK,
         &ShownOncePage {

@@ -41,7 +41,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbSetupE
 }
 
 /// Which pool: the service keeps one for everything, and the submission writers one of their
-/// own (see [`crate::group_commit`]).
+/// own (the group commit of new conversations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pool {
     /// `database.max_connections` connections, `application_name` "sealpost".
@@ -51,7 +51,7 @@ pub enum Pool {
     /// pages back beside them meanwhile (see [`checkpoint`]).
     Writers(u32),
     /// Two connections for the outbox worker, `application_name` "sealpost-outbox" (see
-    /// [`crate::outbox::run_worker`]).
+    /// its worker loop).
     Outbox,
 }
 
@@ -249,7 +249,7 @@ const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 ///
 /// SQLite checkpoints inside the commit that pushes the WAL past `wal_autocheckpoint` pages:
 /// that commit carries all the copying and its fsync while every submission of the next
-/// batch waits. [`crate::group_commit`] runs this beside the writers, on a connection of its
+/// batch waits. The group commit runs this beside the writers, on a connection of its
 /// own, so that by the time a commit checkpoints there is little left to copy; the writers'
 /// threshold is 4,000 pages (16 MiB) rather than 1,000. Measured at 16 connections on the
 /// 2-core VM: 3,000 submissions/s (p99 15.5 ms) before, 3,740 (p99 14.2 ms) with both. Only

@@ -129,19 +129,28 @@ fn seal_body(sealer: &Sealer, row: Uuid, body: &str) -> String {
     )
 }
 
+/// Why a stored mail body cannot be opened.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error("a sealed mail body is not base64: {0}")]
+    NotBase64(base64::DecodeError),
+    #[error("opening the mail body: {0}")]
+    Seal(crate::seal::SealError),
+}
+
 /// A stored body opened again (rows queued before bodies were sealed are in clear).
-fn open_body(sealer: &Sealer, row: Uuid, stored: &str) -> Result<String, String> {
+fn open_body(sealer: &Sealer, row: Uuid, stored: &str) -> Result<String, BodyError> {
     use base64::Engine;
     let Some(encoded) = stored.strip_prefix(SEALED_BODY) else {
         return Ok(stored.to_owned());
     };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded)
-        .map_err(|e| format!("a sealed mail body is not base64: {e}"))?;
+        .map_err(BodyError::NotBase64)?;
     sealer
         .open(&Sealed::<MailBody>::from_stored(bytes), row)
         .map(|MailBody(body)| body)
-        .map_err(|e| format!("opening the mail body: {e}"))
+        .map_err(BodyError::Seal)
 }
 
 /// The row [`enqueue_not_before`] inserts, for callers that insert many rows at once (the
@@ -330,8 +339,10 @@ fn build(
             .transpose()
             .map_err(permanent)?,
         subject: row.subject.clone(),
-        text: open_body(&app.sealer, row.id, &row.text_body).map_err(permanent)?,
-        html: open_body(&app.sealer, row.id, &row.html_body).map_err(permanent)?,
+        text: open_body(&app.sealer, row.id, &row.text_body)
+            .map_err(|e| permanent(e.to_string()))?,
+        html: open_body(&app.sealer, row.id, &row.html_body)
+            .map_err(|e| permanent(e.to_string()))?,
         in_reply_to: row.in_reply_to.clone(),
         references: row.references.clone(),
         auto_submitted: Some(row.auto_submitted.clone()).filter(|a| a != "no"),

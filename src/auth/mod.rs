@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit;
-use crate::domain::{Login, NewPassword, Role};
+use crate::domain::{Login, LoginError, NewPassword, PasswordRefusal, Role};
 use crate::entities::staff;
 use crate::state::AppState;
 use session::{NewSession, Session, Stage};
@@ -231,7 +231,9 @@ pub enum PasswordError {
     #[error("the two new passwords differ")]
     Mismatch,
     #[error("{0}")]
-    Weak(String),
+    BadLogin(#[from] LoginError),
+    #[error("{0}")]
+    Weak(#[from] PasswordRefusal),
     #[error("this link is not valid: it was used already, has expired, or never existed")]
     InvalidLink,
     #[error(transparent)]
@@ -252,8 +254,8 @@ fn parse_new(
     if new.expose_secret() != again.expose_secret() {
         return Err(PasswordError::Mismatch);
     }
-    let login = Login::parse(login).map_err(PasswordError::Weak)?;
-    NewPassword::parse(new, &login).map_err(PasswordError::Weak)
+    let login = Login::parse(login)?;
+    Ok(NewPassword::parse(new, &login)?)
 }
 
 /// The account a reset link belongs to, if the link is valid.

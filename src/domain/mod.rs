@@ -15,7 +15,7 @@ pub use email::EmailAddress;
 pub use locale::Locale;
 pub use message_body::MessageBody;
 pub use reference::Reference;
-pub use staff::{Login, NewPassword, Role};
+pub use staff::{Login, LoginError, NewPassword, PasswordRefusal, Role};
 pub use text_field::{Subject, VisitorName};
 pub use thread_token::ThreadToken;
 

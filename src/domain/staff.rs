@@ -36,17 +36,26 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login(String);
 
+/// Why a login is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    #[error("a login has 3 to 64 characters")]
+    Length,
+    #[error("a login uses only letters a-z, digits, '.', '_' and '-'")]
+    Characters,
+}
+
 impl Login {
-    pub fn parse(input: &str) -> Result<Self, String> {
+    pub fn parse(input: &str) -> Result<Self, LoginError> {
         let login = input.trim().to_ascii_lowercase();
         if !(3..=64).contains(&login.len()) {
-            return Err("a login has 3 to 64 characters".into());
+            return Err(LoginError::Length);
         }
         if !login
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
         {
-            return Err("a login uses only letters a-z, digits, '.', '_' and '-'".into());
+            return Err(LoginError::Characters);
         }
         Ok(Self(login))
     }
@@ -54,6 +63,17 @@ impl Login {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Why a new password is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordRefusal {
+    #[error("the password is too short: use at least {min} characters")]
+    TooShort { min: usize },
+    #[error("the password is longer than 1024 characters")]
+    TooLong,
+    #[error("the password is too easy to guess: {reason}.{hint}")]
+    Guessable { reason: String, hint: String },
 }
 
 /// A password that passed the strength check: at least 12 characters and not guessable
@@ -64,16 +84,15 @@ impl NewPassword {
     pub const MIN_CHARS: usize = 12;
 
     /// Checks `input`; the error says why it is refused.
-    pub fn parse(input: SecretString, login: &Login) -> Result<Self, String> {
+    pub fn parse(input: SecretString, login: &Login) -> Result<Self, PasswordRefusal> {
         let password = input.expose_secret();
         if password.chars().count() < Self::MIN_CHARS {
-            return Err(format!(
-                "the password is too short: use at least {} characters",
-                Self::MIN_CHARS
-            ));
+            return Err(PasswordRefusal::TooShort {
+                min: Self::MIN_CHARS,
+            });
         }
         if password.chars().count() > 1024 {
-            return Err("the password is longer than 1024 characters".into());
+            return Err(PasswordRefusal::TooLong);
         }
         let estimate = zxcvbn::zxcvbn(password, &[login.as_str(), "sealpost"]);
         if (estimate.score() as u8) < 3 {
@@ -85,9 +104,7 @@ impl NewPassword {
                 .feedback()
                 .and_then(|f| f.suggestions().first().map(|s| format!(" {s}")))
                 .unwrap_or_default();
-            return Err(format!(
-                "the password is too easy to guess: {reason}.{hint}"
-            ));
+            return Err(PasswordRefusal::Guessable { reason, hint });
         }
         Ok(Self(input))
     }
@@ -120,14 +137,17 @@ mod tests {
     fn short_or_guessable_passwords_are_refused_with_the_reason() {
         let short = NewPassword::parse("Tr0ub4dor&3".into(), &login())
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(short.contains("at least 12"), "{short}");
         let common = NewPassword::parse("password1234".into(), &login())
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(common.contains("too easy to guess"), "{common}");
         let own_login = NewPassword::parse("anna.admin2026".into(), &login())
             .err()
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(own_login.contains("too easy to guess"), "{own_login}");
     }

@@ -311,6 +311,7 @@ pub async fn reset_submit(
 pub(super) fn password_problem(e: &PasswordError) -> String {
     match e {
         PasswordError::Weak(why) => format!("That password is refused: {why}"),
+        PasswordError::BadLogin(why) => format!("That password is refused: {why}"),
         other => {
             let text = other.to_string();
             let mut chars = text.chars();

@@ -39,6 +39,7 @@ pub struct ThreadRef<'a> {
     pub locale: Locale,
 }
 
+/// Why a mail could not be composed or queued.
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
     #[error("rendering mail: {0}")]
@@ -89,9 +90,9 @@ pub fn support_name(app: &AppState) -> String {
 /// The Message-IDs already sent to one side of a thread (`kinds`), first and latest: a new
 /// mail answers the latest and refers to both, so that every client keeps one conversation.
 #[derive(Debug, Default, Clone)]
-pub struct Threading {
-    pub first: Option<String>,
-    pub latest: Option<String>,
+struct Threading {
+    first: Option<String>,
+    latest: Option<String>,
 }
 
 impl Threading {

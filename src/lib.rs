@@ -15,6 +15,7 @@ pub mod i18n;
 pub mod inbox;
 pub mod legal;
 pub mod mail;
+pub mod mailers;
 pub mod messages;
 pub mod metrics;
 pub mod outbox;

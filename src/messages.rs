@@ -19,8 +19,8 @@ use crate::domain::{
 };
 use crate::entities::{contacts, messages, threads};
 use crate::group_commit::NewConversation;
+use crate::mailers;
 use crate::outbox::{self, Kind, Recipient};
-use crate::relay;
 use crate::state::AppState;
 
 /// A new message, already parsed at the edge.
@@ -193,20 +193,14 @@ async fn store_new_thread(
         updated_at: Set(now),
     };
     let (message_id, message) = message_row(thread_id, Author::Visitor, None, &new.body);
-    let thread_ref = relay::ThreadRef {
+    let thread_ref = mailers::ThreadRef {
         id: thread_id,
         reference: &reference,
         subject: new.subject.as_ref(),
         locale: new.locale,
     };
-    let notification = relay::staff_notification(
-        app,
-        &thread_ref,
-        &new.body,
-        false,
-        new.email.is_some(),
-        relay::Threading::default(),
-    )?;
+    let notification =
+        mailers::staff_notification(app, &thread_ref, &new.body, new.email.is_some())?;
     let notification = outbox::new_row(
         &app.sealer,
         Uuid::now_v7(),
@@ -219,7 +213,7 @@ async fn store_new_thread(
     );
     let acknowledgement = match (contact_id, email_index) {
         (Some(contact_id), Some(email_index)) if app.settings.mail.acknowledge_visitor => {
-            let mail = relay::visitor_acknowledgement(app, &thread_ref, &token)?;
+            let mail = mailers::visitor_acknowledgement(app, &thread_ref, &token)?;
             let row = outbox::new_row(
                 &app.sealer,
                 Uuid::now_v7(),
@@ -463,22 +457,14 @@ pub(crate) async fn record_visitor_follow_up<C: ConnectionTrait>(
             .is_some_and(|c| c.email_sealed.is_some()),
         None => false,
     };
-    let thread_ref = relay::ThreadRef {
+    let thread_ref = mailers::ThreadRef {
         id: thread.id,
         reference: &reference,
         subject: subject.as_ref(),
         locale: Locale::parse(&thread.locale).unwrap_or(Locale::En),
     };
-    relay::notify_staff(
-        conn,
-        app,
-        &thread_ref,
-        thread.contact_id,
-        body,
-        true,
-        has_email,
-    )
-    .await?;
+    mailers::notify_staff_of_follow_up(conn, app, &thread_ref, thread.contact_id, body, has_email)
+        .await?;
     let mut active: threads::ActiveModel = thread.into();
     active.status = Set(status.as_str().to_owned());
     active.updated_at = Set(Utc::now().fixed_offset());
@@ -502,13 +488,13 @@ pub(crate) async fn record_staff_answer<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::Custom(format!("stored reference of {} is malformed", thread.id)))?;
     let subject = thread.subject.clone().map(Subject::from_stored);
     if let Some(contact) = contact.filter(|c| c.email_sealed.is_some()) {
-        let thread_ref = relay::ThreadRef {
+        let thread_ref = mailers::ThreadRef {
             id: thread.id,
             reference: &reference,
             subject: subject.as_ref(),
             locale: Locale::parse(&thread.locale).unwrap_or(Locale::En),
         };
-        relay::relay_staff_answer(conn, app, &thread_ref, contact.id, body).await?;
+        mailers::relay_staff_answer(conn, app, &thread_ref, contact.id, body).await?;
     }
     let mut active: threads::ActiveModel = thread.into();
     active.status = Set(ThreadStatus::Answered.as_str().to_owned());

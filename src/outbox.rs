@@ -70,11 +70,6 @@ pub enum Recipient {
     Visitor,
 }
 
-/// A fresh Message-ID on the relay domain.
-pub fn new_message_id(relay_domain: &str) -> String {
-    format!("<{}@{relay_domain}>", Uuid::now_v7().simple())
-}
-
 /// Adds a mail to the outbox; call it with the transaction of the change that causes it.
 /// `contact_id` is the visitor the mail is about (their name shows in staff notifications)
 /// or, for [`Recipient::Visitor`], to.

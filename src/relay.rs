@@ -1,278 +1,18 @@
-//! The relay between visitors and staff. Outbound: the mails each side gets, composed here and
-//! enqueued in the caller's transaction. Inbound: mail to a relay alias, from either side,
-//! arriving over SMTP or HTTP, goes through [`receive`] — one path for both.
+//! The relay between visitors and staff: mail to a relay alias, from either side, arriving
+//! over SMTP or HTTP, goes through [`receive`] — one path for both. What it stores goes on to
+//! the other side through the message use cases and the mailers.
 
-use lettre::message::Mailbox;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::domain::{Locale, MessageBody, Reference, Subject, ThreadToken};
+use crate::domain::MessageBody;
 use crate::entities::outbox as outbox_rows;
-use crate::i18n::Tr;
 use crate::mail::authentication::Client;
 use crate::mail::relay_token::{Direction, RelayToken};
 use crate::mail::scrub::Scrub;
-use crate::mail::templates::{NewMessageMail, Rendered, StaffAnswerMail, VisitorAckMail};
-use crate::mail::{self, Composed};
-use crate::outbox::{self, Kind, Recipient};
+use crate::mailers::{self, NotPassedOn};
+use crate::outbox::Kind;
 use crate::state::AppState;
-
-/// What the relay needs to know of a thread.
-pub struct ThreadRef<'a> {
-    pub id: Uuid,
-    pub reference: &'a Reference,
-    pub subject: Option<&'a Subject>,
-    pub locale: Locale,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ComposeError {
-    #[error("rendering mail: {0}")]
-    Template(#[from] askama::Error),
-    #[error("mail configuration: {0}")]
-    Config(String),
-    #[error("database: {0}")]
-    Db(#[from] DbErr),
-}
-
-impl From<ComposeError> for DbErr {
-    fn from(e: ComposeError) -> Self {
-        match e {
-            ComposeError::Db(db) => db,
-            other => DbErr::Custom(other.to_string()),
-        }
-    }
-}
-
-fn alias(app: &AppState, thread_id: Uuid, direction: Direction) -> Result<Mailbox, ComposeError> {
-    let address =
-        RelayToken::new(thread_id, direction).alias(&app.sealer, &app.settings.mail.relay_domain);
-    mail::parse_address(&address)
-        .map(|a| Mailbox::new(None, a))
-        .map_err(ComposeError::Config)
-}
-
-fn support(app: &AppState) -> Result<Mailbox, ComposeError> {
-    mail::parse_mailbox(&app.settings.mail.support_from).map_err(ComposeError::Config)
-}
-
-/// The Message-IDs already sent to one side of a thread (`kinds`), first and latest: a new
-/// mail answers the latest and refers to both, so that every client keeps one conversation.
-#[derive(Debug, Default, Clone)]
-pub struct Threading {
-    pub first: Option<String>,
-    pub latest: Option<String>,
-}
-
-impl Threading {
-    fn in_reply_to(&self) -> Option<String> {
-        self.latest.clone().or_else(|| self.first.clone())
-    }
-
-    fn references(&self) -> Option<String> {
-        match (&self.first, &self.latest) {
-            (Some(first), Some(latest)) if first != latest => Some(format!("{first} {latest}")),
-            (Some(one), _) | (None, Some(one)) => Some(one.clone()),
-            (None, None) => None,
-        }
-    }
-}
-
-async fn threading<C: ConnectionTrait>(
-    conn: &C,
-    thread_id: Uuid,
-    kinds: &[Kind],
-) -> Result<Threading, DbErr> {
-    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-    let query = || {
-        outbox_rows::Entity::find()
-            .filter(outbox_rows::Column::ThreadId.eq(thread_id))
-            .filter(outbox_rows::Column::Kind.is_in(kinds.clone()))
-    };
-    let first = query()
-        .order_by_asc(outbox_rows::Column::CreatedAt)
-        .order_by_asc(outbox_rows::Column::Id)
-        .one(conn)
-        .await?
-        .map(|row| row.message_id);
-    let latest = query()
-        .order_by_desc(outbox_rows::Column::CreatedAt)
-        .order_by_desc(outbox_rows::Column::Id)
-        .one(conn)
-        .await?
-        .map(|row| row.message_id);
-    Ok(Threading { first, latest })
-}
-
-/// The kinds of mail each side gets.
-const TO_STAFF: &[Kind] = &[Kind::NewMessage];
-const TO_VISITOR: &[Kind] = &[Kind::VisitorAck, Kind::StaffAnswer, Kind::DisclosureNotice];
-
-/// Tells staff that a visitor wrote. The mail comes from the thread's staff-side alias (with
-/// the visitor's name, opened at delivery), so that staff can simply reply to it.
-pub async fn notify_staff<C: ConnectionTrait>(
-    conn: &C,
-    app: &AppState,
-    thread: &ThreadRef<'_>,
-    contact_id: Option<Uuid>,
-    body: &MessageBody,
-    follow_up: bool,
-    has_email: bool,
-) -> Result<Uuid, ComposeError> {
-    let threading = threading(conn, thread.id, TO_STAFF).await?;
-    let mail = staff_notification(app, thread, body, follow_up, has_email, threading)?;
-    Ok(outbox::enqueue(
-        conn,
-        &app.sealer,
-        Kind::NewMessage,
-        Some(thread.id),
-        Recipient::Staff,
-        contact_id,
-        &mail,
-    )
-    .await?)
-}
-
-/// The mail [`notify_staff`] enqueues, threaded under the notifications before it.
-pub fn staff_notification(
-    app: &AppState,
-    thread: &ThreadRef<'_>,
-    body: &MessageBody,
-    follow_up: bool,
-    has_email: bool,
-    threading: Threading,
-) -> Result<Composed, ComposeError> {
-    let rendered = NewMessageMail::new(
-        Tr::new(app.default_locale()),
-        &app.settings.site.name,
-        thread.reference,
-        thread.subject,
-        body,
-        follow_up,
-        has_email,
-        format!("{}/staff/threads/{}", app.settings.base_url(), thread.id),
-    )
-    .render()?;
-    let staff_alias = alias(app, thread.id, Direction::FromStaff)?;
-    let from = Mailbox::new(
-        Some(format!("Visitor via {}", app.settings.site.name)),
-        staff_alias.email.clone(),
-    );
-    Ok(Composed {
-        message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
-        from,
-        reply_to: Some(staff_alias),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-        references: threading.references(),
-        in_reply_to: threading.in_reply_to(),
-        auto_submitted: Some("auto-generated".into()),
-    })
-}
-
-/// The mail that confirms to the visitor that their new message arrived, with the reference
-/// and private link. It is the thread's first mail to the visitor.
-pub fn visitor_acknowledgement(
-    app: &AppState,
-    thread: &ThreadRef<'_>,
-    token: &ThreadToken,
-) -> Result<Composed, ComposeError> {
-    let rendered = VisitorAckMail {
-        t: Tr::new(thread.locale),
-        site: app.settings.site.name.clone(),
-        reference: thread.reference.to_string(),
-        subject: thread.subject.map(|s| s.as_str().to_owned()),
-        thread_url: app.thread_url(token),
-    }
-    .render()?;
-    to_visitor(
-        app,
-        thread.id,
-        rendered,
-        Some("auto-replied"),
-        Threading::default(),
-    )
-}
-
-/// Sends a staff answer on to the visitor, from the support address: the staff member's own
-/// address and name never reach the visitor.
-pub async fn relay_staff_answer<C: ConnectionTrait>(
-    conn: &C,
-    app: &AppState,
-    thread: &ThreadRef<'_>,
-    contact_id: Uuid,
-    body: &MessageBody,
-) -> Result<Uuid, ComposeError> {
-    let rendered = StaffAnswerMail::new(
-        Tr::new(thread.locale),
-        &app.settings.site.name,
-        thread.reference,
-        thread.subject,
-        body,
-    )
-    .render()?;
-    enqueue_to_visitor(
-        conn,
-        app,
-        Kind::StaffAnswer,
-        thread.id,
-        contact_id,
-        rendered,
-        None,
-    )
-    .await
-}
-
-/// Queues a mail to the visitor of a thread: from the support address, answers going to the
-/// visitor's alias, threaded under the first mail the visitor got.
-async fn enqueue_to_visitor<C: ConnectionTrait>(
-    conn: &C,
-    app: &AppState,
-    kind: Kind,
-    thread_id: Uuid,
-    contact_id: Uuid,
-    rendered: Rendered,
-    auto_submitted: Option<&str>,
-) -> Result<Uuid, ComposeError> {
-    let threading = threading(conn, thread_id, TO_VISITOR).await?;
-    let mail = to_visitor(app, thread_id, rendered, auto_submitted, threading)?;
-    Ok(outbox::enqueue(
-        conn,
-        &app.sealer,
-        kind,
-        Some(thread_id),
-        Recipient::Visitor,
-        Some(contact_id),
-        &mail,
-    )
-    .await?)
-}
-
-/// A mail to the visitor from the support address, answerable through the thread's
-/// visitor-side alias.
-fn to_visitor(
-    app: &AppState,
-    thread_id: Uuid,
-    rendered: Rendered,
-    auto_submitted: Option<&str>,
-    threading: Threading,
-) -> Result<Composed, ComposeError> {
-    Ok(Composed {
-        message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
-        from: support(app)?,
-        reply_to: Some(alias(app, thread_id, Direction::FromVisitor)?),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-        references: threading.references(),
-        in_reply_to: threading.in_reply_to(),
-        auto_submitted: auto_submitted.map(str::to_owned),
-    })
-}
 
 /// Mail arriving for the relay domain, from the SMTP listener or `POST /api/v1/inbound`.
 pub struct Inbound<'a> {
@@ -373,12 +113,6 @@ pub enum ReceiveError {
     Refused(#[from] Refusal),
     #[error("database: {0}")]
     Db(#[from] DbErr),
-}
-
-impl From<ComposeError> for ReceiveError {
-    fn from(e: ComposeError) -> Self {
-        ReceiveError::Db(e.into())
-    }
 }
 
 /// The local part of the relay domain's address a client may leave when it drops the token
@@ -589,15 +323,6 @@ async fn record_bounce(
     Ok(())
 }
 
-/// The name visitors see staff under: the display name of `mail.support_from`, else the site.
-fn support_name(app: &AppState) -> String {
-    support(app)
-        .ok()
-        .and_then(|m| m.name)
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| app.settings.site.name.clone())
-}
-
 /// The staff account that answers from `address`, for its saved signature.
 async fn staff_for_address(
     app: &AppState,
@@ -787,49 +512,14 @@ async fn not_passed_on(
     if !(mail.relayed && token.direction == Direction::FromStaff) {
         return refusal.into();
     }
-    let t = Tr::new(app.default_locale());
-    let reason = t.get(match refusal {
-        Refusal::Unreadable => "mail-relay-notice-unreadable",
-        Refusal::TooLong => "mail-relay-notice-too-long",
-        _ => "mail-relay-notice-empty",
-    });
-    let notice = async {
-        let rendered = crate::mail::templates::RelayNoticeMail {
-            t,
-            site: app.settings.site.name.clone(),
-            reference: thread.reference.clone(),
-            reason,
-            inbox_url: format!("{}/staff/threads/{}", app.settings.base_url(), thread.id),
-        }
-        .render()?;
-        let threading = threading(&app.db, thread.id, TO_STAFF).await?;
-        let composed = Composed {
-            message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
-            from: support(app)?,
-            reply_to: None,
-            subject: rendered.subject,
-            text: rendered.text,
-            html: rendered.html,
-            references: threading.references(),
-            in_reply_to: threading.in_reply_to(),
-            auto_submitted: Some("auto-replied".into()),
-        };
-        let txn = crate::db::begin_write(&app.db).await?;
-        outbox::enqueue(
-            &txn,
-            &app.sealer,
-            Kind::RelayNotice,
-            Some(thread.id),
-            Recipient::Staff,
-            None,
-            &composed,
-        )
-        .await?;
-        txn.commit().await?;
-        app.outbox_wakeup.notify_one();
-        Ok::<(), ComposeError>(())
+    let why = match refusal {
+        Refusal::Unreadable => NotPassedOn::Unreadable,
+        Refusal::TooLong => NotPassedOn::TooLong,
+        _ => NotPassedOn::Empty,
     };
-    if let Err(e) = notice.await {
+    if let Err(e) =
+        mailers::notify_staff_not_passed_on(app, thread.id, &thread.reference, why).await
+    {
         tracing::error!(error = %e, thread_id = %thread.id, "the notice of an answer not passed on could not be queued");
     }
     refusal.into()
@@ -854,7 +544,7 @@ fn scrub_for_reader(
     if !envelope.is_empty() {
         addresses.push(envelope.to_owned());
     }
-    let support_name = support_name(app);
+    let support_name = mailers::support_name(app);
     let scrub = match token.direction {
         Direction::FromStaff => {
             addresses.extend(mail.staff_addresses.iter().cloned());

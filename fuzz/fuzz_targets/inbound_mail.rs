@@ -19,7 +19,7 @@ use sealpost::mail::Composed;
 use sealpost::mail::inbound::Parsed;
 use sealpost::mail::reply::{Author, name_parts};
 use sealpost::mail::scrub::Scrub;
-use sealpost::mail::templates::StaffAnswerMail;
+use sealpost::mailers::staff_answer::StaffAnswerMail;
 
 #[path = "common.rs"]
 mod common;

@@ -11,7 +11,6 @@ use std::io::{Cursor, Write};
 use std::net::IpAddr;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use lettre::message::Mailbox;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder,
@@ -31,11 +30,7 @@ use crate::entities::{
     contacts, disclosure_documents, disclosure_events, disclosure_subjects, disclosures, messages,
     threads,
 };
-use crate::i18n::Tr;
-use crate::mail::relay_token::{Direction, RelayToken};
-use crate::mail::templates::DisclosureNoticeMail;
-use crate::mail::{self, Composed};
-use crate::outbox::{self, Kind, Recipient};
+use crate::mailers::{self, ComposeError, DisclosureNotice};
 use crate::seal::Sealed;
 use crate::state::AppState;
 
@@ -435,49 +430,22 @@ async fn enqueue_notice<C: ConnectionTrait>(
     notice: &Notice,
     gag: Option<DateTime<FixedOffset>>,
 ) -> Result<(), LegalError> {
-    let t = Tr::new(notice.locale);
-    let rendered = DisclosureNoticeMail {
-        t,
-        site: app.settings.site.name.clone(),
-        reference: notice.reference.clone(),
-        authority: row.authority.clone(),
-        instrument: t.get(&format!("instrument-{}", instrument.as_str())),
-        categories: categories
-            .iter()
-            .map(|c| t.get(&format!("category-{}", c.as_str())))
-            .collect(),
-        date: Utc::now().format("%Y-%m-%d").to_string(),
-    }
-    .render()
-    .map_err(|e| LegalError::Package(format!("rendering the notice: {e}")))?;
-    let config = |e: String| LegalError::Package(format!("mail configuration: {e}"));
-    let alias = RelayToken::new(notice.thread_id, Direction::FromVisitor)
-        .alias(&app.sealer, &app.settings.mail.relay_domain);
-    let mail = Composed {
-        message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
-        from: mail::parse_mailbox(&app.settings.mail.support_from).map_err(config)?,
-        reply_to: Some(Mailbox::new(
-            None,
-            mail::parse_address(&alias).map_err(config)?,
-        )),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-        in_reply_to: None,
-        references: None,
-        auto_submitted: Some("auto-generated".into()),
+    let notice = DisclosureNotice {
+        contact_id: notice.contact_id,
+        thread_id: notice.thread_id,
+        reference: &notice.reference,
+        locale: notice.locale,
+        authority: &row.authority,
+        instrument,
+        categories,
     };
-    outbox::enqueue_not_before(
-        conn,
-        &app.sealer,
-        Kind::DisclosureNotice,
-        Some(notice.thread_id),
-        Recipient::Visitor,
-        Some(notice.contact_id),
-        &mail,
-        gag,
-    )
-    .await?;
+    mailers::enqueue_disclosure_notice(conn, app, &notice, gag)
+        .await
+        .map_err(|e| match e {
+            ComposeError::Template(e) => LegalError::Package(format!("rendering the notice: {e}")),
+            ComposeError::Config(e) => LegalError::Package(format!("mail configuration: {e}")),
+            ComposeError::Db(e) => LegalError::Db(e),
+        })?;
     Ok(())
 }
 

@@ -9,7 +9,6 @@ pub mod reply;
 pub mod scrub;
 pub mod smtp_listener;
 pub mod smtp_pool;
-pub mod templates;
 
 use std::path::Path;
 use std::time::Duration;

@@ -3,11 +3,9 @@
 
 pub mod authentication;
 pub mod inbound;
-pub mod policy;
 pub mod relay_token;
 pub mod reply;
 pub mod scrub;
-pub mod smtp_listener;
 pub mod smtp_pool;
 pub mod templates;
 

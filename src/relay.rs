@@ -12,11 +12,11 @@ use uuid::Uuid;
 use crate::domain::{Locale, MessageBody, Reference, Subject, ThreadToken};
 use crate::entities::outbox as outbox_rows;
 use crate::i18n::Tr;
+use crate::mail::Composed;
 use crate::mail::authentication::Client;
 use crate::mail::relay_token::{Direction, RelayToken};
 use crate::mail::scrub::Scrub;
 use crate::mail::templates::{NewMessageMail, Rendered, StaffAnswerMail, VisitorAckMail};
-use crate::mail::{self, Composed};
 use crate::outbox::{self, Kind, Recipient};
 use crate::state::AppState;
 
@@ -50,13 +50,14 @@ impl From<ComposeError> for DbErr {
 fn alias(app: &AppState, thread_id: Uuid, direction: Direction) -> Result<Mailbox, ComposeError> {
     let address =
         RelayToken::new(thread_id, direction).alias(&app.sealer, &app.settings.mail.relay_domain);
-    mail::parse_address(&address)
+    crate::domain::parse_address(&address)
         .map(|a| Mailbox::new(None, a))
-        .map_err(ComposeError::Config)
+        .map_err(|e| ComposeError::Config(e.to_string()))
 }
 
 fn support(app: &AppState) -> Result<Mailbox, ComposeError> {
-    mail::parse_mailbox(&app.settings.mail.support_from).map_err(ComposeError::Config)
+    crate::domain::parse_mailbox(&app.settings.mail.support_from)
+        .map_err(|e| ComposeError::Config(e.to_string()))
 }
 
 /// The Message-IDs already sent to one side of a thread (`kinds`), first and latest: a new

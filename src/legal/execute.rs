@@ -32,9 +32,9 @@ use crate::entities::{
     threads,
 };
 use crate::i18n::Tr;
+use crate::mail::Composed;
 use crate::mail::relay_token::{Direction, RelayToken};
 use crate::mail::templates::DisclosureNoticeMail;
-use crate::mail::{self, Composed};
 use crate::outbox::{self, Kind, Recipient};
 use crate::seal::Sealed;
 use crate::state::AppState;
@@ -450,15 +450,16 @@ async fn enqueue_notice<C: ConnectionTrait>(
     }
     .render()
     .map_err(|e| LegalError::Package(format!("rendering the notice: {e}")))?;
-    let config = |e: String| LegalError::Package(format!("mail configuration: {e}"));
+    let config =
+        |e: crate::domain::AddressError| LegalError::Package(format!("mail configuration: {e}"));
     let alias = RelayToken::new(notice.thread_id, Direction::FromVisitor)
         .alias(&app.sealer, &app.settings.mail.relay_domain);
     let mail = Composed {
         message_id: outbox::new_message_id(&app.settings.mail.relay_domain),
-        from: mail::parse_mailbox(&app.settings.mail.support_from).map_err(config)?,
+        from: crate::domain::parse_mailbox(&app.settings.mail.support_from).map_err(config)?,
         reply_to: Some(Mailbox::new(
             None,
-            mail::parse_address(&alias).map_err(config)?,
+            crate::domain::parse_address(&alias).map_err(config)?,
         )),
         subject: rendered.subject,
         text: rendered.text,

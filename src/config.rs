@@ -11,6 +11,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use crate::domain::{Locale, parse_address, parse_mailbox};
+
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
 
@@ -273,6 +275,94 @@ pub struct SmtpSettings {
     pub timeout_secs: u64,
 }
 
+impl SmtpSettings {
+    /// The server `mail.smtp.url` names, read the way the transport connects to it.
+    pub fn server(&self) -> Result<SmtpServer, SmtpUrlError> {
+        SmtpServer::from_url(self.url.expose_secret())
+    }
+}
+
+/// How the connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://`: plain, or STARTTLS when the server offers it and `?tls=opportunistic`.
+    Plain,
+    Opportunistic,
+    /// `smtp://...?tls=required`: STARTTLS or fail.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Wrapper,
+}
+
+/// `mail.smtp.url`, read.
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// User and password, percent-decoded.
+    pub credentials: Option<(String, SecretString)>,
+}
+
+/// What is wrong with `mail.smtp.url`.
+#[derive(Debug, thiserror::Error)]
+pub enum SmtpUrlError {
+    #[error("not a URL ({0})")]
+    NotAUrl(#[from] url::ParseError),
+    #[error("tls={0} is not one of none, opportunistic, required")]
+    UnknownTls(String),
+    #[error("scheme {0}:// is not smtp:// or smtps://")]
+    UnknownScheme(String),
+    #[error("the URL names no host")]
+    NoHost,
+}
+
+impl SmtpServer {
+    /// Reads `smtp://[user:password@]host[:port][?tls=required|opportunistic]` or `smtps://...`.
+    pub fn from_url(url: &str) -> Result<Self, SmtpUrlError> {
+        let parsed = Url::parse(url)?;
+        let tls = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let security = match (parsed.scheme(), tls.as_deref()) {
+            ("smtps", _) => SmtpSecurity::Wrapper,
+            ("smtp", None | Some("none")) => SmtpSecurity::Plain,
+            ("smtp", Some("opportunistic")) => SmtpSecurity::Opportunistic,
+            ("smtp", Some("required")) => SmtpSecurity::StartTls,
+            ("smtp", Some(other)) => return Err(SmtpUrlError::UnknownTls(other.to_owned())),
+            (scheme, _) => return Err(SmtpUrlError::UnknownScheme(scheme.to_owned())),
+        };
+        let host = parsed
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or(SmtpUrlError::NoHost)?
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let port = parsed.port().unwrap_or(match security {
+            SmtpSecurity::Wrapper => 465,
+            SmtpSecurity::StartTls => 587,
+            _ => 25,
+        });
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let credentials = (!parsed.username().is_empty()).then(|| {
+            (
+                decode(parsed.username()),
+                SecretString::from(decode(parsed.password().unwrap_or_default())),
+            )
+        });
+        Ok(Self {
+            host,
+            port,
+            security,
+            credentials,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InboundSettings {
@@ -413,7 +503,7 @@ impl Settings {
                 "must be an http:// or https:// URL",
             ));
         }
-        if crate::domain::Locale::parse(&self.site.default_locale).is_none() {
+        if Locale::parse(&self.site.default_locale).is_none() {
             return Err(invalid("site.default_locale", "must be one of en, ru, kk"));
         }
         if self.site.policy_version.trim().is_empty() || self.site.policy_version.len() > 32 {
@@ -529,8 +619,8 @@ impl Settings {
 
     fn validate_mail(&self) -> Result<(), ConfigError> {
         let mail = &self.mail;
-        crate::mail::parse_mailbox(&mail.support_from)
-            .map_err(|e| invalid("mail.support_from", e))?;
+        parse_mailbox(&mail.support_from)
+            .map_err(|e| invalid("mail.support_from", e.to_string()))?;
         if mail.staff_addresses.is_empty() {
             return Err(invalid(
                 "mail.staff_addresses",
@@ -538,7 +628,7 @@ impl Settings {
             ));
         }
         for address in &mail.staff_addresses {
-            crate::mail::parse_address(address).map_err(|e| invalid("mail.staff_addresses", e))?;
+            parse_address(address).map_err(|e| invalid("mail.staff_addresses", e.to_string()))?;
         }
         let domain = mail.relay_domain.trim();
         if domain.is_empty()
@@ -555,8 +645,9 @@ impl Settings {
             ));
         }
         if mail.transport == MailTransport::Smtp {
-            crate::mail::smtp_transport_check(mail.smtp.url.expose_secret())
-                .map_err(|e| invalid("mail.smtp.url", e))?;
+            mail.smtp
+                .server()
+                .map_err(|e| invalid("mail.smtp.url", e.to_string()))?;
         }
         for domain in &mail.staff_domains_configured {
             let d = domain.trim().trim_start_matches('@');
@@ -628,7 +719,7 @@ impl Settings {
                 return Err(invalid(key, "is required in production"));
             }
         }
-        if let Some(dev) = crate::seal::DevKeys::read(&self.data_dir)
+        if let Some(dev) = DevKeys::read(&self.data_dir)
             && (dev.key == self.seal.key.expose_secret()
                 || dev.index_key == self.seal.index_key.expose_secret())
         {
@@ -676,6 +767,60 @@ impl Settings {
     }
 }
 
+/// The sealing keys generated for development into `<data_dir>/dev-keys.toml`: the sealer
+/// creates them on the first run without configured keys, and production refuses to start with
+/// them.
+pub struct DevKeys {
+    pub key: String,
+    pub index_key: String,
+}
+
+impl DevKeys {
+    const FILE: &'static str = "dev-keys.toml";
+
+    /// Where the development keys of a data directory are kept.
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(Self::FILE)
+    }
+
+    /// The keys generated into `data_dir` before, if any.
+    pub fn read(data_dir: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(Self::path(data_dir)).ok()?;
+        Self::from_file_text(&text)
+    }
+
+    /// The file holds two `name = "value"` lines; no TOML parser needed for that.
+    fn from_file_text(text: &str) -> Option<Self> {
+        let mut key = None;
+        let mut index_key = None;
+        for line in text.lines() {
+            let Some((name, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"').to_owned();
+            match name.trim() {
+                "key" => key = Some(value),
+                "index_key" => index_key = Some(value),
+                _ => {}
+            }
+        }
+        Some(Self {
+            key: key?,
+            index_key: index_key?,
+        })
+    }
+
+    /// The file's text, which [`DevKeys::read`] reads back.
+    pub fn file_text(&self) -> String {
+        format!(
+            "# Development sealing keys, generated on first run. Never use them in production.\n\
+             # Losing this file makes the sealed contact data in this data_dir unreadable.\n\
+             key = \"{}\"\nindex_key = \"{}\"\n",
+            self.key, self.index_key
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -692,6 +837,72 @@ mod tests {
             profile,
             Environment::with_prefix("SEALPOST").source(Some(map)),
         )
+    }
+
+    fn server(url: &str) -> Result<SmtpServer, String> {
+        SmtpServer::from_url(url).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn urls_pick_security_port_and_credentials() {
+        let plain = server("smtp://127.0.0.1:2525").expect("ok");
+        assert_eq!(
+            (plain.host.as_str(), plain.port, plain.security),
+            ("127.0.0.1", 2525, SmtpSecurity::Plain)
+        );
+        let starttls = server("smtp://mail.example.org?tls=required").expect("ok");
+        assert_eq!(
+            (starttls.port, starttls.security),
+            (587, SmtpSecurity::StartTls)
+        );
+        let wrapper = server("smtps://user%40example.org:p%3Ass@mail.example.org").expect("ok");
+        assert_eq!(
+            (wrapper.port, wrapper.security),
+            (465, SmtpSecurity::Wrapper)
+        );
+        assert_eq!(
+            wrapper
+                .credentials
+                .as_ref()
+                .map(|(user, password)| (user.as_str(), password.expose_secret())),
+            Some(("user@example.org", "p:ss"))
+        );
+        assert_eq!(server("smtp://[::1]:25").expect("ok").host, "::1");
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_wrong() {
+        assert!(
+            server("http://mail.example.org")
+                .err()
+                .unwrap_or_default()
+                .contains("scheme")
+        );
+        assert!(
+            server("smtp://mail.example.org?tls=sometimes")
+                .err()
+                .unwrap_or_default()
+                .contains("tls=sometimes")
+        );
+        assert!(
+            server("not a url")
+                .err()
+                .unwrap_or_default()
+                .contains("not a URL")
+        );
+    }
+
+    #[test]
+    fn dev_keys_read_back_what_their_file_holds() {
+        let keys = DevKeys {
+            key: "a2V5".into(),
+            index_key: "aW5kZXg=".into(),
+        };
+        let read = DevKeys::from_file_text(&keys.file_text()).expect("reads back");
+        assert_eq!(
+            (read.key.as_str(), read.index_key.as_str()),
+            ("a2V5", "aW5kZXg=")
+        );
     }
 
     #[test]

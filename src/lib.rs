@@ -23,6 +23,7 @@ pub mod privacy;
 pub mod rate_limit;
 pub mod relay;
 pub mod seal;
+pub mod smtp;
 pub mod startup;
 pub mod state;
 pub mod stats;

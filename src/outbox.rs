@@ -284,16 +284,17 @@ fn build(
     contact: Option<&contacts::Model>,
 ) -> Result<lettre::Message, BuildError> {
     let permanent = |e: String| BuildError::Permanent(e);
-    let mut from = mail::parse_mailbox(&row.from_header).map_err(permanent)?;
+    let mut from =
+        crate::domain::parse_mailbox(&row.from_header).map_err(|e| permanent(e.to_string()))?;
     let to: Vec<Mailbox> = match row.recipient.as_str() {
         "staff" => app
             .settings
             .mail
             .staff_addresses
             .iter()
-            .map(|a| mail::parse_address(a).map(|a| Mailbox::new(None, a)))
+            .map(|a| crate::domain::parse_address(a).map(|a| Mailbox::new(None, a)))
             .collect::<Result<_, _>>()
-            .map_err(permanent)?,
+            .map_err(|e| permanent(e.to_string()))?,
         _ => {
             let contact = contact
                 .ok_or_else(|| permanent("the visitor's contact data no longer exists".into()))?;
@@ -307,7 +308,8 @@ fn build(
                 .map_err(|e| permanent(format!("opening the visitor's address: {e}")))?;
             vec![Mailbox::new(
                 None,
-                mail::parse_address(email.as_str()).map_err(permanent)?,
+                crate::domain::parse_address(email.as_str())
+                    .map_err(|e| permanent(e.to_string()))?,
             )]
         }
     };
@@ -330,9 +332,9 @@ fn build(
         reply_to: row
             .reply_to
             .as_deref()
-            .map(mail::parse_mailbox)
+            .map(crate::domain::parse_mailbox)
             .transpose()
-            .map_err(permanent)?,
+            .map_err(|e| permanent(e.to_string()))?,
         subject: row.subject.clone(),
         text: open_body(&app.sealer, row.id, &row.text_body)
             .map_err(|e| permanent(e.to_string()))?,

@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::config::SealSettings;
+use crate::config::{DevKeys, SealSettings};
 use crate::domain::{EmailAddress, VisitorName};
 
 const FORMAT_VERSION: u8 = 1;
@@ -210,7 +210,7 @@ impl Sealer {
         let (key, index_key) = if settings.key.expose_secret().is_empty()
             || settings.index_key.expose_secret().is_empty()
         {
-            let dev = DevKeys::load_or_create(data_dir)?;
+            let dev = load_or_create_dev_keys(data_dir)?;
             let key = if settings.key.expose_secret().is_empty() {
                 dev.key
             } else {
@@ -357,74 +357,32 @@ fn decode_key(key: &'static str, b64: &str) -> Result<Vec<u8>, SealError> {
     Ok(bytes)
 }
 
-/// Keys generated for development, kept in `<data_dir>/dev-keys.toml`.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct DevKeys {
-    pub key: String,
-    pub index_key: String,
-}
-
-impl DevKeys {
-    const FILE: &'static str = "dev-keys.toml";
-
-    pub fn read(data_dir: &Path) -> Option<Self> {
-        let text = std::fs::read_to_string(data_dir.join(Self::FILE)).ok()?;
-        toml_lite(&text)
+/// The development keys of `data_dir`, generated on the first run that needs them.
+fn load_or_create_dev_keys(data_dir: &Path) -> Result<DevKeys, SealError> {
+    if let Some(keys) = DevKeys::read(data_dir) {
+        return Ok(keys);
     }
-
-    fn load_or_create(data_dir: &Path) -> Result<Self, SealError> {
-        if let Some(keys) = Self::read(data_dir) {
-            return Ok(keys);
-        }
-        let path = data_dir.join(Self::FILE);
-        let io = |source| SealError::DevKeys {
-            path: path.clone(),
-            source,
-        };
-        let fresh = || {
-            let mut k = [0u8; KEY_LEN];
-            rand::rngs::OsRng.fill_bytes(&mut k);
-            STANDARD.encode(k)
-        };
-        let keys = DevKeys {
-            key: fresh(),
-            index_key: fresh(),
-        };
-        std::fs::create_dir_all(data_dir).map_err(io)?;
-        let text = format!(
-            "# Development sealing keys, generated on first run. Never use them in production.\n\
-             # Losing this file makes the sealed contact data in this data_dir unreadable.\n\
-             key = \"{}\"\nindex_key = \"{}\"\n",
-            keys.key, keys.index_key
-        );
-        write_private(&path, &text).map_err(io)?;
-        tracing::warn!(
-            path = %path.display(),
-            "generated development sealing keys; production must configure seal.key and seal.index_key"
-        );
-        Ok(keys)
-    }
-}
-
-/// The dev-keys file holds two `name = "value"` lines; no TOML parser needed for that.
-fn toml_lite(text: &str) -> Option<DevKeys> {
-    let mut key = None;
-    let mut index_key = None;
-    for line in text.lines() {
-        let Some((name, value)) = line.split_once('=') else {
-            continue;
-        };
-        let value = value.trim().trim_matches('"').to_owned();
-        match name.trim() {
-            "key" => key = Some(value),
-            "index_key" => index_key = Some(value),
-            _ => {}
-        }
-    }
-    Some(DevKeys {
-        key: key?,
-        index_key: index_key?,
-    })
+    let path = DevKeys::path(data_dir);
+    let io = |source| SealError::DevKeys {
+        path: path.clone(),
+        source,
+    };
+    let fresh = || {
+        let mut k = [0u8; KEY_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        STANDARD.encode(k)
+    };
+    let keys = DevKeys {
+        key: fresh(),
+        index_key: fresh(),
+    };
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    write_private(&path, &keys.file_text()).map_err(io)?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated development sealing keys; production must configure seal.key and seal.index_key"
+    );
+    Ok(keys)
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -540,8 +498,8 @@ mod tests {
     #[test]
     fn dev_keys_are_generated_once_and_reused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let a = DevKeys::load_or_create(dir.path()).expect("created");
-        let b = DevKeys::load_or_create(dir.path()).expect("read back");
+        let a = load_or_create_dev_keys(dir.path()).expect("created");
+        let b = load_or_create_dev_keys(dir.path()).expect("read back");
         assert_eq!(a.key, b.key);
         assert_eq!(a.index_key, b.index_key);
     }

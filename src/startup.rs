@@ -14,7 +14,7 @@ use crate::config::{Profile, Settings};
 use crate::group_commit::{GroupCommit, WriterSettings};
 use crate::http::authz::Authorize;
 use crate::http::{BodyDeadline, RequestContext, RetryAfter, SecurityHeaders};
-use crate::mail::{Mailer, smtp_listener};
+use crate::mail::Mailer;
 use crate::rate_limit::SubmissionLimiter;
 use crate::seal::Sealer;
 use crate::state::AppState;
@@ -241,12 +241,12 @@ impl Application {
         let housekeeping = housekeeping(self.state.clone(), shutdown.clone());
         let smtp = async {
             if let Some(listener) = self.smtp {
-                smtp_listener::run(self.state.clone(), listener, shutdown.clone()).await;
+                crate::smtp::listener::run(self.state.clone(), listener, shutdown.clone()).await;
             }
         };
         let policy = async {
             if let Some(listener) = self.policy {
-                crate::mail::policy::run(self.state.clone(), listener, shutdown.clone()).await;
+                crate::smtp::policy::run(self.state.clone(), listener, shutdown.clone()).await;
             }
         };
         let checkpoints = async {

@@ -1,7 +1,48 @@
 //! A visitor's e-mail address. Parsed with the `email_address` crate (RFC 5321/5322 syntax), then
-//! restricted further to what can safely travel in SMTP and in a mail header.
+//! restricted further to what can safely travel in SMTP and in a mail header. Also the reading of
+//! the addresses and mailboxes that the configuration names and mail headers carry, as lettre
+//! sends to them.
+
+use lettre::Address;
+use lettre::message::Mailbox;
 
 use super::FieldProblem;
+
+/// Why a configured or stored address is not one mail can be sent to or from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("`{input}` is not a mailbox such as \"Support <support@example.org>\" ({reason})")]
+    NotAMailbox {
+        input: String,
+        #[source]
+        reason: lettre::address::AddressError,
+    },
+    #[error("`{input}` is not an e-mail address ({reason})")]
+    NotAnAddress {
+        input: String,
+        #[source]
+        reason: lettre::address::AddressError,
+    },
+}
+
+/// Reads a mailbox such as `Support <support@example.org>` (a bare address is one too).
+pub fn parse_mailbox(s: &str) -> Result<Mailbox, AddressError> {
+    s.parse::<Mailbox>()
+        .map_err(|reason| AddressError::NotAMailbox {
+            input: s.to_owned(),
+            reason,
+        })
+}
+
+/// Reads a bare address, ignoring the whitespace around it.
+pub fn parse_address(s: &str) -> Result<Address, AddressError> {
+    s.trim()
+        .parse::<Address>()
+        .map_err(|reason| AddressError::NotAnAddress {
+            input: s.to_owned(),
+            reason,
+        })
+}
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct EmailAddress(String);
@@ -98,6 +139,36 @@ mod tests {
                 "{bad:?} should be refused"
             );
         }
+    }
+
+    #[test]
+    fn configured_addresses_and_mailboxes_are_read_or_explained() {
+        assert_eq!(
+            parse_mailbox("Support <support@example.org>")
+                .expect("a mailbox")
+                .email
+                .to_string(),
+            "support@example.org"
+        );
+        assert_eq!(
+            parse_address(" staff@example.org ")
+                .expect("an address")
+                .to_string(),
+            "staff@example.org"
+        );
+        let bad = parse_mailbox("Support").expect_err("no address");
+        assert!(
+            bad.to_string().starts_with(
+                "`Support` is not a mailbox such as \"Support <support@example.org>\" ("
+            ),
+            "{bad}"
+        );
+        let bad = parse_address("staff").expect_err("no domain");
+        assert!(
+            bad.to_string()
+                .starts_with("`staff` is not an e-mail address ("),
+            "{bad}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod text_field;
 mod thread_token;
 
 pub use disclosure::{Categories, Category, DisclosureState, Instrument};
-pub use email::EmailAddress;
+pub use email::{AddressError, EmailAddress, parse_address, parse_mailbox};
 pub use locale::Locale;
 pub use message_body::MessageBody;
 pub use reference::Reference;

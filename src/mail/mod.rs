@@ -3,45 +3,25 @@
 
 pub mod authentication;
 pub mod inbound;
-pub mod policy;
 pub mod relay_token;
 pub mod reply;
 pub mod scrub;
-pub mod smtp_listener;
 pub mod smtp_pool;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{Address, AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
-use secrecy::ExposeSecret;
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::config::{MailSettings, MailTransport};
+use crate::config::{MailSettings, MailTransport, SmtpUrlError};
 use smtp_pool::SmtpPool;
-
-pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
-    s.parse::<Mailbox>().map_err(|e| {
-        format!("`{s}` is not a mailbox such as \"Support <support@example.org>\" ({e})")
-    })
-}
-
-pub fn parse_address(s: &str) -> Result<Address, String> {
-    s.trim()
-        .parse::<Address>()
-        .map_err(|e| format!("`{s}` is not an e-mail address ({e})"))
-}
 
 /// Replaces every address in a text (an SMTP server's error, say) with `<address>`, so that
 /// what is logged or stored about a delivery never names the recipient.
 pub fn redact_addresses(text: &str) -> String {
     scrub::replace_every_address(text, "<address>")
-}
-
-/// Checks an SMTP URL the way the transport will read it.
-pub fn smtp_transport_check(url: &str) -> Result<(), String> {
-    SmtpPool::from_url(url, 1, Duration::from_secs(1)).map(|_| ())
 }
 
 /// `Auto-Submitted` (RFC 3834), so that responders and our own loop guard can tell.
@@ -70,6 +50,18 @@ pub struct SendError {
     pub message: String,
 }
 
+/// Why the transport could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error("mail.smtp.url: {0}")]
+    SmtpUrl(#[from] SmtpUrlError),
+    #[error("creating {}: {source}", path.display())]
+    MailDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// The ways mail leaves Sealpost.
 pub enum Mailer {
     Smtp(SmtpPool),
@@ -77,20 +69,19 @@ pub enum Mailer {
 }
 
 impl Mailer {
-    pub fn from_settings(settings: &MailSettings, data_dir: &Path) -> Result<Self, String> {
+    pub fn from_settings(settings: &MailSettings, data_dir: &Path) -> Result<Self, MailerError> {
         match settings.transport {
-            MailTransport::Smtp => Ok(Mailer::Smtp(
-                SmtpPool::from_url(
-                    settings.smtp.url.expose_secret(),
-                    settings.smtp.max_connections,
-                    Duration::from_secs(settings.smtp.timeout_secs),
-                )
-                .map_err(|e| format!("mail.smtp.url: {e}"))?,
-            )),
+            MailTransport::Smtp => Ok(Mailer::Smtp(SmtpPool::new(
+                &settings.smtp.server()?,
+                settings.smtp.max_connections,
+                Duration::from_secs(settings.smtp.timeout_secs),
+            ))),
             MailTransport::File => {
                 let dir = data_dir.join("mail");
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(&dir).map_err(|source| MailerError::MailDir {
+                    path: dir.clone(),
+                    source,
+                })?;
                 Ok(Mailer::File(AsyncFileTransport::new(dir)))
             }
         }

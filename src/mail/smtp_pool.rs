@@ -9,25 +9,16 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
+use secrecy::ExposeSecret;
 use tokio::sync::{Mutex, Semaphore};
 
 use super::SendError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Security {
-    /// `smtp://`: plain, or STARTTLS when the server offers it and `?tls=opportunistic`.
-    Plain,
-    Opportunistic,
-    /// `smtp://...?tls=required`: STARTTLS or fail.
-    StartTls,
-    /// `smtps://`: TLS from the first byte.
-    Wrapper,
-}
+use crate::config::{SmtpSecurity, SmtpServer};
 
 pub struct SmtpPool {
     host: String,
     port: u16,
-    security: Security,
+    security: SmtpSecurity,
     credentials: Option<Credentials>,
     hello: ClientId,
     timeout: Duration,
@@ -36,62 +27,25 @@ pub struct SmtpPool {
 }
 
 impl SmtpPool {
-    /// Reads `smtp://[user:password@]host[:port][?tls=required|opportunistic]` or `smtps://...`.
-    pub fn from_url(url: &str, max_connections: u32, timeout: Duration) -> Result<Self, String> {
-        let parsed = url::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
-        let tls = parsed
-            .query_pairs()
-            .find(|(k, _)| k == "tls")
-            .map(|(_, v)| v.into_owned());
-        let security = match (parsed.scheme(), tls.as_deref()) {
-            ("smtps", _) => Security::Wrapper,
-            ("smtp", None | Some("none")) => Security::Plain,
-            ("smtp", Some("opportunistic")) => Security::Opportunistic,
-            ("smtp", Some("required")) => Security::StartTls,
-            ("smtp", Some(other)) => {
-                return Err(format!(
-                    "tls={other} is not one of none, opportunistic, required"
-                ));
-            }
-            (scheme, _) => return Err(format!("scheme {scheme}:// is not smtp:// or smtps://")),
-        };
-        let host = parsed
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or("the URL names no host")?
-            .trim_matches(['[', ']'])
-            .to_owned();
-        let port = parsed.port().unwrap_or(match security {
-            Security::Wrapper => 465,
-            Security::StartTls => 587,
-            _ => 25,
-        });
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        let credentials = (!parsed.username().is_empty()).then(|| {
-            Credentials::new(
-                decode(parsed.username()),
-                decode(parsed.password().unwrap_or_default()),
-            )
-        });
-        Ok(Self {
-            host,
-            port,
-            security,
-            credentials,
+    /// A pool for the server `mail.smtp.url` names; it connects only when a mail is sent.
+    pub fn new(server: &SmtpServer, max_connections: u32, timeout: Duration) -> Self {
+        Self {
+            host: server.host.clone(),
+            port: server.port,
+            security: server.security,
+            credentials: server.credentials.as_ref().map(|(user, password)| {
+                Credentials::new(user.clone(), password.expose_secret().to_owned())
+            }),
             hello: ClientId::default(),
             timeout,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(max_connections.max(1) as usize),
-        })
+        }
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let tls = || TlsParameters::new(self.host.clone()).map_err(classify);
-        let mut conn = if self.security == Security::Wrapper {
+        let mut conn = if self.security == SmtpSecurity::Wrapper {
             AsyncSmtpConnection::connect_tokio1(
                 (self.host.as_str(), self.port),
                 Some(self.timeout),
@@ -116,9 +70,9 @@ impl SmtpPool {
                 .map_err(classify)?
         };
         let wants_tls = match self.security {
-            Security::StartTls => true,
-            Security::Opportunistic => conn.can_starttls(),
-            Security::Plain | Security::Wrapper => false,
+            SmtpSecurity::StartTls => true,
+            SmtpSecurity::Opportunistic => conn.can_starttls(),
+            SmtpSecurity::Plain | SmtpSecurity::Wrapper => false,
         };
         if wants_tls {
             conn.starttls(tls()?, &self.hello).await.map_err(classify)?;
@@ -181,57 +135,5 @@ fn transient(message: &str) -> SendError {
     SendError {
         permanent: false,
         message: message.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pool(url: &str) -> Result<SmtpPool, String> {
-        SmtpPool::from_url(url, 2, Duration::from_secs(5))
-    }
-
-    #[test]
-    fn urls_pick_security_port_and_credentials() {
-        let plain = pool("smtp://127.0.0.1:2525").expect("ok");
-        assert_eq!(
-            (plain.host.as_str(), plain.port, plain.security),
-            ("127.0.0.1", 2525, Security::Plain)
-        );
-        let starttls = pool("smtp://mail.example.org?tls=required").expect("ok");
-        assert_eq!(
-            (starttls.port, starttls.security),
-            (587, Security::StartTls)
-        );
-        let wrapper = pool("smtps://user%40example.org:p%3Ass@mail.example.org").expect("ok");
-        assert_eq!((wrapper.port, wrapper.security), (465, Security::Wrapper));
-        assert_eq!(
-            wrapper.credentials,
-            Some(Credentials::new("user@example.org".into(), "p:ss".into()))
-        );
-        assert_eq!(pool("smtp://[::1]:25").expect("ok").host, "::1");
-    }
-
-    #[test]
-    fn bad_urls_say_what_is_wrong() {
-        assert!(
-            pool("http://mail.example.org")
-                .err()
-                .unwrap_or_default()
-                .contains("scheme")
-        );
-        assert!(
-            pool("smtp://mail.example.org?tls=sometimes")
-                .err()
-                .unwrap_or_default()
-                .contains("tls=sometimes")
-        );
-        assert!(
-            pool("not a url")
-                .err()
-                .unwrap_or_default()
-                .contains("not a URL")
-        );
     }
 }

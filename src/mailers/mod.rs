@@ -17,10 +17,10 @@ use lettre::message::Mailbox;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::domain::{Locale, Reference, Subject};
+use crate::domain::{AddressError, Locale, Reference, Subject, parse_address, parse_mailbox};
 use crate::entities::outbox as outbox_rows;
+use crate::mail::Composed;
 use crate::mail::relay_token::{Direction, RelayToken};
-use crate::mail::{self, Composed};
 use crate::outbox::{self, Kind, Recipient};
 use crate::state::AppState;
 use templates::Rendered;
@@ -45,7 +45,7 @@ pub enum ComposeError {
     #[error("rendering mail: {0}")]
     Template(#[from] askama::Error),
     #[error("mail configuration: {0}")]
-    Config(String),
+    Config(#[from] AddressError),
     #[error("database: {0}")]
     Db(#[from] DbErr),
 }
@@ -68,14 +68,12 @@ pub fn new_message_id(relay_domain: &str) -> String {
 fn alias(app: &AppState, thread_id: Uuid, direction: Direction) -> Result<Mailbox, ComposeError> {
     let address =
         RelayToken::new(thread_id, direction).alias(&app.sealer, &app.settings.mail.relay_domain);
-    mail::parse_address(&address)
-        .map(|a| Mailbox::new(None, a))
-        .map_err(ComposeError::Config)
+    Ok(Mailbox::new(None, parse_address(&address)?))
 }
 
 /// `mail.support_from`: the sender of every mail to a visitor and of notices to staff.
 fn support(app: &AppState) -> Result<Mailbox, ComposeError> {
-    mail::parse_mailbox(&app.settings.mail.support_from).map_err(ComposeError::Config)
+    Ok(parse_mailbox(&app.settings.mail.support_from)?)
 }
 
 /// The name visitors see staff under: the display name of `mail.support_from`, else the site.

@@ -5,7 +5,7 @@
 //! later: a session from one of `mail.inbound.trusted_mtas` that passed on its client with
 //! XFORWARD was accepted by that MTA already, so what Sealpost would refuse after DATA is
 //! dropped and counted instead of turning into a bounce (the MTA's own dialogue refuses it
-//! earlier through the policy service, [`crate::mail::policy`]).
+//! earlier through the policy service, [`crate::smtp::policy`]).
 //!
 //! `mailin`'s handler is synchronous, so each connection runs on a blocking thread and calls
 //! the async relay through the runtime handle.

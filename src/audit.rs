@@ -234,12 +234,21 @@ pub async fn verify<C: ConnectionTrait>(conn: &C) -> Result<Verification, DbErr>
     })
 }
 
+/// Why `audit.signing_key` is not a key.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningKeyError {
+    #[error("audit.signing_key is not base64 ({0})")]
+    NotBase64(base64::DecodeError),
+    #[error("audit.signing_key must decode to 32 bytes")]
+    WrongLength,
+}
+
 /// The key that signs checkpoints: `audit.signing_key`, or in development (when it is empty)
 /// one derived from the seal index key.
 pub fn signing_key(
     settings: &crate::config::Settings,
     sealer: &crate::seal::Sealer,
-) -> Result<SigningKey, String> {
+) -> Result<SigningKey, SigningKeyError> {
     use secrecy::ExposeSecret;
     let configured = settings.audit.signing_key.expose_secret().trim();
     let seed: Vec<u8> = if configured.is_empty() {
@@ -247,11 +256,9 @@ pub fn signing_key(
     } else {
         STANDARD
             .decode(configured)
-            .map_err(|e| format!("audit.signing_key is not base64 ({e})"))?
+            .map_err(SigningKeyError::NotBase64)?
     };
-    let seed: [u8; 32] = seed
-        .try_into()
-        .map_err(|_| "audit.signing_key must decode to 32 bytes".to_owned())?;
+    let seed: [u8; 32] = seed.try_into().map_err(|_| SigningKeyError::WrongLength)?;
     Ok(SigningKey::from_bytes(&seed))
 }
 

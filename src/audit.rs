@@ -234,13 +234,13 @@ pub async fn verify<C: ConnectionTrait>(conn: &C) -> Result<Verification, DbErr>
     })
 }
 
-/// Why `audit.signing_key` cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why `audit.signing_key` is not a key.
+#[derive(Debug, thiserror::Error)]
 pub enum SigningKeyError {
     #[error("audit.signing_key is not base64 ({0})")]
     NotBase64(base64::DecodeError),
     #[error("audit.signing_key must decode to 32 bytes")]
-    Length,
+    WrongLength,
 }
 
 /// The key that signs checkpoints: `audit.signing_key`, or in development (when it is empty)
@@ -258,7 +258,7 @@ pub fn signing_key(
             .decode(configured)
             .map_err(SigningKeyError::NotBase64)?
     };
-    let seed: [u8; 32] = seed.try_into().map_err(|_| SigningKeyError::Length)?;
+    let seed: [u8; 32] = seed.try_into().map_err(|_| SigningKeyError::WrongLength)?;
     Ok(SigningKey::from_bytes(&seed))
 }
 

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use poem::{Endpoint, EndpointExt, Route, get};
 use tokio_util::sync::CancellationToken;
 
@@ -20,12 +19,51 @@ use crate::seal::Sealer;
 use crate::state::AppState;
 use crate::{api, db, outbox, web};
 
+/// Why the application could not be built; each says which setting or step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("setting up the sealing keys")]
+    Sealer(#[source] crate::seal::SealError),
+    #[error("configuration key `captcha.verify_url`")]
+    CaptchaUrl(#[source] url::ParseError),
+    #[error("setting up mail: {0}")]
+    Mail(crate::mail::MailerError),
+    #[error("setting up mail authentication: {0}")]
+    MailAuthentication(crate::mail::authentication::ResolverError),
+    #[error(transparent)]
+    Database(#[from] db::DbSetupError),
+    #[error(transparent)]
+    Writers(#[from] sea_orm::DbErr),
+    #[error("sealing disclosure documents stored in clear")]
+    SealDocuments(#[source] sea_orm::DbErr),
+    #[error("listening on {addr} (configuration key `server.listen`)")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("listening for SMTP on {addr} (configuration key `mail.inbound.listen`)")]
+    ListenSmtp {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "listening for Postfix policy requests on {addr} \
+         (configuration key `mail.inbound.policy_listen`)"
+    )]
+    ListenPolicy {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("configuration key `audit.signing_key`: {0}")]
+    SigningKey(crate::audit::SigningKeyError),
+}
+
 /// Connects to the database, applies pending migrations and assembles the shared state.
-pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
-    let sealer = Sealer::from_settings(&settings.seal, &settings.data_dir)
-        .context("setting up the sealing keys")?;
-    let captcha = CaptchaVerifier::from_settings(&settings.captcha)
-        .context("configuration key `captcha.verify_url`")?;
+pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupError> {
+    let sealer =
+        Sealer::from_settings(&settings.seal, &settings.data_dir).map_err(StartupError::Sealer)?;
+    let captcha =
+        CaptchaVerifier::from_settings(&settings.captcha).map_err(StartupError::CaptchaUrl)?;
     if captcha.is_none() {
         if settings.profile == Profile::Development {
             tracing::warn!(
@@ -37,8 +75,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         }
     }
     let limiter = SubmissionLimiter::from_settings(&settings.rate_limit);
-    let mailer = Mailer::from_settings(&settings.mail, &settings.data_dir)
-        .map_err(|e| anyhow::anyhow!("setting up mail: {e}"))?;
+    let mailer =
+        Mailer::from_settings(&settings.mail, &settings.data_dir).map_err(StartupError::Mail)?;
     if matches!(mailer, Mailer::File(_)) {
         tracing::warn!(
             dir = %settings.data_dir.join("mail").display(),
@@ -49,7 +87,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
         &settings.mail.inbound,
         &settings.mail.relay_domain,
     )
-    .map_err(|e| anyhow::anyhow!("setting up mail authentication: {e}"))?;
+    .map_err(StartupError::MailAuthentication)?;
     if authenticator.mode() == crate::config::InboundAuthentication::Off {
         tracing::warn!(
             "INBOUND MAIL IS NOT AUTHENTICATED (mail.inbound.authentication = \"off\"): anyone who \
@@ -96,7 +134,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Arc<AppState>> {
     });
     let sealed = crate::legal::execute::seal_stored_documents(&state)
         .await
-        .context("sealing disclosure documents stored in clear")?;
+        .map_err(StartupError::SealDocuments)?;
     if sealed > 0 {
         tracing::info!(sealed, "disclosure documents stored in clear were sealed");
     }
@@ -145,13 +183,14 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let listen = settings.server.listen;
         let state = build_state(settings).await?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| {
-                format!("listening on {listen} (configuration key `server.listen`)")
+            .map_err(|source| StartupError::Listen {
+                addr: listen,
+                source,
             })?;
         let addr = listener.local_addr().unwrap_or(listen);
         let smtp_listen = state.settings.mail.inbound.listen.trim().to_owned();
@@ -161,10 +200,9 @@ impl Application {
             Some(
                 tokio::net::TcpListener::bind(&smtp_listen)
                     .await
-                    .with_context(|| {
-                        format!(
-                            "listening for SMTP on {smtp_listen} (configuration key `mail.inbound.listen`)"
-                        )
+                    .map_err(|source| StartupError::ListenSmtp {
+                        addr: smtp_listen.clone(),
+                        source,
                     })?,
             )
         };
@@ -175,18 +213,16 @@ impl Application {
             Some(
                 tokio::net::TcpListener::bind(&policy_listen)
                     .await
-                    .with_context(|| {
-                        format!(
-                            "listening for Postfix policy requests on {policy_listen} \
-                             (configuration key `mail.inbound.policy_listen`)"
-                        )
+                    .map_err(|source| StartupError::ListenPolicy {
+                        addr: policy_listen.clone(),
+                        source,
                     })?,
             )
         };
         let checkpoint_key = match state.settings.audit.checkpoint_every() {
             Some(_) => Some(
                 crate::audit::signing_key(&state.settings, &state.sealer)
-                    .map_err(|e| anyhow::anyhow!("configuration key `audit.signing_key`: {e}"))?,
+                    .map_err(StartupError::SigningKey)?,
             ),
             None => None,
         };

@@ -17,7 +17,8 @@ use ed25519_dalek::SigningKey;
 use sea_orm::ConnectionTrait;
 use tokio_util::sync::CancellationToken;
 
-use super::{Checkpoint, CheckpointError, check_checkpoint, sign, verify};
+use super::{Broken, Checkpoint, CheckpointError, Verification, check_checkpoint, sign, verify};
+use crate::config::Settings;
 
 /// The file's name in the data directory.
 pub const FILE_NAME: &str = "audit-checkpoints.jsonl";
@@ -190,6 +191,143 @@ pub async fn run<C: ConnectionTrait>(
                 ),
             }
         }
+    }
+}
+
+/// Why the site's checkpoint key could not be had from the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("setting up the sealing keys")]
+    Sealer(#[source] crate::seal::SealError),
+    #[error(transparent)]
+    SigningKey(#[from] super::SigningKeyError),
+}
+
+/// The key that signs this site's checkpoints, from the settings alone (for a command that runs
+/// without the service's state).
+pub fn site_key(settings: &Settings) -> Result<SigningKey, KeyError> {
+    let sealer = crate::seal::Sealer::from_settings(&settings.seal, &settings.data_dir)
+        .map_err(KeyError::Sealer)?;
+    Ok(super::signing_key(settings, &sealer)?)
+}
+
+/// Where the checkpoint the log was checked against came from.
+#[derive(Debug)]
+pub enum Origin {
+    /// A file the operator named.
+    Named(PathBuf),
+    /// The last line of the file `sealpost serve` writes.
+    Latest(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Named(path) => write!(f, "from {}", path.display()),
+            Origin::Latest(path) => write!(f, "the latest in {}", path.display()),
+        }
+    }
+}
+
+/// A checkpoint and where it came from; displayed as messages name it.
+#[derive(Debug)]
+pub struct Found {
+    pub checkpoint: Checkpoint,
+    pub origin: Origin,
+}
+
+impl std::fmt::Display for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cp = &self.checkpoint;
+        write!(
+            f,
+            "checkpoint {} {} signed at {} ({})",
+            cp.seq, cp.hash, cp.at, self.origin
+        )
+    }
+}
+
+/// What an intact chain was proved against.
+#[derive(Debug)]
+pub enum Extends {
+    /// A checkpoint it still extends.
+    Checkpoint(Found),
+    /// Nothing: the file `sealpost serve` writes (named here) holds no checkpoint yet, so only
+    /// the chain itself was checked.
+    NoCheckpointYet(PathBuf),
+}
+
+/// An intact chain and what it extends.
+#[derive(Debug)]
+pub struct Verified {
+    pub verification: Verification,
+    pub extends: Extends,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+    #[error(
+        "the audit log is broken at entry {}: {} ({} entries before it verify)",
+        .broken.seq, .broken.problem, .entries
+    )]
+    Broken { broken: Broken, entries: i64 },
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(
+        "the audit log no longer extends {found}: {why}; the log was rewritten after that \
+         checkpoint was signed"
+    )]
+    Diverged { found: Found, why: String },
+    #[error("{found} is refused: {refusal}")]
+    Refused {
+        found: Found,
+        refusal: CheckpointError,
+    },
+}
+
+/// Re-walks the chain, then proves that it still extends `checkpoint` (a file the operator
+/// names, see [`read`]) or, without one, the latest checkpoint in the data directory's file.
+pub async fn verify_extends<C: ConnectionTrait>(
+    conn: &C,
+    settings: &Settings,
+    checkpoint: Option<&Path>,
+) -> Result<Verified, VerifyError> {
+    let verification = verify(conn).await?;
+    if let Some(broken) = verification.broken.clone() {
+        return Err(VerifyError::Broken {
+            broken,
+            entries: verification.entries,
+        });
+    }
+    let automatic = file_path(&settings.data_dir);
+    let found = match checkpoint {
+        Some(path) => Some(Found {
+            checkpoint: read(path)?,
+            origin: Origin::Named(path.to_owned()),
+        }),
+        None => latest(&automatic)?.map(|checkpoint| Found {
+            checkpoint,
+            origin: Origin::Latest(automatic.clone()),
+        }),
+    };
+    let Some(found) = found else {
+        return Ok(Verified {
+            verification,
+            extends: Extends::NoCheckpointYet(automatic),
+        });
+    };
+    let key = site_key(settings)?;
+    match check_checkpoint(conn, &found.checkpoint, &key.verifying_key()).await {
+        Ok(()) => Ok(Verified {
+            verification,
+            extends: Extends::Checkpoint(found),
+        }),
+        Err(CheckpointError::Diverged(why)) => Err(VerifyError::Diverged { found, why }),
+        Err(refusal) => Err(VerifyError::Refused { found, refusal }),
     }
 }
 

@@ -89,17 +89,37 @@ fn fqdn(name: &str) -> Box<str> {
     }
 }
 
+/// Why a TXT record could not be put in the cache.
+#[derive(Debug, thiserror::Error)]
+#[error("not a DKIM, SPF or DMARC record: {0}")]
+pub struct TxtRecordError(String);
+
+/// Why inbound authentication could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolverError {
+    #[error("mail.inbound: reading the system's DNS configuration: {0}")]
+    SystemConf(String),
+    #[error("mail.inbound.nameserver: `{nameserver}` is not IP:PORT ({source})")]
+    NotAnAddress {
+        nameserver: String,
+        source: std::net::AddrParseError,
+    },
+    #[error("mail.inbound.nameserver: {0}")]
+    Resolver(String),
+}
+
 impl DnsCache {
     /// Puts a TXT record (`v=DKIM1; …`, `v=spf1 …` or `v=DMARC1; …`) in the cache for a day.
-    pub fn add_txt(&self, name: &str, record: &str) -> Result<(), String> {
+    pub fn add_txt(&self, name: &str, record: &str) -> Result<(), TxtRecordError> {
         let bytes = record.as_bytes();
         let lower = record.trim_start().to_ascii_lowercase();
+        let refused = |e: mail_auth::Error| TxtRecordError(e.to_string());
         let txt: Txt = if lower.starts_with("v=spf1") {
-            Spf::parse(bytes).map_err(|e| e.to_string())?.into()
+            Spf::parse(bytes).map_err(refused)?.into()
         } else if lower.starts_with("v=dmarc1") {
-            Dmarc::parse(bytes).map_err(|e| e.to_string())?.into()
+            Dmarc::parse(bytes).map_err(refused)?.into()
         } else {
-            DomainKey::parse(bytes).map_err(|e| e.to_string())?.into()
+            DomainKey::parse(bytes).map_err(refused)?.into()
         };
         self.txt.insert(
             fqdn(name),
@@ -197,7 +217,7 @@ fn aligned(a: &str, b: &str) -> bool {
 }
 
 impl Authenticator {
-    pub fn new(settings: &InboundSettings, host: &str) -> Result<Self, String> {
+    pub fn new(settings: &InboundSettings, host: &str) -> Result<Self, ResolverError> {
         let resolver = match settings.authentication {
             InboundAuthentication::Verify => Some(resolver(settings.nameserver.trim())?),
             _ => None,
@@ -357,14 +377,17 @@ impl Authenticator {
     }
 }
 
-fn resolver(nameserver: &str) -> Result<MessageAuthenticator, String> {
+fn resolver(nameserver: &str) -> Result<MessageAuthenticator, ResolverError> {
     if nameserver.is_empty() {
         return MessageAuthenticator::new_system_conf()
-            .map_err(|e| format!("mail.inbound: reading the system's DNS configuration: {e}"));
+            .map_err(|e| ResolverError::SystemConf(e.to_string()));
     }
     let addr: SocketAddr = nameserver
         .parse()
-        .map_err(|e| format!("mail.inbound.nameserver: `{nameserver}` is not IP:PORT ({e})"))?;
+        .map_err(|source| ResolverError::NotAnAddress {
+            nameserver: nameserver.to_owned(),
+            source,
+        })?;
     let mut udp = ConnectionConfig::udp();
     udp.port = addr.port();
     let mut tcp = ConnectionConfig::tcp();
@@ -377,7 +400,7 @@ fn resolver(nameserver: &str) -> Result<MessageAuthenticator, String> {
     let mut options = ResolverOpts::default();
     options.timeout = Duration::from_secs(3);
     options.attempts = 1;
-    MessageAuthenticator::new(config, options).map_err(|e| format!("mail.inbound.nameserver: {e}"))
+    MessageAuthenticator::new(config, options).map_err(|e| ResolverError::Resolver(e.to_string()))
 }
 
 /// The authserv-id of an `Authentication-Results` value: its first token.

@@ -58,6 +58,23 @@ pub struct WriterSettings {
     pub max_bounces: i64,
 }
 
+/// Why the submission writer could not take or write a conversation.
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    #[error("starting the submission writer: {0}")]
+    Start(#[source] std::io::Error),
+    #[error("connecting the submission writer: {0}")]
+    Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the submission writer did not start")]
+    NotStarted,
+    #[error("the submission writer has stopped")]
+    Stopped,
+    #[error("the submission writer stopped before answering")]
+    NoAnswer,
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
 impl GroupCommit {
     /// Starts the writer tasks on a thread and runtime of their own, with a connection pool of
     /// their own: `connect(n)` opens it there, with `settings.writers` connections and one for
@@ -65,17 +82,18 @@ impl GroupCommit {
     /// runtime's threads full, and a writer should not wait its turn behind them between
     /// statements while its transaction is open. They end when this handle is dropped and
     /// every queued submission is written.
-    pub async fn start<F, Fut>(connect: F, settings: WriterSettings) -> Result<Self, DbErr>
+    pub async fn start<F, Fut, E>(connect: F, settings: WriterSettings) -> Result<Self, WriterError>
     where
         F: FnOnce(u32) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = Result<DatabaseConnection, DbErr>>,
+        Fut: std::future::Future<Output = Result<DatabaseConnection, E>>,
+        E: std::error::Error + Send + Sync + 'static,
     {
         let (jobs, queue) = mpsc::unbounded_channel();
         let (ready, started) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| DbErr::Custom(format!("starting the submission writer: {e}")))?;
+            .map_err(WriterError::Start)?;
         let writers = settings.writers.max(1);
         // One more connection than writers, for the checkpointer.
         std::thread::Builder::new()
@@ -85,7 +103,7 @@ impl GroupCommit {
                     let db = match connect(u32::try_from(writers + 1).unwrap_or(u32::MAX)).await {
                         Ok(db) => db,
                         Err(err) => {
-                            let _ = ready.send(Err(err));
+                            let _ = ready.send(Err(WriterError::Connect(Box::new(err))));
                             return;
                         }
                     };
@@ -103,22 +121,18 @@ impl GroupCommit {
                     let _ = db.close().await;
                 });
             })
-            .map_err(|e| DbErr::Custom(format!("starting the submission writer: {e}")))?;
-        started
-            .await
-            .map_err(|_| DbErr::Custom("the submission writer did not start".into()))??;
+            .map_err(WriterError::Start)?;
+        started.await.map_err(|_| WriterError::NotStarted)??;
         Ok(Self { jobs })
     }
 
     /// Writes one conversation; returns once it is committed (or failed).
-    pub async fn store(&self, conversation: NewConversation) -> Result<(), DbErr> {
+    pub async fn store(&self, conversation: NewConversation) -> Result<(), WriterError> {
         let (done, answer) = oneshot::channel();
         self.jobs
             .send(Job { conversation, done })
-            .map_err(|_| DbErr::Custom("the submission writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| DbErr::Custom("the submission writer stopped before answering".into()))?
+            .map_err(|_| WriterError::Stopped)?;
+        Ok(answer.await.map_err(|_| WriterError::NoAnswer)??)
     }
 }
 

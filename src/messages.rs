@@ -18,8 +18,8 @@ use crate::domain::{
     ThreadToken, VisitorName,
 };
 use crate::entities::{contacts, messages, threads};
-use crate::group_commit::NewConversation;
-use crate::mailers;
+use crate::group_commit::{NewConversation, WriterError};
+use crate::mailers::{self, ComposeError};
 use crate::outbox::{self, Kind, Recipient};
 use crate::state::AppState;
 
@@ -117,6 +117,10 @@ pub enum SubmitError {
     StalePolicy,
     #[error("database: {0}")]
     Db(#[from] DbErr),
+    #[error(transparent)]
+    Writer(#[from] WriterError),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
 }
 
 /// The spam defences every submission passes, in order: the per-IP limit, then the captcha.
@@ -147,10 +151,11 @@ pub async fn submit(
     loop {
         attempts += 1;
         match store_new_thread(app, &origin, &new).await {
-            Err(err)
+            Err(SubmitError::Db(err) | SubmitError::Writer(WriterError::Db(err)))
                 if attempts < 3
                     && matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
-            other => return other.map_err(SubmitError::from),
+            Err(SubmitError::Writer(WriterError::Db(err))) => return Err(SubmitError::Db(err)),
+            other => return other,
         }
     }
 }
@@ -159,7 +164,7 @@ async fn store_new_thread(
     app: &AppState,
     origin: &Origin,
     new: &NewMessage,
-) -> Result<Submitted, DbErr> {
+) -> Result<Submitted, SubmitError> {
     let now = Utc::now().fixed_offset();
     let reference = Reference::generate();
     let token = ThreadToken::generate();

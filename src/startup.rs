@@ -33,7 +33,7 @@ pub enum StartupError {
     #[error(transparent)]
     Database(#[from] db::DbSetupError),
     #[error(transparent)]
-    Writers(#[from] sea_orm::DbErr),
+    Writers(#[from] crate::group_commit::WriterError),
     #[error("sealing disclosure documents stored in clear")]
     SealDocuments(#[source] sea_orm::DbErr),
     #[error("listening on {addr} (configuration key `server.listen`)")]
@@ -108,9 +108,7 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
     let writer_settings = settings.clone();
     let writer = GroupCommit::start(
         move |connections| async move {
-            db::connect_pool(&writer_settings, db::Pool::Writers(connections))
-                .await
-                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))
+            db::connect_pool(&writer_settings, db::Pool::Writers(connections)).await
         },
         WriterSettings {
             writers,

@@ -238,7 +238,7 @@ impl MessagesApi {
                     }])
                     .for_request(request_id),
             )),
-            Err(SubmitError::Db(err)) => {
+            Err(err @ (SubmitError::Db(_) | SubmitError::Writer(_) | SubmitError::Compose(_))) => {
                 tracing::error!(error = %err, "storing a message failed");
                 SubmitResponse::Unavailable(problem(
                     ErrorCode::ServiceUnavailable,

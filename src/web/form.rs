@@ -207,8 +207,8 @@ fn refusal(t: &Tr, err: &SubmitError) -> (ErrorCode, FormErrors) {
                 ..FormErrors::default()
             },
         ),
-        SubmitError::Db(db) => {
-            tracing::error!(error = %db, "storing a message failed");
+        SubmitError::Db(_) | SubmitError::Writer(_) | SubmitError::Compose(_) => {
+            tracing::error!(error = %err, "storing a message failed");
             (
                 ErrorCode::ServiceUnavailable,
                 form(t.get("error-text-unavailable")),

@@ -1,10 +1,10 @@
-//! `GET /metrics`: what an operator graphs and alerts on, in the Prometheus (OpenMetrics) text
-//! format — requests by route and status with latency histograms, the outbox by state with the
-//! age of the oldest undelivered mail, deliveries and failures, inbound mail accepted and
-//! refused, and failed sign-ins. Routes are labelled by their authorization rule (the HTTP layer
-//! records them), never by the raw path, so private links and ids never become label values. Counters are per instance;
-//! the outbox figures are read from the database at each scrape, so they are the same on every
-//! instance.
+//! The counters behind `GET /metrics`: what an operator graphs and alerts on, in the
+//! Prometheus (OpenMetrics) text format. They cover requests by route and status with latency
+//! histograms, the outbox by state with the age of the oldest undelivered mail, deliveries and
+//! failures, inbound mail accepted and refused, and failed sign-ins. Routes are labelled by their
+//! authorization rule, never by the raw path, so private links and ids never become label
+//! values. Counters are per instance. The outbox figures are read from the database at each
+//! scrape (`http::metrics`), so they are the same on every instance.
 
 use std::borrow::Cow;
 use std::sync::Mutex;

@@ -1,5 +1,6 @@
 //! Mail: the transport that delivers outbox rows (SMTP with a pool, or `.eml` files in
-//! development), the templates of each kind of mail, the relay aliases, and inbound mail.
+//! development), the relay aliases, and inbound mail (parsing, the reply cut, the identity
+//! scrub, authentication). What each kind of outgoing mail says is in `mailers/`.
 
 pub mod authentication;
 pub mod inbound;

@@ -9,6 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
+use super::errors::{ApiError, STAFF_BODY, STAFF_CHANGE, STAFF_READ};
 use super::staff_auth::StaffAuth;
 use crate::auth::api_key::{self, ApiKeyError};
 use crate::domain::{self, FieldProblem};
@@ -99,15 +100,6 @@ pub enum ListApiKeysResponse {
     /// The keys.
     #[oai(status = 200)]
     Ok(Json<ApiKeyList>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only administrators manage API keys.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -115,28 +107,9 @@ pub enum CreateApiKeyResponse {
     /// The key is created; this is the only time it is shown.
     #[oai(status = 201)]
     Created(Json<CreatedApiKey>),
-    /// Malformed JSON, a missing field or an unknown one (`malformed_request`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only administrators manage API keys; a cookie-authenticated call must also send the
-    /// session's `X-CSRF-Token`.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The request is over the size limit.
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
-    /// The body is not `application/json`.
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
     /// The name or the role was refused; `errors` says which.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -144,26 +117,16 @@ pub enum RevokeApiKeyResponse {
     /// The key no longer works (revoking a revoked key changes nothing).
     #[oai(status = 204)]
     Revoked,
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only administrators manage API keys; a cookie-authenticated call must also send the
-    /// session's `X-CSRF-Token`.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
     /// There is no key with this id.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
-fn unavailable(req: &Request, err: &dyn std::fmt::Display) -> Json<Problem> {
-    tracing::error!(error = %err, "API keys are unavailable");
-    problem(
+fn unavailable<const D: u16>(req: &Request, err: &dyn std::fmt::Display) -> ApiError<D> {
+    ApiError::unavailable(
         req,
-        ErrorCode::ServiceUnavailable,
+        "API keys are unavailable",
+        err,
         "The API keys cannot be read or changed right now; try again later.",
     )
 }
@@ -211,13 +174,13 @@ impl ApiKeysApi {
         req: &Request,
         app: poem::web::Data<&App>,
         _auth: StaffAuth,
-    ) -> ListApiKeysResponse {
-        match api_key::list(&app.db).await {
-            Ok(rows) => ListApiKeysResponse::Ok(Json(ApiKeyList {
-                items: rows.into_iter().map(info).collect(),
-            })),
-            Err(err) => ListApiKeysResponse::Unavailable(unavailable(req, &err)),
-        }
+    ) -> Result<ListApiKeysResponse, ApiError<STAFF_READ>> {
+        let rows = api_key::list(&app.db)
+            .await
+            .map_err(|err| unavailable(req, &err))?;
+        Ok(ListApiKeysResponse::Ok(Json(ApiKeyList {
+            items: rows.into_iter().map(info).collect(),
+        })))
     }
 
     /// Create an API key
@@ -230,11 +193,13 @@ impl ApiKeysApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         new: Json<NewApiKey>,
-    ) -> CreateApiKeyResponse {
+    ) -> Result<CreateApiKeyResponse, ApiError<STAFF_BODY>> {
         let principal = auth.principal();
         let new = new.0;
         let refused = |field: &str, problem: FieldProblem, message: &str| {
-            CreateApiKeyResponse::Unprocessable(refused_field(req, field, problem, message))
+            Ok(CreateApiKeyResponse::Unprocessable(refused_field(
+                req, field, problem, message,
+            )))
         };
         let Some(role) = domain::Role::parse(&new.role) else {
             return refused(
@@ -257,7 +222,7 @@ impl ApiKeysApi {
                 let (problem, message) = name_problem(&new.name);
                 return refused("name", problem, message);
             }
-            Err(err) => return CreateApiKeyResponse::Unavailable(unavailable(req, &err)),
+            Err(err) => return Err(unavailable(req, &err)),
         };
         tracing::info!(
             api_key_id = %created.id,
@@ -265,12 +230,12 @@ impl ApiKeysApi {
             actor = %principal.actor(),
             "API key created"
         );
-        CreateApiKeyResponse::Created(Json(CreatedApiKey {
+        Ok(CreateApiKeyResponse::Created(Json(CreatedApiKey {
             id: created.id,
             key: created.key,
             name: new.name.trim().to_owned(),
             role: role.into(),
-        }))
+        })))
     }
 
     /// Revoke an API key
@@ -288,13 +253,13 @@ impl ApiKeysApi {
         auth: StaffAuth,
         /// The key's id.
         id: Path<String>,
-    ) -> RevokeApiKeyResponse {
+    ) -> Result<RevokeApiKeyResponse, ApiError<STAFF_CHANGE>> {
         let not_found = || {
-            RevokeApiKeyResponse::NotFound(problem(
+            Ok(RevokeApiKeyResponse::NotFound(problem(
                 req,
                 ErrorCode::NotFound,
                 "There is no API key with this id.",
-            ))
+            )))
         };
         let Ok(id) = Uuid::parse_str(id.0.trim()) else {
             return not_found();
@@ -302,10 +267,10 @@ impl ApiKeysApi {
         match api_key::revoke(&app.db, &auth.principal().actor(), id).await {
             Ok(()) => {
                 tracing::info!(api_key_id = %id, actor = %auth.principal().actor(), "API key revoked");
-                RevokeApiKeyResponse::Revoked
+                Ok(RevokeApiKeyResponse::Revoked)
             }
             Err(ApiKeyError::NotFound(_)) => not_found(),
-            Err(err) => RevokeApiKeyResponse::Unavailable(unavailable(req, &err)),
+            Err(err) => Err(unavailable(req, &err)),
         }
     }
 }

@@ -13,6 +13,9 @@ use poem_openapi::payload::{Attachment, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
+use super::errors::{
+    ApiError, FORBIDDEN_CHANGE, JSON_BODY, STAFF_BODY, STAFF_READ, UNAUTHORIZED, UNAVAILABLE,
+};
 use super::staff_auth::StaffAuth;
 use crate::http::ErrorCode;
 use crate::http::{FieldError, Problem, problem};
@@ -275,27 +278,9 @@ pub enum CreateDisclosureResponse {
     /// The request is filed, in state `received`.
     #[oai(status = 201)]
     Created(Json<Box<Disclosure>>),
-    /// Malformed JSON, a missing field or an unknown one (`malformed_request`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only `legal` files requests; a cookie call must send `X-CSRF-Token`.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The request is over the size limit.
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
-    /// The body is not `application/json`.
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
     /// Some fields were refused; `errors` names each.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -303,15 +288,6 @@ pub enum ListDisclosuresResponse {
     /// The requests.
     #[oai(status = 200)]
     Ok(Json<DisclosureList>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only `legal` reads requests.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -319,18 +295,9 @@ pub enum GetDisclosureResponse {
     /// The request.
     #[oai(status = 200)]
     Ok(Json<Box<Disclosure>>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only `legal` reads requests.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
     /// There is no request with this id.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -338,12 +305,6 @@ pub enum TransitionResponse {
     /// The decision is recorded; the request as it is now.
     #[oai(status = 200)]
     Ok(Json<Box<Disclosure>>),
-    /// Malformed JSON, a missing field or an unknown one.
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
     /// Not `legal`; a cookie call without `X-CSRF-Token`; an approval by the legal user who
     /// filed the request (four eyes), or by an API key rather than a signed-in person.
     #[oai(status = 403, content_type = "application/problem+json")]
@@ -354,31 +315,19 @@ pub enum TransitionResponse {
     /// The request's state does not allow this move (e.g. approving a request not under review).
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
-    /// The request is over the size limit (64 KiB by default).
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
-    /// The body is not `application/json`.
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
     /// An unknown state, a missing reason, or an approval outside the requested scope.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
+
+/// What a transition documents of the shared failures: its own 403 is above.
+pub const TRANSITION_FAILURES: u16 = UNAUTHORIZED | JSON_BODY | UNAVAILABLE;
 
 #[derive(ApiResponse)]
 pub enum ExecuteResponse {
     /// Executed: the package is built and stored, and the notices are queued.
     #[oai(status = 200)]
     Ok(Json<Box<Execution>>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only `legal` executes; a cookie call must send `X-CSRF-Token`.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
     /// There is no request with this id.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
@@ -390,26 +339,20 @@ pub enum ExecuteResponse {
     Unavailable(Json<Problem>),
 }
 
+/// What an execution documents of the shared failures: its own 503 is above.
+pub const EXECUTE_FAILURES: u16 = UNAUTHORIZED | FORBIDDEN_CHANGE;
+
 #[derive(ApiResponse)]
 pub enum PackageResponse {
     /// The export package (ZIP: `manifest.json` and the data files). Each download is audited.
     #[oai(status = 200, content_type = "application/zip")]
     Ok(Attachment<Vec<u8>>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only `legal` downloads packages.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
     /// There is no request with this id.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
     /// The request has not been executed, so there is no package.
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -417,15 +360,6 @@ pub enum ListHoldsResponse {
     /// The holds.
     #[oai(status = 200)]
     Ok(Json<LegalHoldList>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only `legal` reads holds.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -433,27 +367,9 @@ pub enum PlaceHoldResponse {
     /// The holds placed (none when every matching conversation was held already).
     #[oai(status = 201)]
     Created(Json<LegalHoldList>),
-    /// Malformed JSON, a missing field or an unknown one.
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only `legal` places holds; a cookie call must send `X-CSRF-Token`.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The request is over the size limit (64 KiB by default).
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
-    /// The body is not `application/json`.
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
     /// The subject or the reason was refused, or no conversation matches the subject.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -461,33 +377,15 @@ pub enum ReleaseHoldResponse {
     /// The hold is released.
     #[oai(status = 204)]
     Released,
-    /// Malformed JSON, a missing field or an unknown one.
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only `legal` releases holds; a cookie call must send `X-CSRF-Token`.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
     /// There is no hold with this id.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
     /// The hold was released already.
     #[oai(status = 409, content_type = "application/problem+json")]
     Conflict(Json<Problem>),
-    /// The request is over the size limit (64 KiB by default).
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
-    /// The body is not `application/json`.
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
     /// The reason is missing or too long.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 fn invalid(req: &Request, issues: Vec<FieldIssue>) -> Json<Problem> {
@@ -507,13 +405,26 @@ fn invalid(req: &Request, issues: Vec<FieldIssue>) -> Json<Problem> {
     p
 }
 
-fn unavailable(req: &Request, err: &LegalError) -> Json<Problem> {
+const UNAVAILABLE_DETAIL: &str =
+    "This cannot be done right now; nothing was changed. Try again later.";
+
+fn unavailable<const D: u16>(req: &Request, err: &LegalError) -> ApiError<D> {
+    ApiError::unavailable(
+        req,
+        "the disclosure workflow failed",
+        err,
+        UNAVAILABLE_DETAIL,
+    )
+}
+
+/// [`unavailable`] for the execution, which documents a 503 of its own.
+fn execution_unavailable(req: &Request, err: &LegalError) -> ExecuteResponse {
     tracing::error!(error = %err, "the disclosure workflow failed");
-    problem(
+    ExecuteResponse::Unavailable(problem(
         req,
         ErrorCode::ServiceUnavailable,
-        "This cannot be done right now; nothing was changed. Try again later.",
-    )
+        UNAVAILABLE_DETAIL,
+    ))
 }
 
 /// The first letter up and a full stop: service errors read as sentences in problems.
@@ -606,7 +517,7 @@ impl DisclosuresApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         new: Json<NewDisclosure>,
-    ) -> CreateDisclosureResponse {
+    ) -> Result<CreateDisclosureResponse, ApiError<STAFF_BODY>> {
         let caller = Caller::from_principal(auth.principal());
         let new = new.0;
         let decoded = STANDARD.decode(new.order_copy.content_base64.trim());
@@ -639,17 +550,20 @@ impl DisclosuresApi {
                         "`content_base64` is not valid base64.",
                     ));
                 }
-                return CreateDisclosureResponse::Unprocessable(invalid(req, issues));
+                return Ok(CreateDisclosureResponse::Unprocessable(invalid(
+                    req, issues,
+                )));
             }
         };
-        let id = match intake::file(&app, &caller, parsed).await {
-            Ok(id) => id,
-            Err(e) => return CreateDisclosureResponse::Unavailable(unavailable(req, &e)),
-        };
-        match legal::detail(&app, id).await {
-            Ok(d) => CreateDisclosureResponse::Created(Json(Box::new(disclosure(d)))),
-            Err(e) => CreateDisclosureResponse::Unavailable(unavailable(req, &e)),
-        }
+        let id = intake::file(&app, &caller, parsed)
+            .await
+            .map_err(|e| unavailable(req, &e))?;
+        let d = legal::detail(&app, id)
+            .await
+            .map_err(|e| unavailable(req, &e))?;
+        Ok(CreateDisclosureResponse::Created(Json(Box::new(
+            disclosure(d),
+        ))))
     }
 
     /// List disclosure requests
@@ -665,9 +579,9 @@ impl DisclosuresApi {
         req: &Request,
         app: poem::web::Data<&App>,
         _auth: StaffAuth,
-    ) -> ListDisclosuresResponse {
+    ) -> Result<ListDisclosuresResponse, ApiError<STAFF_READ>> {
         match legal::list(&app).await {
-            Ok(rows) => ListDisclosuresResponse::Ok(Json(DisclosureList {
+            Ok(rows) => Ok(ListDisclosuresResponse::Ok(Json(DisclosureList {
                 items: rows
                     .into_iter()
                     .map(|r| DisclosureSummary {
@@ -680,8 +594,8 @@ impl DisclosuresApi {
                         created_at: r.created_at,
                     })
                     .collect(),
-            })),
-            Err(e) => ListDisclosuresResponse::Unavailable(unavailable(req, &e)),
+            }))),
+            Err(e) => Err(unavailable(req, &e)),
         }
     }
 
@@ -700,14 +614,14 @@ impl DisclosuresApi {
         _auth: StaffAuth,
         /// The request's id.
         id: Path<String>,
-    ) -> GetDisclosureResponse {
+    ) -> Result<GetDisclosureResponse, ApiError<STAFF_READ>> {
         let Some(id) = parse_id(&id.0) else {
-            return GetDisclosureResponse::NotFound(not_found(req));
+            return Ok(GetDisclosureResponse::NotFound(not_found(req)));
         };
         match legal::detail(&app, id).await {
-            Ok(d) => GetDisclosureResponse::Ok(Json(Box::new(disclosure(d)))),
-            Err(LegalError::NotFound) => GetDisclosureResponse::NotFound(not_found(req)),
-            Err(e) => GetDisclosureResponse::Unavailable(unavailable(req, &e)),
+            Ok(d) => Ok(GetDisclosureResponse::Ok(Json(Box::new(disclosure(d))))),
+            Err(LegalError::NotFound) => Ok(GetDisclosureResponse::NotFound(not_found(req))),
+            Err(e) => Err(unavailable(req, &e)),
         }
     }
 
@@ -729,9 +643,9 @@ impl DisclosuresApi {
         /// The request's id.
         id: Path<String>,
         body: Json<Transition>,
-    ) -> TransitionResponse {
+    ) -> Result<TransitionResponse, ApiError<TRANSITION_FAILURES>> {
         let Some(id) = parse_id(&id.0) else {
-            return TransitionResponse::NotFound(not_found(req));
+            return Ok(TransitionResponse::NotFound(not_found(req)));
         };
         let caller = Caller::from_principal(auth.principal());
         let body = body.0;
@@ -741,10 +655,10 @@ impl DisclosuresApi {
             categories: body.categories,
             subjects: body.subjects,
         };
-        match review::decide(&app, id, &caller, &decision).await {
+        Ok(match review::decide(&app, id, &caller, &decision).await {
             Ok(_) => match legal::detail(&app, id).await {
                 Ok(d) => TransitionResponse::Ok(Json(Box::new(disclosure(d)))),
-                Err(e) => TransitionResponse::Unavailable(unavailable(req, &e)),
+                Err(e) => return Err(unavailable(req, &e)),
             },
             Err(LegalError::NotFound) => TransitionResponse::NotFound(not_found(req)),
             Err(LegalError::Invalid(issues)) => {
@@ -756,8 +670,8 @@ impl DisclosuresApi {
             Err(e) if e.is_conflict() => {
                 TransitionResponse::Conflict(problem(req, ErrorCode::Conflict, &sentence(&e)))
             }
-            Err(e) => TransitionResponse::Unavailable(unavailable(req, &e)),
-        }
+            Err(e) => return Err(unavailable(req, &e)),
+        })
     }
 
     /// Execute an approved disclosure request
@@ -776,12 +690,12 @@ impl DisclosuresApi {
         auth: StaffAuth,
         /// The request's id.
         id: Path<String>,
-    ) -> ExecuteResponse {
+    ) -> Result<ExecuteResponse, ApiError<EXECUTE_FAILURES>> {
         let Some(id) = parse_id(&id.0) else {
-            return ExecuteResponse::NotFound(not_found(req));
+            return Ok(ExecuteResponse::NotFound(not_found(req)));
         };
         let caller = Caller::from_principal(auth.principal());
-        match legal::execute::execute(&app, id, &caller).await {
+        Ok(match legal::execute::execute(&app, id, &caller).await {
             Ok(done) => match legal::detail(&app, id).await {
                 Ok(d) => ExecuteResponse::Ok(Json(Box::new(Execution {
                     package_sha256: done.sha256,
@@ -790,14 +704,14 @@ impl DisclosuresApi {
                     notices_held_until: done.notices_held_until,
                     disclosure: disclosure(d),
                 }))),
-                Err(e) => ExecuteResponse::Unavailable(unavailable(req, &e)),
+                Err(e) => execution_unavailable(req, &e),
             },
             Err(LegalError::NotFound) => ExecuteResponse::NotFound(not_found(req)),
             Err(e) if e.is_conflict() => {
                 ExecuteResponse::Conflict(problem(req, ErrorCode::Conflict, &sentence(&e)))
             }
-            Err(e) => ExecuteResponse::Unavailable(unavailable(req, &e)),
-        }
+            Err(e) => execution_unavailable(req, &e),
+        })
     }
 
     /// Download the export package
@@ -815,12 +729,12 @@ impl DisclosuresApi {
         auth: StaffAuth,
         /// The request's id.
         id: Path<String>,
-    ) -> PackageResponse {
+    ) -> Result<PackageResponse, ApiError<STAFF_READ>> {
         let Some(id) = parse_id(&id.0) else {
-            return PackageResponse::NotFound(not_found(req));
+            return Ok(PackageResponse::NotFound(not_found(req)));
         };
         let caller = Caller::from_principal(auth.principal());
-        match legal::execute::package(&app, id, &caller).await {
+        Ok(match legal::execute::package(&app, id, &caller).await {
             Ok(download) => {
                 PackageResponse::Ok(Attachment::new(download.bytes).filename(download.file_name))
             }
@@ -828,8 +742,8 @@ impl DisclosuresApi {
             Err(e) if e.is_conflict() => {
                 PackageResponse::Conflict(problem(req, ErrorCode::Conflict, &sentence(&e)))
             }
-            Err(e) => PackageResponse::Unavailable(unavailable(req, &e)),
-        }
+            Err(e) => return Err(unavailable(req, &e)),
+        })
     }
 
     /// List legal holds
@@ -845,13 +759,13 @@ impl DisclosuresApi {
         req: &Request,
         app: poem::web::Data<&App>,
         _auth: StaffAuth,
-    ) -> ListHoldsResponse {
-        match legal::holds::list(&app).await {
-            Ok(holds) => ListHoldsResponse::Ok(Json(LegalHoldList {
-                items: holds.into_iter().map(hold).collect(),
-            })),
-            Err(e) => ListHoldsResponse::Unavailable(unavailable(req, &e)),
-        }
+    ) -> Result<ListHoldsResponse, ApiError<STAFF_READ>> {
+        let holds = legal::holds::list(&app)
+            .await
+            .map_err(|e| unavailable(req, &e))?;
+        Ok(ListHoldsResponse::Ok(Json(LegalHoldList {
+            items: holds.into_iter().map(hold).collect(),
+        })))
     }
 
     /// Place a legal hold
@@ -868,24 +782,25 @@ impl DisclosuresApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         body: Json<NewLegalHold>,
-    ) -> PlaceHoldResponse {
+    ) -> Result<PlaceHoldResponse, ApiError<STAFF_BODY>> {
         let caller = Caller::from_principal(auth.principal());
-        match legal::holds::place(&app, &caller, &body.0.subject, &body.0.reason).await {
-            Ok(ids) => match legal::holds::list(&app).await {
-                Ok(all) => PlaceHoldResponse::Created(Json(LegalHoldList {
-                    items: all
-                        .into_iter()
-                        .filter(|h| ids.contains(&h.id))
-                        .map(hold)
-                        .collect(),
-                })),
-                Err(e) => PlaceHoldResponse::Unavailable(unavailable(req, &e)),
-            },
+        let ids = match legal::holds::place(&app, &caller, &body.0.subject, &body.0.reason).await {
+            Ok(ids) => ids,
             Err(LegalError::Invalid(issues)) => {
-                PlaceHoldResponse::Unprocessable(invalid(req, issues))
+                return Ok(PlaceHoldResponse::Unprocessable(invalid(req, issues)));
             }
-            Err(e) => PlaceHoldResponse::Unavailable(unavailable(req, &e)),
-        }
+            Err(e) => return Err(unavailable(req, &e)),
+        };
+        let all = legal::holds::list(&app)
+            .await
+            .map_err(|e| unavailable(req, &e))?;
+        Ok(PlaceHoldResponse::Created(Json(LegalHoldList {
+            items: all
+                .into_iter()
+                .filter(|h| ids.contains(&h.id))
+                .map(hold)
+                .collect(),
+        })))
     }
 
     /// Release a legal hold
@@ -904,22 +819,24 @@ impl DisclosuresApi {
         /// The hold's id.
         id: Path<String>,
         body: Json<HoldRelease>,
-    ) -> ReleaseHoldResponse {
+    ) -> Result<ReleaseHoldResponse, ApiError<STAFF_BODY>> {
         let Some(id) = parse_id(&id.0) else {
-            return ReleaseHoldResponse::NotFound(not_found(req));
+            return Ok(ReleaseHoldResponse::NotFound(not_found(req)));
         };
         let caller = Caller::from_principal(auth.principal());
-        match legal::holds::release(&app, &caller, id, &body.0.reason).await {
-            Ok(()) => ReleaseHoldResponse::Released,
-            Err(LegalError::NotFound) => ReleaseHoldResponse::NotFound(not_found(req)),
-            Err(LegalError::Invalid(issues)) => {
-                ReleaseHoldResponse::Unprocessable(invalid(req, issues))
-            }
-            Err(e) if e.is_conflict() => {
-                ReleaseHoldResponse::Conflict(problem(req, ErrorCode::Conflict, &sentence(&e)))
-            }
-            Err(e) => ReleaseHoldResponse::Unavailable(unavailable(req, &e)),
-        }
+        Ok(
+            match legal::holds::release(&app, &caller, id, &body.0.reason).await {
+                Ok(()) => ReleaseHoldResponse::Released,
+                Err(LegalError::NotFound) => ReleaseHoldResponse::NotFound(not_found(req)),
+                Err(LegalError::Invalid(issues)) => {
+                    ReleaseHoldResponse::Unprocessable(invalid(req, issues))
+                }
+                Err(e) if e.is_conflict() => {
+                    ReleaseHoldResponse::Conflict(problem(req, ErrorCode::Conflict, &sentence(&e)))
+                }
+                Err(e) => return Err(unavailable(req, &e)),
+            },
+        )
     }
 }
 

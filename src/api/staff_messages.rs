@@ -13,6 +13,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object};
 use uuid::Uuid;
 
+use super::errors::{ApiError, STAFF_BODY, STAFF_READ};
 use super::messages::english;
 use crate::auth::Principal;
 use crate::domain::{self, FieldProblem, MessageBody};
@@ -258,15 +259,6 @@ pub enum ListThreadsResponse {
     /// characters (`malformed_request`).
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// The caller's role may not read messages.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -274,18 +266,9 @@ pub enum ThreadResponse {
     /// The conversation.
     #[oai(status = 200)]
     Ok(Json<Thread>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// The caller's role may not read messages.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
     /// There is no message or conversation with this id.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -293,31 +276,12 @@ pub enum UpdateThreadResponse {
     /// The status is set; the conversation as it is now.
     #[oai(status = 200)]
     Ok(Json<Thread>),
-    /// Malformed JSON, a missing `status` or an unknown field (`malformed_request`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// The caller's role may not change conversations, or a cookie-authenticated call did not
-    /// send the session's `X-CSRF-Token`.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
     /// There is no message or conversation with this id.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
-    /// The request is over the size limit.
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
-    /// The body is not `application/json`.
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
     /// An unknown status; `errors` says so.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -326,31 +290,12 @@ pub enum ReplyResponse {
     /// support address.
     #[oai(status = 201)]
     Created(Json<CreatedReply>),
-    /// Malformed JSON, a missing `body` or an unknown field (`malformed_request`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// The caller's role may not answer, or a cookie-authenticated call did not send the
-    /// session's `X-CSRF-Token`.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
     /// There is no message or conversation with this id.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
-    /// The request is over the size limit.
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
-    /// The body is not `application/json`.
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
     /// The answer is empty or too long; `errors` says which.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 fn not_found(req: &Request) -> Json<Problem> {
@@ -361,11 +306,11 @@ fn not_found(req: &Request) -> Json<Problem> {
     )
 }
 
-fn unavailable(req: &Request, err: &sea_orm::DbErr) -> Json<Problem> {
-    tracing::error!(error = %err, "the inbox is unavailable");
-    problem(
+fn unavailable<const D: u16>(req: &Request, err: &sea_orm::DbErr) -> ApiError<D> {
+    ApiError::unavailable(
         req,
-        ErrorCode::ServiceUnavailable,
+        "the inbox is unavailable",
+        err,
         "The inbox cannot be read right now; try again later.",
     )
 }
@@ -383,17 +328,21 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
-pub async fn list(req: &Request, app: &App, query: ListQuery) -> ListThreadsResponse {
+pub async fn list(
+    req: &Request,
+    app: &App,
+    query: ListQuery,
+) -> Result<ListThreadsResponse, ApiError<STAFF_READ>> {
     let after = match query.cursor.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(raw) => match Cursor::parse(raw) {
             Some(cursor) => Some(cursor),
             None => {
-                return ListThreadsResponse::BadRequest(problem(
+                return Ok(ListThreadsResponse::BadRequest(problem(
                     req,
                     ErrorCode::MalformedRequest,
                     "The cursor is malformed: pass `next_cursor` from the previous page as is.",
-                ));
+                )));
             }
         },
     };
@@ -402,11 +351,11 @@ pub async fn list(req: &Request, app: &App, query: ListQuery) -> ListThreadsResp
         .as_deref()
         .is_some_and(|q| q.chars().any(char::is_control))
     {
-        return ListThreadsResponse::BadRequest(problem(
+        return Ok(ListThreadsResponse::BadRequest(problem(
             req,
             ErrorCode::MalformedRequest,
             "The search text contains control characters, which no conversation holds.",
-        ));
+        )));
     }
     let filter = Filter {
         status: query.status.map(Into::into),
@@ -414,38 +363,43 @@ pub async fn list(req: &Request, app: &App, query: ListQuery) -> ListThreadsResp
         after,
         limit: query.limit,
     };
-    match inbox::list(app, &filter).await {
-        Ok(page) => ListThreadsResponse::Ok(Json(ThreadPage {
-            items: page
-                .items
-                .into_iter()
-                .map(|s| ThreadSummary {
-                    id: s.message_id,
-                    thread_id: s.thread_id,
-                    reference: s.reference,
-                    subject: s.subject,
-                    status: s.status.into(),
-                    created_at: s.created_at,
-                    updated_at: s.updated_at,
-                    message_count: s.message_count as u64,
-                    last_author: s.last_author.into(),
-                    excerpt: s.excerpt,
-                })
-                .collect(),
-            next_cursor: page.next.map(|c| c.encode()),
-        })),
-        Err(err) => ListThreadsResponse::Unavailable(unavailable(req, &err)),
-    }
+    let page = inbox::list(app, &filter)
+        .await
+        .map_err(|err| unavailable(req, &err))?;
+    Ok(ListThreadsResponse::Ok(Json(ThreadPage {
+        items: page
+            .items
+            .into_iter()
+            .map(|s| ThreadSummary {
+                id: s.message_id,
+                thread_id: s.thread_id,
+                reference: s.reference,
+                subject: s.subject,
+                status: s.status.into(),
+                created_at: s.created_at,
+                updated_at: s.updated_at,
+                message_count: s.message_count as u64,
+                last_author: s.last_author.into(),
+                excerpt: s.excerpt,
+            })
+            .collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    })))
 }
 
-pub async fn get(req: &Request, app: &App, principal: &Principal, id: &str) -> ThreadResponse {
+pub async fn get(
+    req: &Request,
+    app: &App,
+    principal: &Principal,
+    id: &str,
+) -> Result<ThreadResponse, ApiError<STAFF_READ>> {
     let Some(id) = parse_id(id) else {
-        return ThreadResponse::NotFound(not_found(req));
+        return Ok(ThreadResponse::NotFound(not_found(req)));
     };
     match inbox::thread(app, id, &principal.actor()).await {
-        Ok(Some(thread)) => ThreadResponse::Ok(Json(thread.into())),
-        Ok(None) => ThreadResponse::NotFound(not_found(req)),
-        Err(err) => ThreadResponse::Unavailable(unavailable(req, &err)),
+        Ok(Some(thread)) => Ok(ThreadResponse::Ok(Json(thread.into()))),
+        Ok(None) => Ok(ThreadResponse::NotFound(not_found(req))),
+        Err(err) => Err(unavailable(req, &err)),
     }
 }
 
@@ -455,27 +409,28 @@ pub async fn update(
     principal: &Principal,
     id: &str,
     update: ThreadUpdate,
-) -> UpdateThreadResponse {
+) -> Result<UpdateThreadResponse, ApiError<STAFF_BODY>> {
     let Some(id) = parse_id(id) else {
-        return UpdateThreadResponse::NotFound(not_found(req));
+        return Ok(UpdateThreadResponse::NotFound(not_found(req)));
     };
     let Some(status) = domain::ThreadStatus::parse(update.status.trim()) else {
-        return UpdateThreadResponse::Unprocessable(refused(
+        return Ok(UpdateThreadResponse::Unprocessable(refused(
             req,
             "status",
             FieldProblem::Unsupported,
             "The status is one of new, open, answered, closed and spam.",
-        ));
+        )));
     };
-    match inbox::set_status(app, id, status, &principal.actor()).await {
-        Ok(true) => {}
-        Ok(false) => return UpdateThreadResponse::NotFound(not_found(req)),
-        Err(err) => return UpdateThreadResponse::Unavailable(unavailable(req, &err)),
+    let found = inbox::set_status(app, id, status, &principal.actor())
+        .await
+        .map_err(|err| unavailable(req, &err))?;
+    if !found {
+        return Ok(UpdateThreadResponse::NotFound(not_found(req)));
     }
     match inbox::thread(app, id, &principal.actor()).await {
-        Ok(Some(thread)) => UpdateThreadResponse::Ok(Json(thread.into())),
-        Ok(None) => UpdateThreadResponse::NotFound(not_found(req)),
-        Err(err) => UpdateThreadResponse::Unavailable(unavailable(req, &err)),
+        Ok(Some(thread)) => Ok(UpdateThreadResponse::Ok(Json(thread.into()))),
+        Ok(None) => Ok(UpdateThreadResponse::NotFound(not_found(req))),
+        Err(err) => Err(unavailable(req, &err)),
     }
 }
 
@@ -485,27 +440,28 @@ pub async fn reply(
     principal: &Principal,
     id: &str,
     reply: NewReply,
-) -> ReplyResponse {
+) -> Result<ReplyResponse, ApiError<STAFF_BODY>> {
     let Some(id) = parse_id(id) else {
-        return ReplyResponse::NotFound(not_found(req));
+        return Ok(ReplyResponse::NotFound(not_found(req)));
     };
     let body = match MessageBody::parse(&reply.body) {
         Ok(body) => body,
         Err(field_problem) => {
-            return ReplyResponse::Unprocessable(refused(
+            return Ok(ReplyResponse::Unprocessable(refused(
                 req,
                 "body",
                 field_problem,
                 english(field_problem),
-            ));
+            )));
         }
     };
-    let thread_id = match inbox::thread_id(app, id).await {
-        Ok(Some(thread_id)) => thread_id,
-        Ok(None) => return ReplyResponse::NotFound(not_found(req)),
-        Err(err) => return ReplyResponse::Unavailable(unavailable(req, &err)),
+    let Some(thread_id) = inbox::thread_id(app, id)
+        .await
+        .map_err(|err| unavailable(req, &err))?
+    else {
+        return Ok(ReplyResponse::NotFound(not_found(req)));
     };
-    match inbox::reply(
+    let stored = inbox::reply(
         app,
         thread_id,
         principal.staff_id,
@@ -513,12 +469,12 @@ pub async fn reply(
         &principal.actor(),
     )
     .await
-    {
-        Ok(Some(message_id)) => ReplyResponse::Created(Json(CreatedReply {
+    .map_err(|err| unavailable(req, &err))?;
+    Ok(match stored {
+        Some(message_id) => ReplyResponse::Created(Json(CreatedReply {
             id: message_id,
             thread_id,
         })),
-        Ok(None) => ReplyResponse::NotFound(not_found(req)),
-        Err(err) => ReplyResponse::Unavailable(unavailable(req, &err)),
-    }
+        None => ReplyResponse::NotFound(not_found(req)),
+    })
 }

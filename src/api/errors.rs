@@ -52,11 +52,11 @@ pub enum Failure {
     /// No credentials, or an unknown or revoked API key.
     #[oai(status = 401, content_type = "application/problem+json")]
     Unauthorized(Json<Problem>),
-    /// The caller's role may not use this operation (its description names the roles that may).
+    /// The caller's role may not use this operation.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
-    /// The caller's role may not use this operation (its description names the roles that may),
-    /// or a cookie-authenticated call did not send the session's `X-CSRF-Token`.
+    /// The caller's role may not use this operation, or a cookie-authenticated call did not
+    /// send the session's `X-CSRF-Token`.
     #[oai(status = 403, content_type = "application/problem+json")]
     ForbiddenChange(Json<Problem>),
     /// The request is over the size limit.

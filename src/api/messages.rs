@@ -10,10 +10,11 @@ use uuid::Uuid;
 
 use super::errors::{ApiError, PAYLOAD_TOO_LARGE, STAFF_BODY, STAFF_READ, UNSUPPORTED_MEDIA_TYPE};
 use super::staff_auth::StaffAuth;
-use super::staff_messages::{
-    self, ListQuery, ListThreadsResponse, NewReply, ReplyResponse, Status, ThreadResponse,
-    ThreadUpdate, UpdateThreadResponse,
+use super::staff_messages::types::{
+    ListThreadsResponse, NewReply, ReplyResponse, Status, ThreadResponse, ThreadUpdate,
+    UpdateThreadResponse,
 };
+use super::staff_messages::{self, ListQuery};
 use crate::captcha::CaptchaError;
 use crate::domain::{FieldProblem, Locale};
 use crate::http::ErrorCode;

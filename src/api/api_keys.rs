@@ -145,21 +145,12 @@ fn info(row: api_keys::Model) -> ApiKeyInfo {
     }
 }
 
-/// Why [`api_key::create`] refused a name, for the field error.
-fn name_problem(name: &str) -> (FieldProblem, &'static str) {
-    let name = name.trim();
-    if name.is_empty() {
-        (FieldProblem::Required, "The key needs a name.")
-    } else if name.chars().any(char::is_control) {
-        (
-            FieldProblem::ControlCharacters,
-            "Line breaks and control characters are not allowed.",
-        )
-    } else {
-        (
-            FieldProblem::TooLong { max: 100 },
-            "At most 100 characters are allowed.",
-        )
+/// The field error for a name [`api_key::create`] refused.
+fn name_message(problem: FieldProblem) -> &'static str {
+    match problem {
+        FieldProblem::Required => "The key needs a name.",
+        FieldProblem::ControlCharacters => "Line breaks and control characters are not allowed.",
+        _ => "At most 100 characters are allowed.",
     }
 }
 
@@ -219,8 +210,9 @@ impl ApiKeysApi {
         {
             Ok(created) => created,
             Err(ApiKeyError::BadName) => {
-                let (problem, message) = name_problem(&new.name);
-                return refused("name", problem, message);
+                let problem =
+                    api_key::name_problem(&new.name).unwrap_or(FieldProblem::TooLong { max: 100 });
+                return refused("name", problem, name_message(problem));
             }
             Err(err) => return Err(unavailable(req, &err)),
         };

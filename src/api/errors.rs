@@ -162,3 +162,39 @@ pub fn answer_failures(service: impl IntoEndpoint) -> impl IntoEndpoint {
         .into_endpoint()
         .catch_error(|failed: Failed| async move { failed.0.into_response() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statuses<const DOCUMENTED: u16>() -> Vec<Option<u16>> {
+        ApiError::<DOCUMENTED>::meta()
+            .responses
+            .iter()
+            .map(|r| r.status)
+            .collect()
+    }
+
+    #[test]
+    fn each_flag_documents_its_own_failure() {
+        assert_eq!(Failure::meta().responses.len(), FLAGS.len());
+        assert_eq!(statuses::<BAD_REQUEST>(), [Some(400)]);
+        assert_eq!(statuses::<UNAUTHORIZED>(), [Some(401)]);
+        assert_eq!(statuses::<FORBIDDEN>(), [Some(403)]);
+        assert_eq!(statuses::<FORBIDDEN_CHANGE>(), [Some(403)]);
+        assert_eq!(statuses::<PAYLOAD_TOO_LARGE>(), [Some(413)]);
+        assert_eq!(statuses::<UNSUPPORTED_MEDIA_TYPE>(), [Some(415)]);
+        assert_eq!(statuses::<UNAVAILABLE>(), [Some(503)]);
+        assert_eq!(
+            statuses::<STAFF_BODY>(),
+            [
+                Some(400),
+                Some(401),
+                Some(403),
+                Some(413),
+                Some(415),
+                Some(503)
+            ]
+        );
+    }
+}

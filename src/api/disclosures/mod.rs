@@ -380,23 +380,15 @@ impl DisclosuresApi {
         body: Json<NewLegalHold>,
     ) -> Result<PlaceHoldResponse, ApiError<STAFF_BODY>> {
         let caller = Caller::from_principal(auth.principal());
-        let ids = match legal::holds::place(&app, &caller, &body.0.subject, &body.0.reason).await {
-            Ok(ids) => ids,
+        match legal::holds::place_and_show(&app, &caller, &body.0.subject, &body.0.reason).await {
+            Ok(placed) => Ok(PlaceHoldResponse::Created(Json(LegalHoldList {
+                items: placed.into_iter().map(LegalHold::from).collect(),
+            }))),
             Err(LegalError::Invalid(issues)) => {
-                return Ok(PlaceHoldResponse::Unprocessable(invalid(req, issues)));
+                Ok(PlaceHoldResponse::Unprocessable(invalid(req, issues)))
             }
-            Err(e) => return Err(unavailable(req, &e)),
-        };
-        let all = legal::holds::list(&app)
-            .await
-            .map_err(|e| unavailable(req, &e))?;
-        Ok(PlaceHoldResponse::Created(Json(LegalHoldList {
-            items: all
-                .into_iter()
-                .filter(|h| ids.contains(&h.id))
-                .map(LegalHold::from)
-                .collect(),
-        })))
+            Err(e) => Err(unavailable(req, &e)),
+        }
     }
 
     /// Release a legal hold

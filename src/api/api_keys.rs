@@ -18,6 +18,7 @@ use crate::http::ErrorCode;
 use crate::http::{Problem, problem, refused_field};
 use crate::state::App;
 
+#[derive(Default)]
 pub struct ApiKeysApi;
 
 /// What a key (or a person) may do.

@@ -14,6 +14,7 @@ use crate::http::ErrorCode;
 use crate::http::{Problem, problem};
 use crate::state::App;
 
+#[derive(Default)]
 pub struct AuditApi;
 
 /// The most entries one page holds.

@@ -23,6 +23,7 @@ use crate::http::{RequestId, client_ip};
 use crate::messages::{self, Draft, FieldErrors, Origin, SubmitError};
 use crate::state::App;
 
+#[derive(Default)]
 pub struct MessagesApi;
 
 /// A message from a visitor. Only `body` and `consent` are required.

@@ -33,15 +33,7 @@ type Apis = (
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (
-            messages::MessagesApi,
-            api_keys::ApiKeysApi,
-            audit::AuditApi,
-            stats::StatsApi,
-            disclosures::DisclosuresApi,
-            transparency::TransparencyApi,
-            inbound::InboundApi,
-        ),
+        Apis::default(),
         "Sealpost API",
         env!("CARGO_PKG_VERSION"),
     )

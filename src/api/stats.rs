@@ -13,6 +13,7 @@ use crate::http::{Problem, problem};
 use crate::state::App;
 use crate::stats;
 
+#[derive(Default)]
 pub struct StatsApi;
 
 #[derive(ApiResponse)]

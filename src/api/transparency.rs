@@ -9,6 +9,7 @@ use super::errors::{ApiError, UNAVAILABLE};
 use crate::legal::transparency::{self, Counted};
 use crate::state::App;
 
+#[derive(Default)]
 pub struct TransparencyApi;
 
 /// A published count: the number, or only that it is below the threshold.

@@ -31,6 +31,7 @@ use types::{
     PlaceHoldResponse, ReleaseHoldResponse, TRANSITION_FAILURES, Transition, TransitionResponse,
 };
 
+#[derive(Default)]
 pub struct DisclosuresApi;
 
 fn invalid(req: &Request, issues: Vec<FieldIssue>) -> Json<Problem> {

@@ -9,6 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
+use super::errors::{ApiError, STAFF_BODY, STAFF_CHANGE, STAFF_READ};
 use super::staff_auth::StaffAuth;
 use crate::auth::api_key::{self, ApiKeyError};
 use crate::domain::{self, FieldProblem};
@@ -17,6 +18,7 @@ use crate::http::ErrorCode;
 use crate::http::{Problem, problem, refused_field};
 use crate::state::App;
 
+#[derive(Default)]
 pub struct ApiKeysApi;
 
 /// What a key (or a person) may do.
@@ -99,15 +101,6 @@ pub enum ListApiKeysResponse {
     /// The keys.
     #[oai(status = 200)]
     Ok(Json<ApiKeyList>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only administrators manage API keys.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -115,28 +108,9 @@ pub enum CreateApiKeyResponse {
     /// The key is created; this is the only time it is shown.
     #[oai(status = 201)]
     Created(Json<CreatedApiKey>),
-    /// Malformed JSON, a missing field or an unknown one (`malformed_request`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only administrators manage API keys; a cookie-authenticated call must also send the
-    /// session's `X-CSRF-Token`.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The request is over the size limit.
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
-    /// The body is not `application/json`.
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
     /// The name or the role was refused; `errors` says which.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -144,26 +118,16 @@ pub enum RevokeApiKeyResponse {
     /// The key no longer works (revoking a revoked key changes nothing).
     #[oai(status = 204)]
     Revoked,
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only administrators manage API keys; a cookie-authenticated call must also send the
-    /// session's `X-CSRF-Token`.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
     /// There is no key with this id.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
-fn unavailable(req: &Request, err: &dyn std::fmt::Display) -> Json<Problem> {
-    tracing::error!(error = %err, "API keys are unavailable");
-    problem(
+fn unavailable<const D: u16>(req: &Request, err: &dyn std::fmt::Display) -> ApiError<D> {
+    ApiError::unavailable(
         req,
-        ErrorCode::ServiceUnavailable,
+        "API keys are unavailable",
+        err,
         "The API keys cannot be read or changed right now; try again later.",
     )
 }
@@ -182,21 +146,12 @@ fn info(row: api_keys::Model) -> ApiKeyInfo {
     }
 }
 
-/// Why [`api_key::create`] refused a name, for the field error.
-fn name_problem(name: &str) -> (FieldProblem, &'static str) {
-    let name = name.trim();
-    if name.is_empty() {
-        (FieldProblem::Required, "The key needs a name.")
-    } else if name.chars().any(char::is_control) {
-        (
-            FieldProblem::ControlCharacters,
-            "Line breaks and control characters are not allowed.",
-        )
-    } else {
-        (
-            FieldProblem::TooLong { max: 100 },
-            "At most 100 characters are allowed.",
-        )
+/// The field error for a name [`api_key::create`] refused.
+fn name_message(problem: FieldProblem) -> &'static str {
+    match problem {
+        FieldProblem::Required => "The key needs a name.",
+        FieldProblem::ControlCharacters => "Line breaks and control characters are not allowed.",
+        _ => "At most 100 characters are allowed.",
     }
 }
 
@@ -211,13 +166,13 @@ impl ApiKeysApi {
         req: &Request,
         app: poem::web::Data<&App>,
         _auth: StaffAuth,
-    ) -> ListApiKeysResponse {
-        match api_key::list(&app.db).await {
-            Ok(rows) => ListApiKeysResponse::Ok(Json(ApiKeyList {
-                items: rows.into_iter().map(info).collect(),
-            })),
-            Err(err) => ListApiKeysResponse::Unavailable(unavailable(req, &err)),
-        }
+    ) -> Result<ListApiKeysResponse, ApiError<STAFF_READ>> {
+        let rows = api_key::list(&app.db)
+            .await
+            .map_err(|err| unavailable(req, &err))?;
+        Ok(ListApiKeysResponse::Ok(Json(ApiKeyList {
+            items: rows.into_iter().map(info).collect(),
+        })))
     }
 
     /// Create an API key
@@ -230,11 +185,13 @@ impl ApiKeysApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         new: Json<NewApiKey>,
-    ) -> CreateApiKeyResponse {
+    ) -> Result<CreateApiKeyResponse, ApiError<STAFF_BODY>> {
         let principal = auth.principal();
         let new = new.0;
         let refused = |field: &str, problem: FieldProblem, message: &str| {
-            CreateApiKeyResponse::Unprocessable(refused_field(req, field, problem, message))
+            Ok(CreateApiKeyResponse::Unprocessable(refused_field(
+                req, field, problem, message,
+            )))
         };
         let Some(role) = domain::Role::parse(&new.role) else {
             return refused(
@@ -254,10 +211,11 @@ impl ApiKeysApi {
         {
             Ok(created) => created,
             Err(ApiKeyError::BadName) => {
-                let (problem, message) = name_problem(&new.name);
-                return refused("name", problem, message);
+                let problem =
+                    api_key::name_problem(&new.name).unwrap_or(FieldProblem::TooLong { max: 100 });
+                return refused("name", problem, name_message(problem));
             }
-            Err(err) => return CreateApiKeyResponse::Unavailable(unavailable(req, &err)),
+            Err(err) => return Err(unavailable(req, &err)),
         };
         tracing::info!(
             api_key_id = %created.id,
@@ -265,12 +223,12 @@ impl ApiKeysApi {
             actor = %principal.actor(),
             "API key created"
         );
-        CreateApiKeyResponse::Created(Json(CreatedApiKey {
+        Ok(CreateApiKeyResponse::Created(Json(CreatedApiKey {
             id: created.id,
             key: created.key,
             name: new.name.trim().to_owned(),
             role: role.into(),
-        }))
+        })))
     }
 
     /// Revoke an API key
@@ -288,13 +246,13 @@ impl ApiKeysApi {
         auth: StaffAuth,
         /// The key's id.
         id: Path<String>,
-    ) -> RevokeApiKeyResponse {
+    ) -> Result<RevokeApiKeyResponse, ApiError<STAFF_CHANGE>> {
         let not_found = || {
-            RevokeApiKeyResponse::NotFound(problem(
+            Ok(RevokeApiKeyResponse::NotFound(problem(
                 req,
                 ErrorCode::NotFound,
                 "There is no API key with this id.",
-            ))
+            )))
         };
         let Ok(id) = Uuid::parse_str(id.0.trim()) else {
             return not_found();
@@ -302,10 +260,10 @@ impl ApiKeysApi {
         match api_key::revoke(&app.db, &auth.principal().actor(), id).await {
             Ok(()) => {
                 tracing::info!(api_key_id = %id, actor = %auth.principal().actor(), "API key revoked");
-                RevokeApiKeyResponse::Revoked
+                Ok(RevokeApiKeyResponse::Revoked)
             }
             Err(ApiKeyError::NotFound(_)) => not_found(),
-            Err(err) => RevokeApiKeyResponse::Unavailable(unavailable(req, &err)),
+            Err(err) => Err(unavailable(req, &err)),
         }
     }
 }

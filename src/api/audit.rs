@@ -7,12 +7,14 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use super::errors::{ApiError, STAFF_READ};
 use super::staff_auth::StaffAuth;
 use crate::audit;
 use crate::http::ErrorCode;
 use crate::http::{Problem, problem};
 use crate::state::App;
 
+#[derive(Default)]
 pub struct AuditApi;
 
 /// The most entries one page holds.
@@ -87,15 +89,6 @@ pub enum ListAuditResponse {
     /// `after` or `limit` is out of range.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only `legal` and `admin` read the audit log.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -103,22 +96,13 @@ pub enum VerifyAuditResponse {
     /// The result, broken or not.
     #[oai(status = 200)]
     Ok(Json<AuditVerification>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only `legal` and `admin` read the audit log.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
-fn unavailable(req: &Request, err: &dyn std::fmt::Display) -> Json<Problem> {
-    tracing::error!(error = %err, "the audit log is unavailable");
-    problem(
+fn unavailable(req: &Request, err: &dyn std::fmt::Display) -> ApiError<STAFF_READ> {
+    ApiError::unavailable(
         req,
-        ErrorCode::ServiceUnavailable,
+        "the audit log is unavailable",
+        err,
         "The audit log cannot be read right now; try again later.",
     )
 }
@@ -138,44 +122,42 @@ impl AuditApi {
         after: Query<Option<i64>>,
         /// At most this many entries (1 to 500, default 100).
         limit: Query<Option<u64>>,
-    ) -> ListAuditResponse {
+    ) -> Result<ListAuditResponse, ApiError<STAFF_READ>> {
         let after = after.0.unwrap_or(0);
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
         if after < 0 || !(1..=MAX_LIMIT).contains(&limit) {
-            return ListAuditResponse::BadRequest(problem(
+            return Ok(ListAuditResponse::BadRequest(problem(
                 req,
                 ErrorCode::MalformedRequest,
                 "`after` is 0 or more and `limit` is 1 to 500.",
-            ));
+            )));
         }
-        match audit::list(&app.db, after, limit + 1).await {
-            Ok(mut rows) => {
-                let more = rows.len() as u64 > limit;
-                rows.truncate(limit as usize);
-                let next_after = if more {
-                    rows.last().map(|r| r.seq)
-                } else {
-                    None
-                };
-                ListAuditResponse::Ok(Json(AuditPage {
-                    items: rows
-                        .into_iter()
-                        .map(|r| AuditEntry {
-                            seq: r.seq,
-                            at: r.at,
-                            actor: r.actor,
-                            action: r.action,
-                            target: r.target,
-                            details: r.details,
-                            prev_hash: r.prev_hash,
-                            hash: r.hash,
-                        })
-                        .collect(),
-                    next_after,
-                }))
-            }
-            Err(err) => ListAuditResponse::Unavailable(unavailable(req, &err)),
-        }
+        let mut rows = audit::list(&app.db, after, limit + 1)
+            .await
+            .map_err(|err| unavailable(req, &err))?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let next_after = if more {
+            rows.last().map(|r| r.seq)
+        } else {
+            None
+        };
+        Ok(ListAuditResponse::Ok(Json(AuditPage {
+            items: rows
+                .into_iter()
+                .map(|r| AuditEntry {
+                    seq: r.seq,
+                    at: r.at,
+                    actor: r.actor,
+                    action: r.action,
+                    target: r.target,
+                    details: r.details,
+                    prev_hash: r.prev_hash,
+                    hash: r.hash,
+                })
+                .collect(),
+            next_after,
+        })))
     }
 
     /// Verify the audit log
@@ -192,19 +174,19 @@ impl AuditApi {
         req: &Request,
         app: poem::web::Data<&App>,
         _auth: StaffAuth,
-    ) -> VerifyAuditResponse {
-        match audit::verify(&app.db).await {
-            Ok(v) => VerifyAuditResponse::Ok(Json(AuditVerification {
-                ok: v.ok(),
-                entries: v.entries,
-                head_seq: v.head_seq,
-                head_hash: v.head_hash,
-                broken: v.broken.map(|b| BrokenEntry {
-                    seq: b.seq,
-                    problem: b.problem,
-                }),
-            })),
-            Err(err) => VerifyAuditResponse::Unavailable(unavailable(req, &err)),
-        }
+    ) -> Result<VerifyAuditResponse, ApiError<STAFF_READ>> {
+        let v = audit::verify(&app.db)
+            .await
+            .map_err(|err| unavailable(req, &err))?;
+        Ok(VerifyAuditResponse::Ok(Json(AuditVerification {
+            ok: v.ok(),
+            entries: v.entries,
+            head_seq: v.head_seq,
+            head_hash: v.head_hash,
+            broken: v.broken.map(|b| BrokenEntry {
+                seq: b.seq,
+                problem: b.problem,
+            }),
+        })))
     }
 }

@@ -16,6 +16,7 @@ use crate::http::RequestId;
 use crate::relay::{self, Inbound, ReceiveError, Received, Refusal};
 use crate::state::App;
 
+#[derive(Default)]
 pub struct InboundApi;
 
 /// The token configured as `mail.inbound.token`.

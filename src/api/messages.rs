@@ -8,11 +8,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
+use super::errors::{ApiError, PAYLOAD_TOO_LARGE, STAFF_BODY, STAFF_READ, UNSUPPORTED_MEDIA_TYPE};
 use super::staff_auth::StaffAuth;
-use super::staff_messages::{
-    self, ListQuery, ListThreadsResponse, NewReply, ReplyResponse, Status, ThreadResponse,
-    ThreadUpdate, UpdateThreadResponse,
+use super::staff_messages::types::{
+    ListThreadsResponse, NewReply, ReplyResponse, Status, ThreadResponse, ThreadUpdate,
+    UpdateThreadResponse,
 };
+use super::staff_messages::{self, ListQuery};
 use crate::captcha::CaptchaError;
 use crate::domain::{FieldProblem, Locale};
 use crate::http::ErrorCode;
@@ -21,6 +23,7 @@ use crate::http::{RequestId, client_ip};
 use crate::messages::{self, Draft, FieldErrors, Origin, SubmitError};
 use crate::state::App;
 
+#[derive(Default)]
 pub struct MessagesApi;
 
 /// A message from a visitor. Only `body` and `consent` are required.
@@ -78,12 +81,6 @@ pub enum SubmitResponse {
     /// Malformed JSON or a missing captcha answer (`malformed_request`, `captcha_rejected`).
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
-    /// The request is over the size limit (64 KiB by default).
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
-    /// The body is not `application/json`.
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
     /// Some fields were refused; `errors` lists them.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
@@ -143,7 +140,7 @@ impl MessagesApi {
         req: &Request,
         app: poem::web::Data<&App>,
         payload: Json<SubmitMessage>,
-    ) -> SubmitResponse {
+    ) -> Result<SubmitResponse, ApiError<{ PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE }>> {
         let app = app.0;
         let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
         let problem = |code: ErrorCode, detail: &str| {
@@ -178,11 +175,11 @@ impl MessagesApi {
             parsed => {
                 let mut fields = parsed.err().unwrap_or_default();
                 fields.extend(errors);
-                return SubmitResponse::Unprocessable(Json(
+                return Ok(SubmitResponse::Unprocessable(Json(
                     Problem::new(ErrorCode::ValidationFailed, "Some fields were refused.")
                         .with_errors(field_errors(&fields))
                         .for_request(request_id),
-                ));
+                )));
             }
         };
         let ip = client_ip(req, &app.settings.server.trusted_proxies);
@@ -197,7 +194,7 @@ impl MessagesApi {
                 ip,
             )),
         };
-        match messages::submit(app, origin, new).await {
+        Ok(match messages::submit(app, origin, new).await {
             Ok(done) => SubmitResponse::Created(Json(SubmittedMessage {
                 id: done.message_id,
                 thread_id: done.thread_id,
@@ -245,7 +242,7 @@ impl MessagesApi {
                     "The message could not be stored right now; try again later.",
                 ))
             }
-        }
+        })
     }
 
     /// List conversations
@@ -273,7 +270,7 @@ impl MessagesApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<u64>,
-    ) -> ListThreadsResponse {
+    ) -> Result<ListThreadsResponse, ApiError<STAFF_READ>> {
         let query = ListQuery {
             status: status.0,
             q: q.0,
@@ -295,7 +292,7 @@ impl MessagesApi {
         auth: StaffAuth,
         /// The id of any message of the conversation, or of the conversation itself.
         id: Path<String>,
-    ) -> ThreadResponse {
+    ) -> Result<ThreadResponse, ApiError<STAFF_READ>> {
         staff_messages::get(req, app.0, auth.principal(), &id.0).await
     }
 
@@ -316,7 +313,7 @@ impl MessagesApi {
         /// The id of any message of the conversation, or of the conversation itself.
         id: Path<String>,
         update: Json<ThreadUpdate>,
-    ) -> UpdateThreadResponse {
+    ) -> Result<UpdateThreadResponse, ApiError<STAFF_BODY>> {
         staff_messages::update(req, app.0, auth.principal(), &id.0, update.0).await
     }
 
@@ -338,7 +335,7 @@ impl MessagesApi {
         /// The id of any message of the conversation, or of the conversation itself.
         id: Path<String>,
         reply: Json<NewReply>,
-    ) -> ReplyResponse {
+    ) -> Result<ReplyResponse, ApiError<STAFF_BODY>> {
         staff_messages::reply(req, app.0, auth.principal(), &id.0, reply.0).await
     }
 }

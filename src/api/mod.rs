@@ -5,6 +5,7 @@
 mod api_keys;
 mod audit;
 mod disclosures;
+mod errors;
 mod health;
 mod inbound;
 mod messages;
@@ -16,9 +17,8 @@ mod transparency;
 use poem::{EndpointExt, IntoEndpoint, Route, get};
 use poem_openapi::OpenApiService;
 
-use crate::http::BodyLimit;
+use crate::http::{ApiErrors, BodyLimit};
 
-pub use crate::http::{ApiErrors, FieldError, Problem, problem, problem_response};
 pub use health::{healthz, readyz};
 
 type Apis = (
@@ -33,15 +33,7 @@ type Apis = (
 
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (
-            messages::MessagesApi,
-            api_keys::ApiKeysApi,
-            audit::AuditApi,
-            stats::StatsApi,
-            disclosures::DisclosuresApi,
-            transparency::TransparencyApi,
-            inbound::InboundApi,
-        ),
+        Apis::default(),
         "Sealpost API",
         env!("CARGO_PKG_VERSION"),
     )
@@ -77,7 +69,7 @@ pub fn routes(max_request_bytes: usize, max_mail_bytes: usize) -> impl IntoEndpo
     Route::new()
         .at("/openapi.json", get(spec))
         .nest("/docs", docs)
-        .nest("/", service)
+        .nest("/", errors::answer_failures(service))
         .with(
             BodyLimit::new(max_request_bytes)
                 .allow("/api/v1/inbound", max_mail_bytes)

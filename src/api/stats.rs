@@ -6,12 +6,14 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
+use super::errors::{ApiError, STAFF_READ};
 use super::staff_auth::StaffAuth;
 use crate::http::ErrorCode;
 use crate::http::{Problem, problem};
 use crate::state::App;
 use crate::stats;
 
+#[derive(Default)]
 pub struct StatsApi;
 
 #[derive(ApiResponse)]
@@ -27,15 +29,6 @@ pub enum StatsResponse {
     /// than two years.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
-    /// No credentials, or an unknown or revoked API key.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Only administrators read the statistics.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[OpenApi]
@@ -54,33 +47,35 @@ impl StatsApi {
         from: Query<Option<String>>,
         /// The last day (YYYY-MM-DD, UTC); today by default.
         to: Query<Option<String>>,
-    ) -> StatsResponse {
+    ) -> Result<StatsResponse, ApiError<STAFF_READ>> {
         let (from, to) = match stats::period(from.0.as_deref(), to.0.as_deref()) {
             Ok(period) => period,
             Err(e) => {
-                return StatsResponse::BadRequest(problem(req, ErrorCode::MalformedRequest, e));
+                return Ok(StatsResponse::BadRequest(problem(
+                    req,
+                    ErrorCode::MalformedRequest,
+                    e,
+                )));
             }
         };
-        match stats::report(&app.db, from, to, app.settings.stats.min_group_size).await {
-            Ok(report) => match serde_json::to_value(&report) {
-                Ok(value) => StatsResponse::Ok(Json(value)),
-                Err(e) => {
-                    tracing::error!(error = %e, "serializing statistics failed");
-                    StatsResponse::Unavailable(problem(
-                        req,
-                        ErrorCode::ServiceUnavailable,
-                        "The statistics cannot be shown right now.",
-                    ))
-                }
-            },
-            Err(e) => {
-                tracing::error!(error = %e, "statistics are unavailable");
-                StatsResponse::Unavailable(problem(
+        let report = stats::report(&app.db, from, to, app.settings.stats.min_group_size)
+            .await
+            .map_err(|e| {
+                ApiError::unavailable(
                     req,
-                    ErrorCode::ServiceUnavailable,
+                    "statistics are unavailable",
+                    &e,
                     "The statistics cannot be read right now; try again later.",
-                ))
-            }
-        }
+                )
+            })?;
+        let value = serde_json::to_value(&report).map_err(|e| {
+            ApiError::unavailable(
+                req,
+                "serializing statistics failed",
+                &e,
+                "The statistics cannot be shown right now.",
+            )
+        })?;
+        Ok(StatsResponse::Ok(Json(value)))
     }
 }

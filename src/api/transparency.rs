@@ -5,11 +5,11 @@ use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::http::ErrorCode;
-use crate::http::{Problem, problem};
+use super::errors::{ApiError, UNAVAILABLE};
 use crate::legal::transparency::{self, Counted};
 use crate::state::App;
 
+#[derive(Default)]
 pub struct TransparencyApi;
 
 /// A published count: the number, or only that it is below the threshold.
@@ -102,9 +102,6 @@ pub enum TransparencyResponse {
     /// The report.
     #[oai(status = 200)]
     Ok(Json<TransparencyReport>),
-    /// The database is unavailable; try again later.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
 }
 
 #[OpenApi]
@@ -118,9 +115,13 @@ impl TransparencyApi {
         method = "get",
         operation_id = "getTransparency"
     )]
-    async fn report(&self, req: &Request, app: poem::web::Data<&App>) -> TransparencyResponse {
+    async fn report(
+        &self,
+        req: &Request,
+        app: poem::web::Data<&App>,
+    ) -> Result<TransparencyResponse, ApiError<UNAVAILABLE>> {
         match transparency::report(&app).await {
-            Ok(report) => TransparencyResponse::Ok(Json(TransparencyReport {
+            Ok(report) => Ok(TransparencyResponse::Ok(Json(TransparencyReport {
                 threshold: report.threshold,
                 periods: report
                     .periods
@@ -158,15 +159,13 @@ impl TransparencyApi {
                         }
                     })
                     .collect(),
-            })),
-            Err(e) => {
-                tracing::error!(error = %e, "the transparency report failed");
-                TransparencyResponse::Unavailable(problem(
-                    req,
-                    ErrorCode::ServiceUnavailable,
-                    "The report cannot be read right now; try again later.",
-                ))
-            }
+            }))),
+            Err(e) => Err(ApiError::unavailable(
+                req,
+                "the transparency report failed",
+                &e,
+                "The report cannot be read right now; try again later.",
+            )),
         }
     }
 }

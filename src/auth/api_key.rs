@@ -9,7 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{random_token, token_hash};
-use crate::domain::Role;
+use crate::domain::{FieldProblem, Role};
 use crate::entities::api_keys;
 
 /// Every key starts with this, so that a leaked key is easy to recognise in a scan.
@@ -31,6 +31,21 @@ pub enum ApiKeyError {
     Db(#[from] DbErr),
 }
 
+/// What is wrong with a key's name, if anything: it has 1 to 100 characters (surrounding
+/// blanks aside) and no control characters.
+pub fn name_problem(name: &str) -> Option<FieldProblem> {
+    let name = name.trim();
+    if name.is_empty() {
+        Some(FieldProblem::Required)
+    } else if name.chars().any(char::is_control) {
+        Some(FieldProblem::ControlCharacters)
+    } else if name.chars().count() > 100 {
+        Some(FieldProblem::TooLong { max: 100 })
+    } else {
+        None
+    }
+}
+
 /// Creates a key; `actor` (who did it) goes into the audit log with it.
 pub async fn create(
     db: &DatabaseConnection,
@@ -39,10 +54,10 @@ pub async fn create(
     role: Role,
     created_by: Option<Uuid>,
 ) -> Result<CreatedKey, ApiKeyError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+    if name_problem(name).is_some() {
         return Err(ApiKeyError::BadName);
     }
+    let name = name.trim();
     let id = Uuid::now_v7();
     let key = format!("{PREFIX}{}", random_token(32));
     let txn = crate::db::begin_write(db).await?;

@@ -185,6 +185,19 @@ pub async fn place(
     Ok(placed)
 }
 
+/// [`place`], answering with the holds placed as views (empty when all were held already).
+pub async fn place_and_show(
+    app: &AppState,
+    caller: &Caller,
+    subject: &str,
+    reason: &str,
+) -> Result<Vec<HoldView>, LegalError> {
+    let ids = place(app, caller, subject, reason).await?;
+    let mut placed = list(app).await?;
+    placed.retain(|h| ids.contains(&h.id));
+    Ok(placed)
+}
+
 /// Releases a hold.
 pub async fn release(
     app: &AppState,

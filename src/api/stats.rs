@@ -36,7 +36,8 @@ impl StatsApi {
     /// Statistics for a period
     ///
     /// Conversations per day and by status, time to first answer, and the technical data in
-    /// aggregate (browser and OS families, referring hosts, languages, pages, networks).
+    /// aggregate (browser and OS families, referring hosts, languages, pages, networks). For
+    /// staff with the role `admin`.
     #[oai(path = "/v1/stats", method = "get", operation_id = "getStats")]
     async fn get(
         &self,

@@ -274,7 +274,8 @@ impl DisclosuresApi {
     /// Execute an approved disclosure request
     ///
     /// Unseals the approved categories of the approved subjects into the export package, once,
-    /// and queues the notices to the data subjects (held until a gag order ends).
+    /// and queues the notices to the data subjects (held until a gag order ends). For the role
+    /// `legal`.
     #[oai(
         path = "/v1/disclosures/:id/execute",
         method = "post",
@@ -313,7 +314,8 @@ impl DisclosuresApi {
 
     /// Download the export package
     ///
-    /// The ZIP built at execution. Each download is recorded in the audit log.
+    /// The ZIP built at execution. Each download is recorded in the audit log. For the role
+    /// `legal`.
     #[oai(
         path = "/v1/disclosures/:id/package",
         method = "get",
@@ -367,7 +369,8 @@ impl DisclosuresApi {
 
     /// Place a legal hold
     ///
-    /// Holds every conversation the subject names, so that retention and erasure keep it.
+    /// Holds every conversation the subject names, so that retention and erasure keep it. For
+    /// the role `legal`.
     #[oai(
         path = "/v1/legal-holds",
         method = "post",

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::domain::{Author, MessageBody, Reference, Subject, ThreadStatus, VisitorName};
 use crate::entities::{contacts, messages as message_rows, staff, threads};
 use crate::mail::relay_token::{Direction, RelayToken};
-use crate::messages;
+use crate::messages::{self, StoreError};
 use crate::seal::Sealed;
 use crate::state::AppState;
 
@@ -268,7 +268,7 @@ pub async fn thread_id(app: &AppState, id: Uuid) -> Result<Option<Uuid>, DbErr> 
 
 /// One thread with every message in order, for a message id or a thread id. Opening the
 /// visitor's sealed name for `actor` is recorded in the audit log in the same transaction.
-pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thread>, DbErr> {
+pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thread>, StoreError> {
     let Some(thread) = find_thread(&app.db, id).await? else {
         return Ok(None);
     };
@@ -330,9 +330,7 @@ pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thre
     Ok(Some(Thread {
         id: thread.id,
         message_id: first_id,
-        reference: Reference::parse(&thread.reference).ok_or_else(|| {
-            DbErr::Custom(format!("stored reference of {} is malformed", thread.id))
-        })?,
+        reference: messages::stored_reference(&thread)?,
         subject: thread.subject.map(Subject::from_stored),
         status: ThreadStatus::parse(&thread.status).unwrap_or(ThreadStatus::Open),
         locale: thread.locale,
@@ -444,7 +442,7 @@ pub async fn reply(
     staff_id: Option<Uuid>,
     body: &MessageBody,
     actor: &str,
-) -> Result<Option<Uuid>, DbErr> {
+) -> Result<Option<Uuid>, StoreError> {
     let txn = crate::db::begin_write(&app.db).await?;
     let Some(thread) = find_thread(&txn, id).await? else {
         return Ok(None);

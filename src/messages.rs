@@ -121,6 +121,8 @@ pub enum SubmitError {
     Writer(#[from] WriterError),
     #[error(transparent)]
     Compose(#[from] ComposeError),
+    #[error(transparent)]
+    Store(StoreError),
 }
 
 /// The spam defences every submission passes, in order: the per-IP limit, then the captcha.
@@ -286,7 +288,7 @@ async fn thread_row<C: ConnectionTrait>(
 pub async fn thread_by_token(
     app: &AppState,
     token: &ThreadToken,
-) -> Result<Option<ThreadView>, DbErr> {
+) -> Result<Option<ThreadView>, StoreError> {
     let Some(thread) = thread_row(&app.db, token).await? else {
         return Ok(None);
     };
@@ -299,9 +301,7 @@ pub async fn thread_by_token(
         .await?;
     Ok(Some(ThreadView {
         id: thread.id,
-        reference: Reference::parse(&thread.reference).ok_or_else(|| {
-            DbErr::Custom(format!("stored reference of {} is malformed", thread.id))
-        })?,
+        reference: stored_reference(&thread)?,
         status: ThreadStatus::parse(&thread.status).unwrap_or(ThreadStatus::Open),
         subject: thread.subject.map(Subject::from_stored),
         created_at: thread.created_at.with_timezone(&Utc),
@@ -355,6 +355,32 @@ impl From<DbErr> for FollowUpError {
     fn from(e: DbErr) -> Self {
         FollowUpError::Submit(SubmitError::Db(e))
     }
+}
+
+impl From<StoreError> for FollowUpError {
+    fn from(e: StoreError) -> Self {
+        FollowUpError::Submit(match e {
+            StoreError::Db(db) => SubmitError::Db(db),
+            StoreError::Compose(compose) => SubmitError::Compose(compose),
+            corrupt @ StoreError::CorruptReference(_) => SubmitError::Store(corrupt),
+        })
+    }
+}
+
+/// Why a stored conversation could not be read back or take a message.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error("stored reference of {0} is malformed")]
+    CorruptReference(Uuid),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+}
+
+/// The reference a stored thread carries.
+pub(crate) fn stored_reference(thread: &threads::Model) -> Result<Reference, StoreError> {
+    Reference::parse(&thread.reference).ok_or(StoreError::CorruptReference(thread.id))
 }
 
 /// The visitor writes again in their thread; a closed or answered thread opens again.
@@ -447,13 +473,12 @@ pub(crate) async fn record_visitor_follow_up<C: ConnectionTrait>(
     conn: &C,
     thread: threads::Model,
     body: &MessageBody,
-) -> Result<(), DbErr> {
+) -> Result<(), StoreError> {
     let status = match ThreadStatus::parse(&thread.status) {
         Some(ThreadStatus::Answered | ThreadStatus::Closed) | None => ThreadStatus::Open,
         Some(other) => other,
     };
-    let reference = Reference::parse(&thread.reference)
-        .ok_or_else(|| DbErr::Custom(format!("stored reference of {} is malformed", thread.id)))?;
+    let reference = stored_reference(&thread)?;
     let subject = thread.subject.clone().map(Subject::from_stored);
     let has_email = match thread.contact_id {
         Some(id) => contacts::Entity::find_by_id(id)
@@ -487,10 +512,9 @@ pub(crate) async fn record_staff_answer<C: ConnectionTrait>(
     contact: Option<&contacts::Model>,
     staff_id: Option<Uuid>,
     body: &MessageBody,
-) -> Result<Uuid, DbErr> {
+) -> Result<Uuid, StoreError> {
     let id = insert_message(conn, thread.id, Author::Staff, staff_id, body).await?;
-    let reference = Reference::parse(&thread.reference)
-        .ok_or_else(|| DbErr::Custom(format!("stored reference of {} is malformed", thread.id)))?;
+    let reference = stored_reference(&thread)?;
     let subject = thread.subject.clone().map(Subject::from_stored);
     if let Some(contact) = contact.filter(|c| c.email_sealed.is_some()) {
         let thread_ref = mailers::ThreadRef {

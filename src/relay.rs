@@ -113,6 +113,8 @@ pub enum ReceiveError {
     Refused(#[from] Refusal),
     #[error("database: {0}")]
     Db(#[from] DbErr),
+    #[error(transparent)]
+    Store(#[from] crate::messages::StoreError),
 }
 
 /// The local part of the relay domain's address a client may leave when it drops the token

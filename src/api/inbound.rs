@@ -190,7 +190,7 @@ impl InboundApi {
             Err(ReceiveError::Refused(refusal)) => {
                 InboundResponse::Refused(problem(ErrorCode::ValidationFailed, &refusal.to_string()))
             }
-            Err(ReceiveError::Db(e)) => {
+            Err(e @ (ReceiveError::Db(_) | ReceiveError::Store(_))) => {
                 tracing::error!(error = %e, "inbound mail could not be stored");
                 InboundResponse::Unavailable(problem(
                     ErrorCode::ServiceUnavailable,

@@ -235,7 +235,7 @@ impl MessagesApi {
                     }])
                     .for_request(request_id),
             )),
-            Err(err @ (SubmitError::Db(_) | SubmitError::Writer(_) | SubmitError::Compose(_))) => {
+            Err(err @ (SubmitError::Db(_) | SubmitError::Writer(_) | SubmitError::Compose(_) | SubmitError::Store(_))) => {
                 tracing::error!(error = %err, "storing a message failed");
                 SubmitResponse::Unavailable(problem(
                     ErrorCode::ServiceUnavailable,

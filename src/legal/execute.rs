@@ -84,11 +84,7 @@ pub async fn execute(app: &AppState, id: Uuid, caller: &Caller) -> Result<Execut
     if documents(&txn, id).await?.iter().any(|(k, _)| k == PACKAGE) {
         return Err(LegalError::AlreadyExecuted);
     }
-    let corrupt = |what: &str| {
-        LegalError::Db(sea_orm::DbErr::Custom(format!(
-            "request {id}: stored {what} does not parse"
-        )))
-    };
+    let corrupt = |what: &'static str| LegalError::Corrupt { id, what };
     let requested =
         Categories::from_stored(&row.requested_categories).ok_or_else(|| corrupt("categories"))?;
     let approved = row

@@ -126,6 +126,8 @@ pub enum LegalError {
     Seal(String),
     #[error("building the package: {0}")]
     Package(String),
+    #[error("request {id}: the stored {what} cannot be read")]
+    Corrupt { id: Uuid, what: &'static str },
     #[error("database: {0}")]
     Db(#[from] DbErr),
 }
@@ -303,11 +305,9 @@ async fn load_for_update<C: ConnectionTrait>(
 }
 
 fn state_of(row: &disclosures::Model) -> Result<DisclosureState, LegalError> {
-    DisclosureState::parse(&row.state).ok_or_else(|| {
-        LegalError::Db(DbErr::Custom(format!(
-            "request {} has an unknown state",
-            row.id
-        )))
+    DisclosureState::parse(&row.state).ok_or(LegalError::Corrupt {
+        id: row.id,
+        what: "state",
     })
 }
 

@@ -56,11 +56,11 @@ pub async fn decide(
         if row.filed_by_staff == Some(approver) || row.filed_by == caller.actor {
             return Err(LegalError::SelfApproval);
         }
-        let requested = Categories::from_stored(&row.requested_categories).ok_or_else(|| {
-            LegalError::Db(sea_orm::DbErr::Custom(format!(
-                "request {id}: stored categories do not parse"
-            )))
-        })?;
+        let requested =
+            Categories::from_stored(&row.requested_categories).ok_or(LegalError::Corrupt {
+                id,
+                what: "categories",
+            })?;
         let categories = match &decision.categories {
             None => requested.clone(),
             Some(names) => Categories::parse(names.iter().map(String::as_str))

@@ -89,10 +89,8 @@ pub struct RequestDetail {
     pub package: Option<DocumentInfo>,
 }
 
-fn corrupt(what: &str, id: Uuid) -> LegalError {
-    LegalError::Db(DbErr::Custom(format!(
-        "request {id}: stored {what} does not parse"
-    )))
+fn corrupt(what: &'static str, id: Uuid) -> LegalError {
+    LegalError::Corrupt { id, what }
 }
 
 /// Every request, newest first.

@@ -50,15 +50,6 @@ pub enum ComposeError {
     Db(#[from] DbErr),
 }
 
-impl From<ComposeError> for DbErr {
-    fn from(e: ComposeError) -> Self {
-        match e {
-            ComposeError::Db(db) => db,
-            other => DbErr::Custom(other.to_string()),
-        }
-    }
-}
-
 /// A fresh Message-ID on the relay domain.
 pub fn new_message_id(relay_domain: &str) -> String {
     format!("<{}@{relay_domain}>", Uuid::now_v7().simple())

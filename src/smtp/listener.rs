@@ -50,7 +50,7 @@ fn refusal_response(error: ReceiveError) -> Response {
             let (code, text) = refusal.smtp_reply();
             Response::custom(code, text.into())
         }
-        ReceiveError::Db(e) => {
+        e @ (ReceiveError::Db(_) | ReceiveError::Store(_)) => {
             tracing::error!(error = %e, "inbound mail could not be stored; asked to retry");
             Response::custom(451, "4.3.0 Temporary failure, try again later".into())
         }

@@ -130,7 +130,7 @@ async fn decide(
     let envelope = match relay::check_envelope(app, Some(sender), recipient).await {
         Ok(envelope) => envelope,
         Err(ReceiveError::Refused(refusal)) => return refuse(refusal),
-        Err(ReceiveError::Db(e)) => {
+        Err(e @ (ReceiveError::Db(_) | ReceiveError::Store(_))) => {
             tracing::error!(error = %e, "policy check failed; asked to try again");
             return Action::Defer("451 4.3.0 Temporary failure, try again later".into());
         }

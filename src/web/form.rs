@@ -207,7 +207,10 @@ fn refusal(t: &Tr, err: &SubmitError) -> (ErrorCode, FormErrors) {
                 ..FormErrors::default()
             },
         ),
-        SubmitError::Db(_) | SubmitError::Writer(_) | SubmitError::Compose(_) => {
+        SubmitError::Db(_)
+        | SubmitError::Writer(_)
+        | SubmitError::Compose(_)
+        | SubmitError::Store(_) => {
             tracing::error!(error = %err, "storing a message failed");
             (
                 ErrorCode::ServiceUnavailable,

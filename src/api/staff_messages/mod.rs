@@ -38,7 +38,7 @@ fn not_found(req: &Request) -> Json<Problem> {
     )
 }
 
-fn unavailable<const D: u16>(req: &Request, err: &sea_orm::DbErr) -> ApiError<D> {
+fn unavailable<const D: u16>(req: &Request, err: &dyn std::fmt::Display) -> ApiError<D> {
     ApiError::unavailable(
         req,
         "the inbox is unavailable",

@@ -45,6 +45,12 @@ const FLOORS: &[(&str, &[&str])] = &[
 /// The floors that may speak HTTP (`poem`, `poem_openapi`).
 const HTTP_FLOORS: &[&str] = &["entry", "wiring", "front doors", "http"];
 
+/// The floors whose handlers call use cases and never reach the database themselves.
+const HANDLER_FLOORS: &[&str] = &["entry", "front doors"];
+
+/// What opens a transaction or queries a table.
+const DATABASE_WORK: &[&str] = &["begin_write", ".begin()", "Entity::", "Statement::"];
+
 /// Modules that may import only the listed modules of the crate (besides themselves).
 const ONLY: &[(&str, &[&str])] = &[("config", &["domain"]), ("domain", &[]), ("entities", &[])];
 
@@ -148,6 +154,15 @@ fn breaches(relative: &Path, text: &str) -> Vec<String> {
         if !HTTP_FLOORS.contains(&floor_name) && speaks_http(line) {
             out.push(format!(
                 "{at}: `{module}` ({floor_name}) speaks HTTP: {}",
+                line.trim()
+            ));
+        }
+        if HANDLER_FLOORS.contains(&floor_name)
+            && let Some(work) = DATABASE_WORK.iter().find(|w| line.contains(*w))
+        {
+            out.push(format!(
+                "{at}: a handler in `{module}` ({floor_name}) does database work itself \
+                 (`{work}`); call a use case: {}",
                 line.trim()
             ));
         }
@@ -291,6 +306,12 @@ fn the_check_catches_what_it_is_for() {
     assert_eq!(domain.len(), 1, "{domain:?}");
     let unknown = breaches(Path::new("newroom.rs"), "");
     assert_eq!(unknown.len(), 1, "{unknown:?}");
+    let handler = breaches(
+        Path::new("web/staff/account.rs"),
+        "let txn = crate::db::begin_write(&app.db).await?;\n",
+    );
+    assert_eq!(handler.len(), 1, "{handler:?}");
+    assert!(handler[0].contains("database work"), "{handler:?}");
     let binary = breaches(Path::new("cli/staff.rs"), "use sealpost::auth;\n");
     assert!(binary.is_empty(), "{binary:?}");
     let downward = breaches(

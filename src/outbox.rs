@@ -344,7 +344,7 @@ fn build(
         references: row.references.clone(),
         auto_submitted: Some(row.auto_submitted.clone()).filter(|a| a != "no"),
     };
-    composed.build(&to).map_err(permanent)
+    composed.build(&to).map_err(|e| permanent(e.to_string()))
 }
 
 /// Where a row's age starts: when it was enqueued, or when its hold ended.

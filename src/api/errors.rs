@@ -16,6 +16,7 @@ use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaResponses, Registry};
 
+use crate::domain::FieldProblem;
 use crate::http::{ErrorCode, Problem, problem};
 
 /// `400`: the body or a parameter did not parse.
@@ -161,6 +162,19 @@ pub fn answer_failures(service: impl IntoEndpoint) -> impl IntoEndpoint {
     service
         .into_endpoint()
         .catch_error(|failed: Failed| async move { failed.0.into_response() })
+}
+
+/// What a refused field's problem means, in English, as problem documents say it.
+pub(super) fn english(problem: FieldProblem) -> String {
+    match problem {
+        FieldProblem::Required => "This field is required.".into(),
+        FieldProblem::TooLong { max } => format!("At most {max} characters are allowed."),
+        FieldProblem::ControlCharacters => {
+            "Control characters such as NUL are not allowed, nor line breaks outside a body.".into()
+        }
+        FieldProblem::InvalidEmail => "This is not a valid e-mail address.".into(),
+        FieldProblem::Unsupported => "This value is not supported.".into(),
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-use super::errors::{ApiError, PAYLOAD_TOO_LARGE, STAFF_BODY, STAFF_READ, UNSUPPORTED_MEDIA_TYPE};
+use super::errors::{
+    ApiError, PAYLOAD_TOO_LARGE, STAFF_BODY, STAFF_READ, UNSUPPORTED_MEDIA_TYPE, english,
+};
 use super::staff_auth::StaffAuth;
 use super::staff_messages::types::{
     ListThreadsResponse, NewReply, ReplyResponse, Status, ThreadResponse, ThreadUpdate,
@@ -95,18 +97,6 @@ pub enum SubmitResponse {
     /// The database or the captcha verifier is unavailable; try again later.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
-}
-
-pub(super) fn english(problem: FieldProblem) -> String {
-    match problem {
-        FieldProblem::Required => "This field is required.".into(),
-        FieldProblem::TooLong { max } => format!("At most {max} characters are allowed."),
-        FieldProblem::ControlCharacters => {
-            "Control characters such as NUL are not allowed, nor line breaks outside a body.".into()
-        }
-        FieldProblem::InvalidEmail => "This is not a valid e-mail address.".into(),
-        FieldProblem::Unsupported => "This value is not supported.".into(),
-    }
 }
 
 fn field_errors(fields: &FieldErrors) -> Vec<FieldError> {

@@ -194,9 +194,18 @@ pub enum SubjectInput {
     Email(EmailAddress),
 }
 
+/// Why a subject was refused; it says what is accepted without repeating the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectError {
+    #[error("is not a valid relay alias of this site")]
+    BadAlias,
+    #[error("is neither a message reference (SP-XXXX-XXXX), a relay alias nor an e-mail address")]
+    Unrecognized,
+}
+
 impl SubjectInput {
-    /// Reads one subject; the error says what is accepted without repeating the input.
-    pub fn parse(input: &str, sealer: &Sealer, relay_domain: &str) -> Result<Self, String> {
+    /// Reads one subject.
+    pub fn parse(input: &str, sealer: &Sealer, relay_domain: &str) -> Result<Self, SubjectError> {
         let input = input.trim();
         if let Some(reference) = Reference::parse(input) {
             return Ok(SubjectInput::Reference(reference));
@@ -209,15 +218,12 @@ impl SubjectInput {
                     address: input.to_ascii_lowercase(),
                     thread_id: token.thread_id,
                 }),
-                Err(_) => Err("is not a valid relay alias of this site".into()),
+                Err(_) => Err(SubjectError::BadAlias),
             };
         }
         match EmailAddress::parse(input) {
             Ok(Some(email)) => Ok(SubjectInput::Email(email)),
-            _ => Err(
-                "is neither a message reference (SP-XXXX-XXXX), a relay alias nor an e-mail address"
-                    .into(),
-            ),
+            _ => Err(SubjectError::Unrecognized),
         }
     }
 
@@ -354,7 +360,9 @@ mod tests {
         assert!(SubjectInput::parse("reply+00@relay.example.org", &sealer, domain).is_err());
         let email = SubjectInput::parse("Anna.K@example.org", &sealer, domain).expect("email");
         assert_eq!(email.label(), "A…@example.org");
-        let refused = SubjectInput::parse("anna at example", &sealer, domain).unwrap_err();
+        let refused = SubjectInput::parse("anna at example", &sealer, domain)
+            .unwrap_err()
+            .to_string();
         assert!(!refused.contains("anna"));
     }
 

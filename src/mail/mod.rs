@@ -115,7 +115,7 @@ pub struct Composed {
 }
 
 impl Composed {
-    pub fn build(&self, to: &[Mailbox]) -> Result<Message, String> {
+    pub fn build(&self, to: &[Mailbox]) -> Result<Message, lettre::error::Error> {
         let mut builder = Message::builder()
             .message_id(Some(self.message_id.clone()))
             .from(self.from.clone())
@@ -135,12 +135,10 @@ impl Composed {
         if let Some(auto) = &self.auto_submitted {
             builder = builder.header(AutoSubmitted(auto.clone()));
         }
-        builder
-            .multipart(MultiPart::alternative_plain_html(
-                self.text.clone(),
-                self.html.clone(),
-            ))
-            .map_err(|e| e.to_string())
+        builder.multipart(MultiPart::alternative_plain_html(
+            self.text.clone(),
+            self.html.clone(),
+        ))
     }
 }
 

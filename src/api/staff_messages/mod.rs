@@ -11,8 +11,8 @@ use poem::Request;
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
+use super::errors::english;
 use super::errors::{ApiError, STAFF_BODY, STAFF_READ};
-use super::messages::english;
 use crate::auth::Principal;
 use crate::domain::{self, FieldProblem, MessageBody};
 use crate::http::ErrorCode;

@@ -1,5 +1,6 @@
 //! `GET /api/v1/transparency`: the public transparency report, as the `/transparency` page
-//! shows it. A count below `legal.transparency_threshold` is `{"count": null, "fewer_than": N}`.
+//! shows it. A count above zero but below `legal.transparency_threshold` is
+//! `{"count": null, "fewer_than": N}`; zero is `{"count": 0, "fewer_than": null}`.
 
 use poem::Request;
 use poem_openapi::payload::Json;
@@ -12,14 +13,15 @@ use crate::state::App;
 #[derive(Default)]
 pub struct TransparencyApi;
 
-/// A published count: the number, or only that it is below the threshold.
+/// A published count: the number, or only that it is above zero but below the threshold.
 #[derive(Debug, Object)]
 #[oai(rename_all = "snake_case")]
 pub struct Count {
-    /// The number; `null` when it is below the threshold.
+    /// The number (0 when there were none); `null` when it is above zero but below the threshold.
     #[oai(nullable)]
     pub count: Option<i64>,
-    /// The threshold, when the number is below it ("fewer than N"); otherwise `null`.
+    /// The threshold, when the number is above zero but below it ("fewer than N"); otherwise
+    /// `null`.
     #[oai(nullable)]
     pub fewer_than: Option<i64>,
 }
@@ -91,7 +93,7 @@ pub struct TransparencyPeriod {
 #[derive(Debug, Object)]
 #[oai(rename_all = "snake_case")]
 pub struct TransparencyReport {
-    /// Counts below this are reported as "fewer than" it.
+    /// Counts above zero but below this are reported as "fewer than" it; zero is reported as 0.
     pub threshold: i64,
     /// Half-years with requests, newest first.
     pub periods: Vec<TransparencyPeriod>,
@@ -133,8 +135,8 @@ impl TransparencyApi {
                                 .find(|(x, _)| *x == i)
                                 .map(|(_, c)| Count::from(*c))
                                 .unwrap_or(Count {
-                                    count: None,
-                                    fewer_than: Some(report.threshold),
+                                    count: Some(0),
+                                    fewer_than: None,
                                 })
                         };
                         use crate::domain::Instrument as I;

@@ -1,7 +1,8 @@
 //! The public transparency report, built from the disclosure requests: per half-year (by the
 //! day a request arrived), how many came in, on which legal basis, what became of them, and how
-//! many people's data was disclosed. Any count below `legal.transparency_threshold` is reported
-//! only as "fewer than N", in the page and in the API alike.
+//! many people's data was disclosed. Any count above zero but below
+//! `legal.transparency_threshold` is reported only as "fewer than N", in the page and in the API
+//! alike; zero is published as 0 (it singles out nobody).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -13,7 +14,7 @@ use crate::domain::{Categories, DisclosureState, Instrument};
 use crate::entities::{disclosure_subjects, disclosures};
 use crate::state::AppState;
 
-/// A count as published: the number, or only that it is below the threshold.
+/// A count as published: the number, or only that it is above zero but below the threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counted {
     Exact(i64),
@@ -22,7 +23,7 @@ pub enum Counted {
 
 impl Counted {
     fn new(count: i64, threshold: i64) -> Self {
-        if count < threshold {
+        if count > 0 && count < threshold {
             Counted::FewerThan(threshold)
         } else {
             Counted::Exact(count)
@@ -165,7 +166,8 @@ mod tests {
 
     #[test]
     fn counts_below_the_threshold_are_hidden_and_the_rest_shown() {
-        assert_eq!(Counted::new(0, 5), Counted::FewerThan(5));
+        assert_eq!(Counted::new(0, 5), Counted::Exact(0));
+        assert_eq!(Counted::new(1, 5), Counted::FewerThan(5));
         assert_eq!(Counted::new(4, 5), Counted::FewerThan(5));
         assert_eq!(Counted::new(5, 5), Counted::Exact(5));
         assert_eq!(Counted::new(1, 1), Counted::Exact(1));

@@ -765,6 +765,18 @@ async fn the_transparency_report_hides_counts_under_the_threshold(backend: Backe
         .await;
         assert_eq!(status, 201);
     }
+    // One request on another basis: a count of one, below the threshold.
+    let mut subpoena = new_request(json!([reference]), json!(["contact_data"]), Value::Null);
+    subpoena["instrument"] = "subpoena".into();
+    let (status, _) = api(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/disclosures",
+        &filer,
+        Some(subpoena),
+    )
+    .await;
+    assert_eq!(status, 201);
     let report: Value = app.get("/api/v1/transparency").await.json().await.unwrap();
     let period = &report["periods"][0];
     let now = Utc::now();
@@ -777,7 +789,7 @@ async fn the_transparency_report_hides_counts_under_the_threshold(backend: Backe
         period["period"],
         format!("{}-H{half}", chrono::Datelike::year(&now))
     );
-    assert_eq!(period["received"], json!({"count": 2, "fewer_than": null}));
+    assert_eq!(period["received"], json!({"count": 3, "fewer_than": null}));
     assert_eq!(
         period["by_instrument"]["warrant"],
         json!({"count": 2, "fewer_than": null})
@@ -788,25 +800,37 @@ async fn the_transparency_report_hides_counts_under_the_threshold(backend: Backe
     );
     assert_eq!(
         period["outcomes"]["pending"],
-        json!({"count": 2, "fewer_than": null})
+        json!({"count": 3, "fewer_than": null})
+    );
+    // Zero singles out nobody: it is published as 0, not as "fewer than".
+    assert_eq!(
+        period["by_instrument"]["court_order"],
+        json!({"count": 0, "fewer_than": null})
     );
     assert_eq!(
         period["outcomes"]["rejected"],
-        json!({"count": null, "fewer_than": 2})
+        json!({"count": 0, "fewer_than": null})
     );
     assert_eq!(
         period["subjects_affected"],
-        json!({"count": null, "fewer_than": 2})
+        json!({"count": 0, "fewer_than": null})
     );
 
     // The page says the same, in the visitor's language.
     let page = app.get("/transparency").await.text().await.unwrap();
     assert!(page.contains("Transparency report"));
     assert!(page.contains("fewer than 2"));
+    assert_eq!(
+        page.matches("<td>fewer than").count(),
+        1,
+        "only the one subpoena is hidden: {page}"
+    );
+    assert!(page.contains("<td>0</td>"), "{page}");
     assert!(page.contains(&format!("{}-H{half}", chrono::Datelike::year(&now))));
     let russian = app.get("/transparency?lang=ru").await.text().await.unwrap();
     assert!(russian.contains("Отчёт о прозрачности"));
     assert!(russian.contains("меньше 2"));
+    assert!(russian.contains("<td>0</td>"));
     // Linked from every public page.
     let form = app.get("/").await.text().await.unwrap();
     assert!(form.contains("href=\"/transparency"));

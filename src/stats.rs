@@ -2,8 +2,15 @@
 //! is on, each view of the form) one count goes up per dimension for that day: the browser and
 //! operating-system **family** (the User-Agent is parsed and dropped), the referring site's
 //! **host only**, the page, the language, and the network (IPv4 /24, IPv6 /48). No per-event row
-//! is kept. Everywhere counts are shown — pages, API, CSV — a count below `stats.min_group_size`
-//! (k) is shown as "fewer than k", so that no single visitor can be picked out.
+//! is kept. Everywhere counts are shown — pages, API, CSV — a count above zero but below
+//! `stats.min_group_size` (k) is shown as "fewer than k", so that no single visitor can be picked
+//! out; zero is shown as 0 (it picks out nobody).
+//!
+//! Every count of the report comes from the daily counts, which are not linked to any
+//! conversation and so outlive a conversation's erasure (or its deletion by retention): the
+//! total, the days and the breakdowns agree, and deleted conversations are still in them. The
+//! statuses exist only for stored conversations; the conversations counted but no longer stored
+//! are their own row, `deleted`, so that the statuses add up to the total too.
 
 use std::collections::BTreeMap;
 
@@ -13,10 +20,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 use crate::entities::{daily_stats, messages, threads};
 use crate::tally::DIMENSIONS;
 
-/// A count as everyone may see it: exact from k on, otherwise only "fewer than k".
+/// A count as everyone may see it: exact when it is zero or from k on, otherwise only "fewer
+/// than k".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Shown {
-    /// The count, or `None` when it is below k.
+    /// The count, or `None` when it is above zero but below k.
     pub count: Option<i64>,
     /// k, when the count is hidden.
     pub fewer_than: Option<i64>,
@@ -24,7 +32,7 @@ pub struct Shown {
 
 impl Shown {
     pub fn new(count: i64, k: i64) -> Self {
-        if count >= k {
+        if count >= k || count <= 0 {
             Self {
                 count: Some(count),
                 fewer_than: None,
@@ -71,11 +79,12 @@ pub struct Report {
     pub to: NaiveDate,
     /// k: the smallest count shown exactly.
     pub min_group_size: i64,
-    /// Conversations started in the period.
+    /// Conversations started in the period (from the daily counts: deleted ones included).
     pub conversations: Shown,
-    /// New conversations per day (every day of the period).
+    /// New conversations per day (every day of the period), from the same daily counts.
     pub messages_per_day: Vec<Row>,
-    /// Conversations started in the period, by their status now.
+    /// Conversations started in the period, by their status now; those no longer stored
+    /// (erased, or deleted by retention) as `deleted`.
     pub by_status: Vec<Row>,
     /// Median seconds from a conversation's start to its first staff answer (conversations
     /// started in the period and answered); `None` when fewer than k were answered.
@@ -135,20 +144,11 @@ pub async fn report<C: ConnectionTrait>(
         .filter(threads::Column::CreatedAt.lt(end))
         .all(conn)
         .await?;
-    let mut per_day: BTreeMap<NaiveDate, i64> = BTreeMap::new();
-    let mut day = from;
-    while day <= to {
-        per_day.insert(day, 0);
-        day = day + chrono::Days::new(1);
-    }
     let mut by_status: BTreeMap<String, i64> = ["new", "open", "answered", "closed", "spam"]
         .into_iter()
         .map(|s| (s.to_owned(), 0))
         .collect();
     for thread in &started {
-        *per_day
-            .entry(thread.created_at.with_timezone(&Utc).date_naive())
-            .or_default() += 1;
         *by_status.entry(thread.status.clone()).or_default() += 1;
     }
     // Time to first answer: the first staff message of each conversation started in the period.
@@ -181,12 +181,29 @@ pub async fn report<C: ConnectionTrait>(
         .filter(daily_stats::Column::Day.lte(to.to_string()))
         .all(conn)
         .await?;
+    let mut per_day: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    let mut day = from;
+    while day <= to {
+        per_day.insert(day, 0);
+        day = day + chrono::Days::new(1);
+    }
     let mut sums: BTreeMap<(String, String, String), i64> = BTreeMap::new();
     for row in rows {
+        if row.kind == "submission"
+            && row.dimension == "total"
+            && let Ok(day) = NaiveDate::parse_from_str(&row.day, "%Y-%m-%d")
+        {
+            *per_day.entry(day).or_default() += row.count;
+        }
         *sums
             .entry((row.kind, row.dimension, row.value))
             .or_default() += row.count;
     }
+    // The total from the same counts as the days and the breakdowns; the conversations counted
+    // but no longer stored (erased, or deleted by retention) are a status of their own.
+    let total: i64 = per_day.values().sum();
+    let stored = started.len() as i64;
+    by_status.insert("deleted".to_owned(), Ord::max(total - stored, 0));
     let mut breakdowns = BTreeMap::new();
     for dimension in DIMENSIONS {
         let mut of: Vec<(String, i64)> = sums
@@ -220,7 +237,7 @@ pub async fn report<C: ConnectionTrait>(
         from,
         to,
         min_group_size: k,
-        conversations: Shown::new(started.len() as i64, k),
+        conversations: Shown::new(total, k),
         messages_per_day: per_day
             .into_iter()
             .map(|(day, n)| Row {
@@ -288,7 +305,10 @@ mod tests {
         assert_eq!(Shown::new(4, 5).text(), "< 5");
         assert_eq!(Shown::new(4, 5).count, None);
         assert_eq!(Shown::new(5, 5).text(), "5");
-        assert_eq!(Shown::new(0, 5).text(), "< 5");
+        assert_eq!(Shown::new(0, 5).text(), "0");
+        assert_eq!(Shown::new(0, 5).count, Some(0));
+        assert_eq!(Shown::new(0, 5).length(), 0.0);
+        assert_eq!(Shown::new(1, 5).text(), "< 5");
         assert_eq!(Shown::new(1, 5).length(), Shown::new(4, 5).length());
     }
 }

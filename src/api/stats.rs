@@ -1,5 +1,6 @@
-//! `GET /api/v1/stats` (administrators): the dashboard's figures as JSON — every count below the
-//! minimum group size k is `{"count": null, "fewer_than": k}`.
+//! `GET /api/v1/stats` (administrators): the dashboard's figures as JSON — every count above zero
+//! but below the minimum group size k is `{"count": null, "fewer_than": k}`; zero is
+//! `{"count": 0, "fewer_than": null}`.
 
 use poem::Request;
 use poem_openapi::param::Query;
@@ -21,8 +22,11 @@ pub enum StatsResponse {
     /// The report: `from`, `to`, `min_group_size`, `conversations`, `messages_per_day`,
     /// `by_status`, `median_first_answer_secs`, `answered`, `breakdowns` (browser, os,
     /// referrer, language, page, network: `[{value, count, fewer_than}]`, largest first) and
-    /// `form_views`. A count is exact from `min_group_size` on; below it `count` is null and
-    /// `fewer_than` holds k.
+    /// `form_views`. A count is exact when it is 0 or from `min_group_size` on; above zero but
+    /// below it `count` is null and `fewer_than` holds k. Every count comes from the daily
+    /// counts, which outlive a conversation's erasure or deletion: `conversations`,
+    /// `messages_per_day` and the breakdowns include deleted conversations, and `by_status`
+    /// gives them as `deleted`.
     #[oai(status = 200)]
     Ok(Json<serde_json::Value>),
     /// `from` or `to` is not a YYYY-MM-DD date, `from` is after `to`, or the period is longer

@@ -149,3 +149,137 @@ async fn form_views_are_counted_only_when_switched_on(backend: Backend) {
     assert_eq!(count(&off).await, 0);
     assert_eq!(count(&on).await, 6);
 }
+
+db_test!(zero_reads_as_zero_and_every_figure_counts_the_same_conversations);
+async fn zero_reads_as_zero_and_every_figure_counts_the_same_conversations(backend: Backend) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__SERVER__TRUSTED_PROXIES", "127.0.0.1/32,::1/128")
+        .spawn()
+        .await;
+    let mut threads = Vec::new();
+    for i in 0..6 {
+        let resp = app
+            .client
+            .post(app.url("/api/v1/messages"))
+            .header("user-agent", CHROME_WINDOWS)
+            .header("x-forwarded-for", format!("203.0.113.{}", 10 + i))
+            .json(&valid_message())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        let url = body["thread_url"].as_str().unwrap();
+        threads.push(url[url.find("/t/").unwrap()..].to_owned());
+    }
+    // The visitor erases one conversation: the daily counts, linked to none, keep it.
+    let erased = app
+        .client
+        .post(app.url(&format!("{}/erase", threads[0])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 200);
+    let admin = app.signed_in("zero-admin", "admin").await;
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = today - chrono::Days::new(1);
+
+    // The page: the total, the day, the network and the statuses count the same six.
+    let page = admin.get("/staff/stats").await.text().await.unwrap();
+    assert!(
+        page.contains(r#"<p class="label">New conversations</p><p class="figure">6</p>"#),
+        "{page}"
+    );
+    assert!(page.contains(&format!("{today}: 6")), "{page}");
+    assert!(page.contains("203.0.113.0/24: 6"), "{page}");
+    assert!(page.contains("Chrome: 6"), "{page}");
+    assert!(page.contains("new: 5"), "{page}");
+    assert!(page.contains("deleted: &lt; 5"), "{page}");
+    assert!(page.contains("erased or deleted since are still counted"));
+    // A day without conversations, and a status nobody has, read 0 — not "< 5".
+    assert!(page.contains(&format!("{yesterday}: 0")), "{page}");
+    assert!(!page.contains(&format!("{yesterday}: &lt; 5")), "{page}");
+    assert!(page.contains("spam: 0"), "{page}");
+    assert!(!page.contains("spam: &lt; 5"), "{page}");
+
+    // An empty month is drawn empty: no hatched bar, every figure 0.
+    let empty = admin
+        .get("/staff/stats?from=2026-01-01&to=2026-01-31")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!empty.contains("chart-bar hidden"), "{empty}");
+    assert!(!empty.contains("&lt; 5</"), "{empty}");
+    assert!(empty.contains("2026-01-15: 0"), "{empty}");
+    assert!(empty.contains(r#"<p class="label">New conversations</p><p class="figure">0</p>"#));
+
+    // The API and the CSV say the same.
+    let key = sealpost::auth::api_key::create(
+        app.db(),
+        "system:test",
+        "stats",
+        sealpost::domain::Role::Admin,
+        None,
+    )
+    .await
+    .unwrap()
+    .key;
+    let json: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/stats"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let zero = serde_json::json!({"count": 0, "fewer_than": null});
+    let hidden = serde_json::json!({"count": null, "fewer_than": 5});
+    assert_eq!(json["conversations"]["count"], 6, "{json}");
+    let days = json["messages_per_day"].as_array().unwrap();
+    let day = |d: chrono::NaiveDate| {
+        let row = days.iter().find(|r| r["value"] == d.to_string()).unwrap();
+        serde_json::json!({"count": row["count"], "fewer_than": row["fewer_than"]})
+    };
+    assert_eq!(
+        day(today),
+        serde_json::json!({"count": 6, "fewer_than": null})
+    );
+    assert_eq!(day(yesterday), zero);
+    let status = |s: &str| {
+        let row = json["by_status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["value"] == s)
+            .unwrap()
+            .clone();
+        serde_json::json!({"count": row["count"], "fewer_than": row["fewer_than"]})
+    };
+    assert_eq!(
+        status("new"),
+        serde_json::json!({"count": 5, "fewer_than": null})
+    );
+    assert_eq!(status("deleted"), hidden);
+    assert_eq!(status("spam"), zero);
+    assert_eq!(json["answered"], zero);
+    assert_eq!(json["form_views"], zero);
+    let network = &json["breakdowns"]["network"][0];
+    assert_eq!(network["value"], "203.0.113.0/24");
+    assert_eq!(network["count"], 6);
+    let csv = admin.get("/staff/stats.csv").await.text().await.unwrap();
+    assert!(csv.contains("conversations,all,6\n"), "{csv}");
+    assert!(
+        csv.contains(&format!("messages_per_day,{today},6\n")),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!("messages_per_day,{yesterday},0\n")),
+        "{csv}"
+    );
+    assert!(csv.contains("status,spam,0\n"), "{csv}");
+    assert!(csv.contains("status,deleted,<5\n"), "{csv}");
+    assert!(csv.contains("network,203.0.113.0/24,6\n"), "{csv}");
+}

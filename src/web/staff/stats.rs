@@ -29,11 +29,27 @@ fn xml(s: &str) -> String {
 
 const HATCH: &str = r#"<defs><pattern id="hidden-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="6" class="chart-hatch"/></pattern></defs>"#;
 
-/// A vertical bar per day.
-fn day_chart(rows: &[Row], label: &str) -> String {
-    let width = 960.0;
-    let height = 220.0;
-    let (left, bottom, top) = (36.0, 24.0, 12.0);
+/// A vertical bar per day, drawn twice: wide for a large screen and narrow (fewer day labels)
+/// for a phone, so that its text stays legible at either size; the stylesheet shows one.
+fn day_charts(rows: &[Row], label: &str) -> String {
+    // The hatch for hidden counts, once for the page, in an element that is always rendered (a
+    // pattern inside a hidden chart would draw nothing).
+    format!(
+        r#"<svg class="defs" aria-hidden="true" width="0" height="0">{HATCH}</svg>{}{}"#,
+        day_chart(rows, label, 960.0, 220.0, 6, "wide"),
+        day_chart(rows, label, 360.0, 220.0, 3, "narrow")
+    )
+}
+
+fn day_chart(
+    rows: &[Row],
+    label: &str,
+    width: f64,
+    height: f64,
+    labels: usize,
+    variant: &str,
+) -> String {
+    let (left, bottom, top) = (36.0, 26.0, 12.0);
     let max = rows
         .iter()
         .map(|r| r.shown.count.or(r.shown.fewer_than).unwrap_or(0) as f64)
@@ -44,7 +60,7 @@ fn day_chart(rows: &[Row], label: &str) -> String {
     let bar = (slot * 0.7).max(1.0);
     let plot = height - bottom - top;
     let mut svg = format!(
-        r#"<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{}">{HATCH}"#,
+        r#"<svg class="chart day-chart {variant}" viewBox="0 0 {width} {height}" role="img" aria-label="{}">"#,
         xml(label)
     );
     for frac in [0.0, 0.5, 1.0] {
@@ -57,6 +73,7 @@ fn day_chart(rows: &[Row], label: &str) -> String {
         ));
     }
     for (i, row) in rows.iter().enumerate() {
+        // A day without conversations has no bar (its title still says 0).
         let h = plot * row.shown.length() / max;
         let x = left + slot * i as f64 + (slot - bar) / 2.0;
         let class = if row.shown.count.is_some() {
@@ -71,67 +88,61 @@ fn day_chart(rows: &[Row], label: &str) -> String {
             xml(&row.shown.text())
         ));
     }
-    let every = (rows.len() / 6).max(1);
+    // Day labels: every `every` days and the last one (anchored at the right edge, so that it
+    // is never cut), leaving out a regular one too close to the last.
+    let every = (rows.len() / labels).max(1);
+    let last = rows.len().saturating_sub(1);
     for (i, row) in rows.iter().enumerate() {
-        if i % every == 0 || i + 1 == rows.len() {
-            svg.push_str(&format!(
-                r#"<text x="{:.1}" y="{:.1}" class="chart-axis" text-anchor="middle">{}</text>"#,
-                left + slot * i as f64 + slot / 2.0,
-                height - 6.0,
-                xml(row.value.get(5..).unwrap_or(&row.value))
-            ));
-        }
+        let (x, anchor) = if i == last {
+            (width - 2.0, "end")
+        } else if i % every == 0 && last - i > every / 2 {
+            (left + slot * i as f64 + slot / 2.0, "middle")
+        } else {
+            continue;
+        };
+        svg.push_str(&format!(
+            r#"<text x="{x:.1}" y="{:.1}" class="chart-axis" text-anchor="{anchor}">{}</text>"#,
+            height - 8.0,
+            xml(row.value.get(5..).unwrap_or(&row.value))
+        ));
     }
     svg.push_str("</svg>");
     svg
 }
 
-/// Horizontal bars, one per value (the largest `limit`).
+/// Horizontal bars, one per value (the largest `limit`): the name and the count are HTML text,
+/// so that they keep their size (and are cut with an ellipsis, never clipped) on a narrow
+/// screen; only the bar itself is drawn, as a percentage of the row.
 fn bar_chart(rows: &[Row], label: &str, limit: usize) -> String {
     let shown: Vec<&Row> = rows.iter().take(limit).collect();
     if shown.is_empty() {
         return r#"<p class="muted">No data in this period.</p>"#.to_owned();
     }
-    let width = 460.0;
-    let row_h = 26.0;
-    let label_w = 150.0;
-    let value_w = 48.0;
-    let height = row_h * shown.len() as f64 + 4.0;
     // Scaled so that a hidden count (drawn at k/2) is never drawn longer than k would be.
     let max = shown
         .iter()
         .map(|r| r.shown.count.or(r.shown.fewer_than).unwrap_or(0) as f64)
         .fold(0.0_f64, f64::max)
         .max(1.0);
-    let mut svg = format!(
-        r#"<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{}">{HATCH}"#,
+    let mut html = format!(
+        r#"<div class="bars" role="list" aria-label="{}">"#,
         xml(label)
     );
-    for (i, row) in shown.iter().enumerate() {
-        let y = row_h * i as f64 + 2.0;
-        let w = (width - label_w - value_w) * row.shown.length() / max;
+    for row in shown {
+        let percent = 100.0 * row.shown.length() / max;
         let class = if row.shown.count.is_some() {
             "chart-bar"
         } else {
             "chart-bar hidden"
         };
-        let name: String = row.value.chars().take(22).collect();
-        svg.push_str(&format!(
-            r#"<text x="{:.1}" y="{:.1}" class="chart-label" text-anchor="end">{}</text><rect x="{label_w}" y="{:.1}" width="{w:.1}" height="{:.1}" rx="3" class="{class}"><title>{}: {}</title></rect><text x="{:.1}" y="{:.1}" class="chart-value">{}</text>"#,
-            label_w - 8.0,
-            y + row_h * 0.65,
-            xml(&name),
-            y + 4.0,
-            row_h - 8.0,
-            xml(&row.value),
-            xml(&row.shown.text()),
-            label_w + w + 6.0,
-            y + row_h * 0.65,
-            xml(&row.shown.text())
+        let text = xml(&row.shown.text());
+        let value = xml(&row.value);
+        html.push_str(&format!(
+            r#"<div class="bar-row" role="listitem"><span class="bar-label" title="{value}">{value}</span><svg class="bar-track" aria-hidden="true"><rect width="{percent:.1}%" height="100%" rx="3" class="{class}"><title>{value}: {text}</title></rect></svg><span class="bar-value">{text}</span></div>"#,
         ));
     }
-    svg.push_str("</svg>");
-    svg
+    html.push_str("</div>");
+    html
 }
 
 pub struct Panel {
@@ -193,7 +204,7 @@ pub async fn show(
     let total_text = report.conversations.text();
     let mut panels = vec![Panel {
         title: "By status (now)",
-        svg: bar_chart(&report.by_status, "Conversations by status", 5),
+        svg: bar_chart(&report.by_status, "Conversations by status", 6),
     }];
     for (dimension, title) in [
         ("browser", "Browsers"),
@@ -227,7 +238,7 @@ pub async fn show(
                 .unwrap_or_else(|| "—".into()),
             answered: report.answered.text(),
             form_views: report.form_views.text(),
-            per_day: day_chart(&report.messages_per_day, "New conversations per day"),
+            per_day: day_charts(&report.messages_per_day, "New conversations per day"),
             panels,
             error,
         },

@@ -55,6 +55,8 @@ fn day_chart(
         .map(|r| r.shown.count.or(r.shown.fewer_than).unwrap_or(0) as f64)
         .fold(0.0_f64, f64::max)
         .max(1.0);
+    // An even top, so that the middle grid line is a whole number too.
+    let max = (max / 2.0).ceil() * 2.0;
     let n = rows.len().max(1) as f64;
     let slot = (width - left) / n;
     let bar = (slot * 0.7).max(1.0);

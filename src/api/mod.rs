@@ -95,7 +95,11 @@ mod tests {
                 if let Some(body) = operation["requestBody"]["content"].as_object() {
                     content_types.extend(body.keys().cloned());
                 }
-                for response in operation["responses"].as_object().expect("responses").values() {
+                for response in operation["responses"]
+                    .as_object()
+                    .expect("responses")
+                    .values()
+                {
                     if let Some(content) = response["content"].as_object() {
                         content_types.extend(content.keys().cloned());
                     }
@@ -104,7 +108,9 @@ mod tests {
         }
         assert!(content_types.len() > 20, "read {content_types:?}");
         assert!(
-            content_types.contains(&"application/json".to_owned()),
+            content_types
+                .iter()
+                .any(|t| t.starts_with("application/json")),
             "{content_types:?}"
         );
         let xml: Vec<_> = content_types.iter().filter(|t| t.contains("xml")).collect();

@@ -50,8 +50,8 @@ impl Backend {
                 if services_required() {
                     panic!("SEALPOST_REQUIRE_SERVICES=1 but SEALPOST_TEST_DATABASE_URL is not set");
                 }
-                eprintln!(
-                    "skipped: PostgreSQL variant needs SEALPOST_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)"
+                skipped(
+                    "PostgreSQL variant needs SEALPOST_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)",
                 );
                 None
             }
@@ -61,6 +61,34 @@ impl Backend {
 
 pub fn services_required() -> bool {
     std::env::var("SEALPOST_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// Says that the running test returns early for want of a service: one line on the terminal at
+/// once (written past the test harness's capture, which would hide it), and one line in this
+/// run's skip log, which `tests/skips.rs` counts at the end of `cargo test`.
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+    let log = skip_log();
+    if let Some(dir) = log.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+    {
+        let _ = writeln!(file, "{test}\t{reason}");
+    }
+}
+
+/// The skip log of this `cargo test` run: one file per cargo process, which starts every test
+/// binary of the run.
+fn skip_log() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("skips")
+        .join(format!("{}.log", std::os::unix::process::parent_id()))
 }
 
 /// Everything the server logs during the tests of this binary.
@@ -641,7 +669,7 @@ impl SmtpSink {
             if services_required() {
                 panic!("SEALPOST_REQUIRE_SERVICES=1 but python3-aiosmtpd is not installed");
             }
-            eprintln!("skipped: needs the SMTP sink aiosmtpd (apt-get install python3-aiosmtpd)");
+            skipped("needs the SMTP sink aiosmtpd (apt-get install python3-aiosmtpd)");
             return None;
         }
         let port = if port == 0 { free_port() } else { port };

@@ -280,7 +280,8 @@ async fn mail_in_many_batches_is_each_delivered_once(backend: Backend) {
 db_test!(a_batch_claimed_ahead_is_put_back_at_shutdown);
 async fn a_batch_claimed_ahead_is_put_back_at_shutdown(backend: Backend) {
     // An SMTP server that accepts connections and never says a word: the first batch hangs
-    // until the SMTP timeout while the second is claimed ahead of it.
+    // until the SMTP timeout while the second is claimed ahead of it. The timeout is the window
+    // in which both batches must be seen claimed, so it is generous for a loaded machine.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = silent.local_addr().unwrap();
     let held = tokio::spawn(async move {
@@ -293,7 +294,7 @@ async fn a_batch_claimed_ahead_is_put_back_at_shutdown(backend: Backend) {
         .with_smtp_to(addr)
         .set("SEALPOST__MAIL__BATCH_SIZE", "2")
         .set("SEALPOST__MAIL__SMTP__MAX_CONNECTIONS", "1")
-        .set("SEALPOST__MAIL__SMTP__TIMEOUT_SECS", "1")
+        .set("SEALPOST__MAIL__SMTP__TIMEOUT_SECS", "4")
         .spawn()
         .await;
     // Four mails committed at once, so that the worker finds a full batch and the next one.
@@ -308,7 +309,7 @@ async fn a_batch_claimed_ahead_is_put_back_at_shutdown(backend: Backend) {
             .collect::<Vec<_>>()
     };
     let mut all_claimed = false;
-    for _ in 0..100 {
+    for _ in 0..200 {
         let rows = outbox::Entity::find().all(app.db()).await.unwrap();
         if rows.len() == 4 && rows.iter().all(|r| r.state == "sending") {
             all_claimed = true;
@@ -324,7 +325,7 @@ async fn a_batch_claimed_ahead_is_put_back_at_shutdown(backend: Backend) {
     // The first batch times out and is recorded for a retry; the second, never attempted, is
     // put back as it was instead of waiting out its lease.
     let mut rows = Vec::new();
-    for _ in 0..150 {
+    for _ in 0..300 {
         rows = outbox::Entity::find().all(app.db()).await.unwrap();
         if rows.iter().all(|r| r.state == "pending") {
             break;

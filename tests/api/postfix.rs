@@ -81,7 +81,7 @@ impl Postfix {
             if services_required() {
                 panic!("SEALPOST_REQUIRE_SERVICES=1 but Postfix cannot run: {reason}");
             }
-            eprintln!("skipped: {reason}");
+            crate::helpers::skipped(reason);
             return None;
         }
         let dir = tempfile::tempdir().expect("postfix dir");

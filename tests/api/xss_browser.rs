@@ -136,7 +136,9 @@ async fn start_browser() -> Option<(Driver, Client)> {
         if services_required() {
             panic!("SEALPOST_REQUIRE_SERVICES=1 but chromium or chromedriver is not installed");
         }
-        eprintln!("skipped: needs headless Chromium (apt-get install chromium chromium-driver)");
+        crate::helpers::skipped(
+            "needs headless Chromium (apt-get install chromium chromium-driver)",
+        );
         return None;
     };
     let port = free_port();

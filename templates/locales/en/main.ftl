@@ -162,3 +162,9 @@ erased-title = Erased
 erased-text = The conversation and your contact data are deleted. Thank you for writing to us.
 erase-held-title = This conversation cannot be erased now
 erase-held-text = It is held and cannot be deleted at the moment. Nothing was erased. You can still read it through your private link.
+
+## Staff: legal holds
+legal-hold-placed = { $count ->
+    [one] Hold placed on { $count } conversation.
+   *[other] Hold placed on { $count } conversations.
+}

@@ -60,6 +60,16 @@ impl Tr {
             .try_lookup_with_args(&langid(self.locale), id, &args)
             .unwrap_or_else(|| id.to_owned())
     }
+
+    /// The string `id` with a number `name`, which selects the plural form
+    /// (`{ $count -> [one] ... *[other] ... }`) by the language's own rules.
+    pub fn count(&self, id: &str, name: &'static str, n: usize) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue> =
+            HashMap::from([(Cow::Borrowed(name), FluentValue::from(n))]);
+        LOCALES
+            .try_lookup_with_args(&langid(self.locale), id, &args)
+            .unwrap_or_else(|| id.to_owned())
+    }
 }
 
 #[cfg(test)]
@@ -104,5 +114,32 @@ mod tests {
                 .arg("error-too-long", "max", 100)
                 .contains("100")
         );
+    }
+
+    #[test]
+    fn counts_take_each_languages_plural_forms() {
+        let placed = |locale, n| Tr::new(locale).count("legal-hold-placed", "count", n);
+        assert_eq!(placed(Locale::En, 1), "Hold placed on 1 conversation.");
+        assert_eq!(placed(Locale::En, 2), "Hold placed on 2 conversations.");
+        assert_eq!(placed(Locale::En, 5), "Hold placed on 5 conversations.");
+        // Russian: one (1, 21), few (2-4, 22), many (5-20, 25).
+        assert_eq!(placed(Locale::Ru, 1), "Удержание наложено на 1 переписку.");
+        assert_eq!(placed(Locale::Ru, 2), "Удержание наложено на 2 переписки.");
+        assert_eq!(placed(Locale::Ru, 5), "Удержание наложено на 5 переписок.");
+        assert_eq!(
+            placed(Locale::Ru, 11),
+            "Удержание наложено на 11 переписок."
+        );
+        assert_eq!(
+            placed(Locale::Ru, 21),
+            "Удержание наложено на 21 переписку."
+        );
+        assert_eq!(
+            placed(Locale::Ru, 22),
+            "Удержание наложено на 22 переписки."
+        );
+        // Kazakh: a noun after a numeral stays singular.
+        assert_eq!(placed(Locale::Kk, 1), "1 хат алмасу ұстауға алынды.");
+        assert_eq!(placed(Locale::Kk, 5), "5 хат алмасу ұстауға алынды.");
     }
 }

@@ -51,8 +51,9 @@ pub struct SubmitMessage {
     pub locale: Option<String>,
     /// The visitor accepts the privacy policy; must be `true`.
     pub consent: bool,
-    /// The version of the privacy policy the visitor was shown; defaults to the current one.
-    /// A version other than the current one is refused.
+    /// The version of the privacy policy the visitor was shown; defaults to the current one
+    /// when left out. An empty one is refused as missing (`required`), a version other than
+    /// the current one as `unsupported`.
     #[oai(nullable)]
     pub policy_version: Option<String>,
     /// The hCaptcha response token, required when the site has the captcha enabled.
@@ -105,10 +106,10 @@ fn field_errors(fields: &FieldErrors) -> Vec<FieldError> {
         .map(|(field, problem)| FieldError {
             field: (*field).to_owned(),
             code: problem.code().to_owned(),
-            message: if *field == "consent" {
-                "The visitor must accept the privacy policy (consent: true).".into()
-            } else {
-                english(*problem)
+            message: match *field {
+                "consent" => "The visitor must accept the privacy policy (consent: true).".into(),
+                "policy_version" => "The privacy policy version is empty: send the version the visitor was shown, or leave the field out for the current one.".into(),
+                _ => english(*problem),
             },
         })
         .collect()
@@ -157,9 +158,17 @@ impl MessagesApi {
             body: input.body,
             consent: input.consent,
         };
-        let policy_version = input
-            .policy_version
-            .unwrap_or_else(|| app.settings.site.policy_version.clone());
+        // Left out, the version is the current one (integrators that show the policy themselves
+        // need not send it); sent empty, it is a missing field, not a changed policy.
+        let policy_version = match input.policy_version {
+            None => app.settings.site.policy_version.clone(),
+            Some(version) => {
+                if version.trim().is_empty() {
+                    errors.push(("policy_version", FieldProblem::Required));
+                }
+                version
+            }
+        };
         let new = match draft.parse(locale, &policy_version) {
             Ok(new) if errors.is_empty() => new,
             parsed => {

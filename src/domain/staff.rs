@@ -72,8 +72,12 @@ pub enum PasswordRefusal {
     TooShort { min: usize },
     #[error("the password is longer than 1024 characters")]
     TooLong,
-    #[error("the password is too easy to guess: {reason}.{hint}")]
-    Guessable { reason: String, hint: String },
+    /// `reason` and `hint` are whole sentences, each ending with its own full stop.
+    #[error("the password is too easy to guess: {reason}{}", spaced(.hint))]
+    Guessable {
+        reason: String,
+        hint: Option<String>,
+    },
 }
 
 /// A password that passed the strength check: at least 12 characters and not guessable
@@ -98,12 +102,11 @@ impl NewPassword {
         if (estimate.score() as u8) < 3 {
             let reason = estimate
                 .feedback()
-                .and_then(|f| f.warning().map(|w| w.to_string()))
-                .unwrap_or_else(|| "it would be guessed quickly".into());
+                .and_then(|f| f.warning().map(|w| sentence(&w.to_string())))
+                .unwrap_or_else(|| "it would be guessed quickly.".into());
             let hint = estimate
                 .feedback()
-                .and_then(|f| f.suggestions().first().map(|s| format!(" {s}")))
-                .unwrap_or_default();
+                .and_then(|f| f.suggestions().first().map(|s| sentence(&s.to_string())));
             return Err(PasswordRefusal::Guessable { reason, hint });
         }
         Ok(Self(input))
@@ -111,6 +114,22 @@ impl NewPassword {
 
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
+    }
+}
+
+/// A second sentence after the first, if there is one.
+fn spaced(hint: &Option<String>) -> String {
+    hint.as_deref().map(|h| format!(" {h}")).unwrap_or_default()
+}
+
+/// `text` as one sentence ending with exactly one mark: zxcvbn's warnings and suggestions
+/// mostly end with a full stop already, and some do not.
+fn sentence(text: &str) -> String {
+    let text = text.trim().trim_end_matches('.').trim_end();
+    if text.ends_with(['!', '?']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
     }
 }
 
@@ -150,6 +169,49 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(own_login.contains("too easy to guess"), "{own_login}");
+    }
+
+    #[test]
+    fn a_refusal_has_one_full_stop_between_its_sentences() {
+        for password in [
+            "password1234",
+            "anna.admin2026",
+            "qwertyuiopasdf",
+            "aaaaaaaaaaaaaaa",
+            "abcdefghijklmn",
+            "iloveyou2020",
+            "Password1234!",
+        ] {
+            let Err(refusal) = NewPassword::parse(password.into(), &login()) else {
+                panic!("{password} is accepted");
+            };
+            let text = refusal.to_string();
+            assert!(!text.contains(".."), "{password}: {text}");
+            assert!(!text.contains(". ."), "{password}: {text}");
+            assert!(text.ends_with(['.', '!', '?']), "{password}: {text}");
+            let PasswordRefusal::Guessable { reason, hint } = &refusal else {
+                panic!("{password}: {refusal:?}");
+            };
+            assert!(text.contains(reason.as_str()), "{password}: {text}");
+            if let Some(hint) = hint {
+                assert!(text.ends_with(&format!("{reason} {hint}")), "{text}");
+            }
+        }
+        // The warning zxcvbn gives for this one ends with its own full stop.
+        let common = NewPassword::parse("password1234".into(), &login())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(common.contains("password. "), "{common}");
+        assert_eq!(
+            sentence("Add another word or two."),
+            "Add another word or two."
+        );
+        assert_eq!(
+            sentence("Add another word or two"),
+            "Add another word or two."
+        );
+        assert_eq!(sentence("Avoid dates!"), "Avoid dates!");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct FormErrors {
     pub subject: Option<String>,
     pub body: Option<String>,
     pub consent: Option<String>,
+    /// The hidden field with the policy version the visitor was shown did not arrive.
+    pub policy_version: Option<String>,
     pub form: Option<String>,
 }
 
@@ -35,6 +37,7 @@ impl FormErrors {
                 "email" => errors.email = Some(text),
                 "subject" => errors.subject = Some(text),
                 "body" => errors.body = Some(text),
+                "policy_version" => errors.policy_version = Some(text),
                 _ => errors.consent = Some(text),
             }
         }
@@ -46,6 +49,7 @@ impl FormErrors {
 pub(crate) fn problem_text(t: &Tr, field: &str, problem: FieldProblem) -> String {
     match (field, problem) {
         ("consent", _) => t.get("error-consent"),
+        ("policy_version", _) => t.get("error-policy-version-missing"),
         (_, FieldProblem::Required) => t.get("error-required"),
         (_, FieldProblem::TooLong { max }) => t.arg("error-too-long", "max", max),
         ("body", FieldProblem::ControlCharacters) => t.get("error-body-control-characters"),
@@ -138,9 +142,16 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
 
     let draft = posted.draft();
     let t = Tr::new(locale);
-    let new = match draft.parse(locale, posted.get("policy_version")) {
-        Ok(new) => new,
-        Err(fields) => {
+    // The page always sends the version it showed; a post without one did not come from it
+    // (or lost a field on the way): that is a missing field, not a changed policy.
+    let policy_version = posted.get("policy_version");
+    let new = match draft.parse(locale, policy_version) {
+        Ok(new) if !policy_version.trim().is_empty() => new,
+        parsed => {
+            let mut fields = parsed.err().unwrap_or_default();
+            if policy_version.trim().is_empty() {
+                fields.push(("policy_version", FieldProblem::Required));
+            }
             let errors = FormErrors::from_fields(&t, &fields);
             return Ok(render(
                 StatusCode::UNPROCESSABLE_ENTITY,

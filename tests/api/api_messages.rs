@@ -326,6 +326,57 @@ async fn a_policy_version_other_than_the_current_one_is_refused(backend: Backend
     assert_eq!(app.count_threads().await, 0);
 }
 
+db_test!(a_policy_version_left_out_is_the_current_one_and_an_empty_one_is_missing);
+async fn a_policy_version_left_out_is_the_current_one_and_an_empty_one_is_missing(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+
+    let mut empty = valid_message();
+    empty["policy_version"] = json!("  ");
+    let resp = app.post_message(&empty).await;
+    assert_eq!(resp.status(), 422);
+    let body = problem(resp).await;
+    assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(body["errors"][0]["field"], "policy_version");
+    assert_eq!(body["errors"][0]["code"], "required", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("empty") && !m.contains("not the current")),
+        "{body}"
+    );
+    assert_eq!(app.count_threads().await, 0);
+
+    // An old one is still a changed policy, not a missing field.
+    let mut old = valid_message();
+    old["policy_version"] = json!("2020-01-01");
+    let body = problem(app.post_message(&old).await).await;
+    assert_eq!(body["errors"][0]["field"], "policy_version");
+    assert_eq!(body["errors"][0]["code"], "unsupported", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not the current privacy policy version")),
+        "{body}"
+    );
+
+    // Left out (and `null`), it is the current version, as documented.
+    let mut null = valid_message();
+    null["policy_version"] = Value::Null;
+    for msg in [valid_message(), null] {
+        let resp = app.post_message(&msg).await;
+        assert_eq!(resp.status(), 201);
+    }
+    let stored = threads::Entity::find().all(app.db()).await.expect("query");
+    assert_eq!(stored.len(), 2);
+    assert!(
+        stored
+            .iter()
+            .all(|t| t.consent_policy_version == "2026-11-24")
+    );
+}
+
 db_test!(unknown_api_paths_and_methods_are_problems_too);
 async fn unknown_api_paths_and_methods_are_problems_too(backend: Backend) {
     let app = spawn_app(backend).await;

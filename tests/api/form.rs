@@ -320,3 +320,89 @@ async fn a_long_russian_message_fits_through_the_form_as_the_browser_sends_it(ba
     assert!(stored.body_html.contains("Здравствуйте, мир!"));
     assert!(stored.body_html.chars().count() > 19_000);
 }
+
+db_test!(the_form_names_both_required_things_and_keeps_the_policy_version_whole);
+async fn the_form_names_both_required_things_and_keeps_the_policy_version_whole(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (lang, intro) in [
+        (
+            "en",
+            "Only the message and your consent to the privacy policy are required",
+        ),
+        (
+            "ru",
+            "Обязательны только само сообщение и согласие с политикой конфиденциальности",
+        ),
+        (
+            "kk",
+            "Тек хабарламаның өзі мен құпиялылық саясатына келісіміңіз міндетті",
+        ),
+    ] {
+        let page = text(app.get(&format!("/?lang={lang}")).await).await;
+        assert!(page.contains(intro), "{lang}: {page}");
+        assert!(!page.contains("Only the message itself"), "{lang}");
+        // One unbreakable piece on a narrow screen.
+        assert!(
+            page.contains("<span class=\"nowrap\">") && page.contains("2026-11-24</span>"),
+            "{lang}: {page}"
+        );
+    }
+}
+
+db_test!(a_form_without_a_policy_version_says_the_field_is_missing);
+async fn a_form_without_a_policy_version_says_the_field_is_missing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let without: Vec<_> = valid_form()
+        .into_iter()
+        .filter(|(k, _)| *k != "policy_version")
+        .collect();
+    let empty = with(&valid_form(), "policy_version", "");
+
+    for fields in [without, empty] {
+        let resp = app.post_form(&fields).await;
+
+        assert_eq!(resp.status(), 422);
+        let page = text(resp).await;
+        assert!(page.contains("id=\"policy-version-error\""), "{page}");
+        assert!(
+            page.contains("The form arrived without the version of the privacy policy it showed."),
+            "{page}"
+        );
+        assert!(
+            !page.contains("has changed"),
+            "not a changed policy: {page}"
+        );
+        assert!(!page.contains("id=\"consent-error\""), "consent was given");
+        // Sending the page back as it came now works: it carries the version again.
+        assert!(page.contains("name=\"policy_version\" value=\"2026-11-24\""));
+        assert!(page.contains("value=\"Dmitri Karamazov\""), "input kept");
+    }
+    assert_eq!(app.count_threads().await, 0);
+
+    // In the visitor's language too.
+    let ru = with(&with(&valid_form(), "policy_version", ""), "lang", "ru");
+    let page = text(app.post_form(&ru).await).await;
+    assert!(
+        page.contains("Форма пришла без версии политики конфиденциальности"),
+        "{page}"
+    );
+}
+
+db_test!(a_form_with_an_old_policy_version_says_the_policy_changed);
+async fn a_form_with_an_old_policy_version_says_the_policy_changed(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    let resp = app
+        .post_form(&with(&valid_form(), "policy_version", "2020-01-01"))
+        .await;
+
+    assert_eq!(resp.status(), 422);
+    let page = text(resp).await;
+    assert!(
+        page.contains("The privacy policy has changed since this page was opened."),
+        "{page}"
+    );
+    assert!(page.contains("id=\"consent-error\""));
+    assert!(!page.contains("id=\"policy-version-error\""));
+    assert_eq!(app.count_threads().await, 0);
+}

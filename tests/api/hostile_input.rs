@@ -656,7 +656,7 @@ async fn every_form_refuses_hostile_bodies_with_a_page_and_stores_nothing(backen
             browser: &lawyer,
             valid: Some((
                 owned(&[("subject", &reference), ("reason", "Preservation request.")]),
-                Taken::Page("Hold placed on 1 conversation(s)."),
+                Taken::Page("Hold placed on 1 conversation."),
             )),
         },
         FormOp {

@@ -634,6 +634,36 @@ async fn agents_and_admins_cannot_open_the_legal_pages_or_api(backend: Backend) 
     assert!(!inbox.contains("/staff/legal"));
 }
 
+db_test!(a_placed_hold_counts_its_conversations_in_words);
+async fn a_placed_hold_counts_its_conversations_in_words(backend: Backend) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__RATE_LIMIT__ENABLED", "false")
+        .spawn()
+        .await;
+    let lawyer = app.signed_in("plural-lawyer", "legal").await;
+    for (address, conversations, sentence) in [
+        ("one@example.org", 1, "Hold placed on 1 conversation."),
+        ("two@example.org", 2, "Hold placed on 2 conversations."),
+        ("five@example.org", 5, "Hold placed on 5 conversations."),
+    ] {
+        for _ in 0..conversations {
+            let mut msg = valid_message();
+            msg["email"] = json!(address);
+            assert_eq!(app.post_message(&msg).await.status(), 201);
+        }
+        let placed = lawyer
+            .post(
+                "/staff/legal/holds",
+                &[("subject", address), ("reason", "Preservation request.")],
+            )
+            .await;
+        assert_eq!(placed.status(), 200);
+        let page = placed.text().await.expect("page");
+        assert!(page.contains(sentence), "{sentence}: {page}");
+        assert!(!page.contains("conversation(s)"), "{page}");
+    }
+}
+
 db_test!(legal_holds_are_placed_and_released_with_reasons_and_audited);
 async fn legal_holds_are_placed_and_released_with_reasons_and_audited(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -391,12 +391,14 @@ async fn a_password_change_ends_every_other_session_and_refuses_weak_ones(backen
         )
         .await;
     assert_eq!(weak.status(), 422);
+    let weak_page = weak.text().await.unwrap();
+    assert!(weak_page.contains("That password is refused"));
+    // zxcvbn's warning ends with its own full stop: one between the sentences, not two.
     assert!(
-        weak.text()
-            .await
-            .unwrap()
-            .contains("That password is refused")
+        weak_page.contains("This is a very common password. Add another word or two."),
+        "{weak_page}"
     );
+    assert!(!weak_page.contains(".."), "{weak_page}");
     assert_eq!(mismatch.status(), 422);
     assert!(
         mismatch

@@ -508,7 +508,13 @@ pub async fn place_hold(
             let notice = if placed.is_empty() {
                 "Every matching conversation was under hold already.".to_owned()
             } else {
-                format!("Hold placed on {} conversation(s).", placed.len())
+                // The staff pages are in English; the sentence lives with the translations
+                // for its plural forms.
+                crate::i18n::Tr::new(crate::domain::Locale::En).count(
+                    "legal-hold-placed",
+                    "count",
+                    placed.len(),
+                )
             };
             holds_page(
                 req,

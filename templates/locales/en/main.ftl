@@ -8,7 +8,7 @@ footer-powered = Powered by Sealpost
 
 ## The feedback form
 form-title = Write to us
-form-intro = We read every message. Only the message itself is required; everything else is up to you.
+form-intro = We read every message. Only the message and your consent to the privacy policy are required; everything else is up to you.
 field-optional = optional
 field-required = required
 field-name = Your name
@@ -35,6 +35,7 @@ error-invalid-email = This does not look like an e-mail address, for example nam
 error-unsupported = This value is not supported.
 error-consent = Please accept the privacy policy to send your message.
 error-stale-policy = The privacy policy has changed since this page was opened. Please read it and accept it again.
+error-policy-version-missing = The form arrived without the version of the privacy policy it showed. Please check the policy above and send again; your text is kept.
 error-captcha = The captcha was not solved. Please try again.
 error-captcha-unavailable = We could not check the captcha just now. Please try again in a minute; your text is kept below.
 error-rate-limited = You have sent several messages in a short time. Please wait { $seconds } seconds and send again; your text is kept below.
@@ -161,3 +162,9 @@ erased-title = Erased
 erased-text = The conversation and your contact data are deleted. Thank you for writing to us.
 erase-held-title = This conversation cannot be erased now
 erase-held-text = It is held and cannot be deleted at the moment. Nothing was erased. You can still read it through your private link.
+
+## Staff: legal holds
+legal-hold-placed = { $count ->
+    [one] Hold placed on { $count } conversation.
+   *[other] Hold placed on { $count } conversations.
+}

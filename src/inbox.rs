@@ -69,7 +69,7 @@ pub struct Summary {
     pub updated_at: DateTime<Utc>,
     pub message_count: usize,
     pub last_author: Author,
-    /// The start of the first message, as plain text.
+    /// The start of the latest message, as plain text.
     pub excerpt: String,
 }
 
@@ -194,7 +194,7 @@ pub async fn list(app: &AppState, filter: &Filter) -> Result<Page, DbErr> {
                 updated_at: t.updated_at.with_timezone(&Utc),
                 message_count: of_thread.len(),
                 last_author: Author::parse(&last.author).unwrap_or(Author::Visitor),
-                excerpt: excerpt(&MessageBody::from_stored(first.body_html.clone()).to_text()),
+                excerpt: excerpt(&MessageBody::from_stored(last.body_html.clone()).to_text()),
             })
         })
         .collect();

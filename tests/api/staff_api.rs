@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use sealpost::domain::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, header, spawn_app, valid_message};
+use crate::helpers::{Backend, TestApp, header, location, spawn_app, valid_message};
 
 const VISITOR: &str = "anna.k@example.org";
 
@@ -532,6 +532,54 @@ async fn an_answer_and_a_status_from_the_inbox_pages_show_in_the_api(backend: Ba
             .expect("text")
             .contains("Answered from the inbox.")
     );
+}
+
+db_test!(after_an_answer_the_thread_says_it_was_sent_and_the_inbox_shows_the_answer);
+async fn after_an_answer_the_thread_says_it_was_sent_and_the_inbox_shows_the_answer(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let agent = key(&app, "agent").await;
+    let sent = submit(&app, "Parcel", "Where is my parcel?").await;
+    let thread_id = sent["thread_id"].as_str().expect("thread id");
+    let browser = app.signed_in("boris", "agent").await;
+    let before = browser
+        .get(&format!("/staff/threads/{thread_id}"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(!before.contains("Your answer is sent"), "{before}");
+
+    let answered = browser
+        .post_multipart(
+            &format!("/staff/threads/{thread_id}/replies"),
+            &[("body", "It left the warehouse today.")],
+        )
+        .await;
+
+    assert_eq!(answered.status(), 303);
+    let to = location(&answered);
+    assert!(
+        to.starts_with(&format!("/staff/threads/{thread_id}?sent=1#m-")),
+        "{to}"
+    );
+    let page = browser
+        .get(to.split('#').next().expect("path"))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("Your answer is sent: it is on the visitor&#39;s private page, and the e-mail to them is on its way."),
+        "{page}"
+    );
+    let inbox = browser.get("/staff").await.text().await.expect("inbox");
+    assert!(inbox.contains("It left the warehouse today."), "{inbox}");
+    assert!(!inbox.contains("Where is my parcel?"), "{inbox}");
+    let (_, list) = get(&app, &agent, "/api/v1/messages").await;
+    assert_eq!(list["items"][0]["excerpt"], "It left the warehouse today.");
+    assert_eq!(list["items"][0]["last_author"], "staff");
 }
 
 db_test!(credentials_and_roles_are_enforced);

@@ -93,7 +93,7 @@ pub struct ThreadSummary {
     pub message_count: u64,
     /// Who wrote the latest message.
     pub last_author: Author,
-    /// The start of the first message as plain text, at most 160 characters.
+    /// The start of the latest message as plain text, at most 160 characters.
     pub excerpt: String,
 }
 

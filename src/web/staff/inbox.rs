@@ -192,6 +192,7 @@ struct ThreadPage {
     entries: Vec<Entry>,
     draft: String,
     error: Option<String>,
+    notice: Option<String>,
     body_limit: usize,
 }
 
@@ -202,6 +203,7 @@ async fn thread_page(
     status: StatusCode,
     draft: String,
     error: Option<String>,
+    sent: bool,
 ) -> poem::Result<Response> {
     let session = session(req)?;
     let actor = crate::auth::staff_actor(session.staff.id);
@@ -247,9 +249,27 @@ async fn thread_page(
             entries,
             draft,
             error,
+            notice: sent.then(|| sent_notice(thread.visitor.reachable_by_mail)),
             body_limit: MessageBody::MAX_CHARS,
         },
     ))
+}
+
+/// What the page says after an answer was sent: where the visitor will read it.
+fn sent_notice(reachable_by_mail: bool) -> String {
+    if reachable_by_mail {
+        "Your answer is sent: it is on the visitor's private page, and the e-mail to them is on its way."
+            .into()
+    } else {
+        "Your answer is sent: it is on the visitor's private page (they gave no e-mail address)."
+            .into()
+    }
+}
+
+/// `?sent=1`: the page right after an answer was sent.
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    sent: Option<String>,
 }
 
 fn parse_id(id: &str) -> poem::Result<Uuid> {
@@ -261,6 +281,7 @@ pub async fn show(
     req: &Request,
     Data(app): Data<&App>,
     Path(id): Path<String>,
+    Query(query): Query<ShowQuery>,
 ) -> poem::Result<Response> {
     thread_page(
         req,
@@ -269,6 +290,7 @@ pub async fn show(
         StatusCode::OK,
         String::new(),
         None,
+        query.sent.is_some_and(|v| v == "1"),
     )
     .await
 }
@@ -298,6 +320,7 @@ pub async fn reply(
                     "body",
                     problem,
                 )),
+                false,
             )
             .await;
         }
@@ -307,7 +330,9 @@ pub async fn reply(
         .await
         .map_err(unavailable)?
         .ok_or_else(not_found)?;
-    Ok(see_other(&format!("/staff/threads/{id}#m-{message_id}")))
+    Ok(see_other(&format!(
+        "/staff/threads/{id}?sent=1#m-{message_id}"
+    )))
 }
 
 #[handler]

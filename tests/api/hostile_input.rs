@@ -631,7 +631,7 @@ async fn every_form_refuses_hostile_bodies_with_a_page_and_stores_nothing(backen
             // The thread, at the answer just stored.
             valid: Some((
                 owned(&[("body", "We are on it.")]),
-                Taken::SeeOtherUnder(format!("/staff/threads/{thread_id}#m-")),
+                Taken::SeeOtherUnder(format!("/staff/threads/{thread_id}?sent=1#m-")),
             )),
         },
         FormOp {

@@ -7,6 +7,29 @@ const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWeb
 const FIREFOX_LINUX: &str =
     "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
 
+/// `GET /api/v1/stats` with a fresh admin API key.
+async fn stats_json(app: &crate::helpers::TestApp) -> serde_json::Value {
+    let key = sealpost::auth::api_key::create(
+        app.db(),
+        "system:test",
+        "stats",
+        sealpost::domain::Role::Admin,
+        None,
+    )
+    .await
+    .unwrap()
+    .key;
+    app.client
+        .get(app.url("/api/v1/stats"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn submit(app: &crate::helpers::TestApp, ua: &str, referer: &str, ip: &str) {
     let resp = app
         .client
@@ -73,26 +96,7 @@ async fn only_families_hosts_and_prefixes_are_stored_and_small_groups_stay_hidde
     assert_eq!(agent.get("/staff/stats").await.status(), 403);
 
     // The API and the CSV say the same.
-    let key = sealpost::auth::api_key::create(
-        app.db(),
-        "system:test",
-        "stats",
-        sealpost::domain::Role::Admin,
-        None,
-    )
-    .await
-    .unwrap()
-    .key;
-    let json: serde_json::Value = app
-        .client
-        .get(app.url("/api/v1/stats"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let json = stats_json(&app).await;
     let browsers = json["breakdowns"]["browser"].as_array().unwrap();
     let chrome = browsers.iter().find(|r| r["value"] == "Chrome").unwrap();
     let firefox = browsers.iter().find(|r| r["value"] == "Firefox").unwrap();
@@ -215,26 +219,7 @@ async fn zero_reads_as_zero_and_every_figure_counts_the_same_conversations(backe
     assert!(empty.contains(r#"<p class="label">New conversations</p><p class="figure">0</p>"#));
 
     // The API and the CSV say the same.
-    let key = sealpost::auth::api_key::create(
-        app.db(),
-        "system:test",
-        "stats",
-        sealpost::domain::Role::Admin,
-        None,
-    )
-    .await
-    .unwrap()
-    .key;
-    let json: serde_json::Value = app
-        .client
-        .get(app.url("/api/v1/stats"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let json = stats_json(&app).await;
     let zero = serde_json::json!({"count": 0, "fewer_than": null});
     let hidden = serde_json::json!({"count": null, "fewer_than": 5});
     assert_eq!(json["conversations"]["count"], 6, "{json}");

@@ -416,6 +416,7 @@ impl<E: Endpoint> Endpoint for AuthorizeEndpoint<E> {
             Ok(rule) => rule,
             Err(status) => {
                 let code = ErrorCode::from_status(status);
+                drain_unread(&app, &mut req).await;
                 return Ok(self.refuse(
                     &app,
                     &req,
@@ -437,9 +438,21 @@ impl<E: Endpoint> Endpoint for AuthorizeEndpoint<E> {
                 }
                 Ok(resp)
             }
-            Err(denial) => Ok(self.refuse(&app, &req, denial)),
+            Err(denial) => {
+                drain_unread(&app, &mut req).await;
+                Ok(self.refuse(&app, &req, denial))
+            }
         }
     }
+}
+
+/// A refusal is answered before the handler would have read the body: read what the client is
+/// still sending first (bounded like an accepted request), or the connection closes with data
+/// unread and the client, mid-upload, sees a reset instead of the 401, 403 or 404.
+async fn drain_unread(app: &AppState, req: &mut Request) {
+    let limit =
+        crate::legal::request_limit(req.uri().path(), app.settings.server.max_request_bytes);
+    super::body_limit::drain(req.take_body(), limit).await;
 }
 
 impl<E: Endpoint> AuthorizeEndpoint<E> {

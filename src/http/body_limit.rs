@@ -45,10 +45,12 @@ pub struct BodyLimitEndpoint<E> {
 }
 
 /// Reads and forgets what is left of a refused body, so that the client, still sending, gets
-/// the 413 instead of a reset connection. Bounded by the limit itself plus 1 MiB: a body just
-/// over a large limit (a disclosure request's order copy) is read to its end, no more is read
-/// than an accepted request could cost, and a client sending far more is cut off.
-async fn drain(body: Body, max_bytes: usize) {
+/// the refusal (413, 401, 403, ...) instead of a reset connection: a server that closes a
+/// connection with unread data makes the kernel answer with a reset, and the client may lose
+/// the answer. Bounded by the limit itself plus 1 MiB: a body just over a large limit (a
+/// disclosure request's order copy) is read to its end, no more is read than an accepted
+/// request could cost, and a client sending far more is cut off.
+pub(super) async fn drain(body: Body, max_bytes: usize) {
     const DRAIN_SLACK: u64 = 1 << 20;
     let mut reader = body.into_async_read().take(max_bytes as u64 + DRAIN_SLACK);
     let _ = tokio::io::copy(&mut reader, &mut tokio::io::sink()).await;

@@ -72,17 +72,6 @@ async fn file_through_the_form(
     categories: &[&str],
     gag_until: &str,
 ) -> reqwest::Response {
-    file_with_copy(browser, subjects, categories, gag_until, ORDER_PDF.to_vec()).await
-}
-
-/// Files a request through the intake form with this order copy attached.
-async fn file_with_copy(
-    browser: &StaffBrowser,
-    subjects: &str,
-    categories: &[&str],
-    gag_until: &str,
-    order_copy: Vec<u8>,
-) -> reqwest::Response {
     let mut form = reqwest::multipart::Form::new()
         .text("csrf", browser.csrf.clone())
         .text("authority", "District Prosecutor's Office")
@@ -96,7 +85,7 @@ async fn file_with_copy(
     for c in categories {
         form = form.text("categories", c.to_string());
     }
-    let file = reqwest::multipart::Part::bytes(order_copy)
+    let file = reqwest::multipart::Part::bytes(ORDER_PDF.to_vec())
         .file_name("order.pdf")
         .mime_str("application/pdf")
         .expect("mime");
@@ -621,13 +610,6 @@ async fn agents_and_admins_cannot_open_the_legal_pages_or_api(backend: Backend) 
         }
         let filed = file_through_the_form(browser, "SP-2345-6789", &["contact_data"], "").await;
         assert_eq!(filed.status(), 403);
-        // A refusal is answered before any handler reads the body: a large upload still gets
-        // the 403 page, not a connection reset halfway through sending it.
-        let big_copy = [ORDER_PDF, &vec![b' '; 4 << 20]].concat();
-        let filed = file_with_copy(browser, "SP-2345-6789", &["contact_data"], "", big_copy).await;
-        assert_eq!(filed.status(), 403);
-        let page = filed.text().await.expect("page");
-        assert!(page.contains("<html"), "{page}");
     }
     let agent_key = key(&app, "agent").await;
     for path in ["/api/v1/disclosures", "/api/v1/legal-holds"] {
@@ -647,21 +629,6 @@ async fn agents_and_admins_cannot_open_the_legal_pages_or_api(backend: Backend) 
     )
     .await;
     assert_eq!(status, 403);
-    let mut big = new_request(
-        json!(["SP-2345-6789"]),
-        json!(["contact_data"]),
-        Value::Null,
-    );
-    big["padding"] = json!(" ".repeat(4 << 20));
-    let (status, problem) = api(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/disclosures",
-        &agent_key,
-        Some(big),
-    )
-    .await;
-    assert_eq!((status, &problem["code"]), (403, &json!("forbidden")));
     // The legal page is not in their navigation either.
     let (_, inbox) = text_without_address(agent.get("/staff").await).await;
     assert!(!inbox.contains("/staff/legal"));

@@ -90,6 +90,13 @@ pub struct SiteSettings {
     pub base_url: String,
     pub policy_version: String,
     pub default_locale: String,
+    /// A folder with the policy's text, `en.md`, `ru.md`, `kk.md`; empty: the shipped text.
+    pub policy_dir: String,
+    /// Who runs the site, as the policy names them; empty: the site's name.
+    pub operator_name: String,
+    pub operator_address: String,
+    /// An e-mail address, a web address or a phone number for questions about data.
+    pub operator_contact: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -509,6 +516,15 @@ impl Settings {
         if self.site.policy_version.trim().is_empty() || self.site.policy_version.len() > 32 {
             return Err(invalid("site.policy_version", "must be 1 to 32 characters"));
         }
+        for (key, value) in [
+            ("site.operator_name", &self.site.operator_name),
+            ("site.operator_address", &self.site.operator_address),
+            ("site.operator_contact", &self.site.operator_contact),
+        ] {
+            if value.chars().count() > 300 || value.chars().any(char::is_control) {
+                return Err(invalid(key, "must be one line of at most 300 characters"));
+            }
+        }
         if self.server.max_request_bytes < 1024 {
             return Err(invalid("server.max_request_bytes", "must be at least 1024"));
         }
@@ -745,6 +761,18 @@ impl Settings {
                 "mail.relay_domain",
                 "must be your own relay domain in production",
             ));
+        }
+        for (key, value) in [
+            ("site.operator_name", &self.site.operator_name),
+            ("site.operator_contact", &self.site.operator_contact),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(
+                    key,
+                    "must be set in production: the privacy policy names who runs the site \
+                     and how to reach them",
+                ));
+            }
         }
         Ok(())
     }
@@ -1050,6 +1078,47 @@ mod tests {
         )
         .expect_err("must fail");
         assert!(err.to_string().contains("audit.signing_key"), "{err}");
+    }
+
+    #[test]
+    fn production_needs_the_operator_the_policy_names() {
+        let complete = [
+            ("SEALPOST__SITE__BASE_URL", "https://feedback.example.org"),
+            ("SEALPOST__SEAL__KEY_ID", "2026-11"),
+            (
+                "SEALPOST__SEAL__KEY",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+            (
+                "SEALPOST__SEAL__INDEX_KEY",
+                "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+            ),
+            (
+                "SEALPOST__AUDIT__SIGNING_KEY",
+                "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+            ),
+            ("SEALPOST__CAPTCHA__SITE_KEY", "site"),
+            ("SEALPOST__CAPTCHA__SECRET", "0xrealsecret"),
+            (
+                "SEALPOST__MAIL__SUPPORT_FROM",
+                "Support <support@example.org>",
+            ),
+            ("SEALPOST__MAIL__STAFF_ADDRESSES", "alice@example.org"),
+            ("SEALPOST__MAIL__RELAY_DOMAIN", "relay.example.org"),
+            ("SEALPOST__MAIL__SMTP__URL", "smtp://127.0.0.1:25"),
+        ];
+        let err = load(Profile::Production, &complete).expect_err("must fail");
+        assert!(err.to_string().contains("site.operator_name"), "{err}");
+        let mut with_name = complete.to_vec();
+        with_name.push(("SEALPOST__SITE__OPERATOR_NAME", "Example Ltd"));
+        let err = load(Profile::Production, &with_name).expect_err("must fail");
+        assert!(err.to_string().contains("site.operator_contact"), "{err}");
+        with_name.push(("SEALPOST__SITE__OPERATOR_CONTACT", "privacy@example.org"));
+        load(Profile::Production, &with_name).expect("a complete production configuration");
+        let mut two_lines = with_name.clone();
+        two_lines.push(("SEALPOST__SITE__OPERATOR_ADDRESS", "1 Main St\nAlmaty"));
+        let err = load(Profile::Production, &two_lines).expect_err("must fail");
+        assert!(err.to_string().contains("site.operator_address"), "{err}");
     }
 
     #[test]

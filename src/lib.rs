@@ -19,6 +19,7 @@ pub mod mailers;
 pub mod messages;
 pub mod metrics;
 pub mod outbox;
+pub mod policy_text;
 pub mod privacy;
 pub mod rate_limit;
 pub mod relay;

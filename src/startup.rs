@@ -34,6 +34,8 @@ pub enum StartupError {
     Database(#[from] db::DbSetupError),
     #[error(transparent)]
     Writers(#[from] crate::group_commit::WriterError),
+    #[error(transparent)]
+    Policy(#[from] crate::policy_text::PolicyError),
     #[error("sealing disclosure documents stored in clear")]
     SealDocuments(#[source] sea_orm::DbErr),
     #[error("listening on {addr} (configuration key `server.listen`)")]
@@ -74,6 +76,7 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
             tracing::warn!("captcha is off");
         }
     }
+    let policy = crate::policy_text::PolicyText::load(&settings)?;
     let limiter = SubmissionLimiter::from_settings(&settings.rate_limit);
     let mailer =
         Mailer::from_settings(&settings.mail, &settings.data_dir).map_err(StartupError::Mail)?;
@@ -129,6 +132,7 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
         outbox_wakeup: tokio::sync::Notify::new(),
         metrics: crate::metrics::Metrics::default(),
         authenticator,
+        policy,
     });
     let sealed = crate::legal::execute::seal_stored_documents(&state)
         .await

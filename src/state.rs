@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Checks who really sent inbound relay mail (DKIM, SPF, DMARC), with its DNS cache.
     pub authenticator: crate::mail::authentication::Authenticator,
+    /// The privacy policy, rendered once per language.
+    pub policy: crate::policy_text::PolicyText,
 }
 
 impl AppState {

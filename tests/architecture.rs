@@ -35,6 +35,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "metrics",
             "tally",
             "i18n",
+            "policy_text",
         ],
     ),
     ("config", &["config"]),

@@ -1,6 +1,6 @@
 //! The languages Sealpost speaks, and how a request picks one.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Locale {
     En,
     Ru,

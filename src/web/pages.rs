@@ -13,16 +13,23 @@ use super::{App, Chrome, render, request_locale};
 pub struct PrivacyPage {
     pub chrome: Chrome,
     pub policy_version: String,
+    /// The policy's text, cleaned HTML.
+    pub text: String,
+    /// The language of the text when it is not the page's (no text in the asked language).
+    pub text_language: Option<&'static str>,
 }
 
 #[handler]
 pub async fn privacy(req: &Request, Data(app): Data<&App>) -> Response {
     let locale = request_locale(req, app, None);
+    let page = app.policy.page(locale);
     render(
         StatusCode::OK,
         &PrivacyPage {
             chrome: Chrome::new(app, locale),
             policy_version: app.settings.site.policy_version.clone(),
+            text: page.html.clone(),
+            text_language: (page.language != locale).then(|| page.language.code()),
         },
     )
 }

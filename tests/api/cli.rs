@@ -70,6 +70,39 @@ fn production_refuses_to_start_with_development_secrets() {
 }
 
 #[test]
+fn a_mistake_in_the_policy_text_stops_start_up_with_its_file_and_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let policy = dir.path().join("policy");
+    std::fs::create_dir(&policy).expect("mkdir");
+    std::fs::write(policy.join("en.md"), "## Ours\n\nRun by {operator_nme}.\n").expect("write");
+
+    let out = sealpost(dir.path())
+        .env("SEALPOST__SITE__POLICY_DIR", &policy)
+        .arg("serve")
+        .output()
+        .expect("run");
+
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("en.md, line 3") && err.contains("unknown placeholder `{operator_nme}`"),
+        "{err}"
+    );
+
+    // A folder without the default language's text is refused as such.
+    std::fs::remove_file(policy.join("en.md")).expect("rm");
+    std::fs::write(policy.join("ru.md"), "## Наша\n").expect("write");
+    let out = sealpost(dir.path())
+        .env("SEALPOST__SITE__POLICY_DIR", &policy)
+        .arg("serve")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("en.md is missing"), "{err}");
+}
+
+#[test]
 fn an_unknown_profile_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
 

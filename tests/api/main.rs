@@ -23,6 +23,7 @@ mod legal;
 mod logs;
 mod metrics;
 mod outbox;
+mod policy;
 mod postfix;
 mod privacy;
 mod rate_limit;

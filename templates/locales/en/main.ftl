@@ -68,6 +68,7 @@ thread-private-note = This page is private: anyone with its link can read it.
 ## The privacy policy
 privacy-title = Privacy policy
 privacy-version = Version { $version }
+privacy-not-translated = This policy is not yet available in your language; it is shown in the site's default language.
 
 ## Error pages
 error-title-not-found = Not found

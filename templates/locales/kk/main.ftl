@@ -68,6 +68,7 @@ thread-private-note = Бұл бет жеке: сілтемесі бар кез �
 ## Құпиялылық саясаты
 privacy-title = Құпиялылық саясаты
 privacy-version = Нұсқа: { $version }
+privacy-not-translated = Бұл саясат әлі сіздің тіліңізге аударылмаған; ол сайттың негізгі тілінде көрсетілген.
 
 ## Қате беттері
 error-title-not-found = Табылмады

@@ -802,6 +802,7 @@ impl TestApp {
             &login,
             sealpost::domain::Role::parse(role).expect("role"),
             &password,
+            None,
         )
         .await
         .expect("staff added");

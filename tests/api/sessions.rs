@@ -562,3 +562,59 @@ async fn the_command_line_sets_and_clears_an_accounts_address(backend: Backend) 
     assert!(!String::from_utf8_lossy(&cleared.stdout).contains("example.net"));
     assert_eq!(email_of("ulla").await, None);
 }
+
+db_test!(the_second_factor_keeps_the_choice_of_the_sign_in_form);
+async fn the_second_factor_keeps_the_choice_of_the_sign_in_form(backend: Backend) {
+    use crate::second_factor::{now, post_code, secrets_on, totp};
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__STAFF__REQUIRE_SECOND_FACTOR", "true")
+        .spawn()
+        .await;
+    app.add_staff("wanda", "admin").await;
+    let max_age = |resp: &reqwest::Response| {
+        session_set_cookie(resp)
+            .expect("a session cookie")
+            .to_lowercase()
+            .contains("max-age=1209600")
+    };
+
+    // Enrolment at the first sign-in, with the box ticked: kept for remember_days throughout.
+    let mut browser = app.browser();
+    let (resp, _) = sign_in(&mut browser, "wanda", true, FIREFOX_ON_LINUX).await;
+    assert_eq!(location(&resp), "/staff/account/second-factor");
+    assert!(max_age(&resp));
+    let page = browser
+        .get("/staff/account/second-factor")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let totp = totp(&secrets_on(&page).remove(0));
+    let enrolled = post_code(
+        &browser,
+        "/staff/account/second-factor",
+        &totp.generate(now()),
+    )
+    .await;
+    assert_eq!(enrolled.status(), 200);
+    assert!(max_age(&enrolled), "the full session is remembered too");
+    browser.refresh_csrf().await;
+    browser.post("/staff/signout", &[]).await;
+
+    // Password, then a code: the half-way cookie ends with the browser, the full one is kept.
+    let (resp, _) = sign_in(&mut browser, "wanda", true, FIREFOX_ON_LINUX).await;
+    assert_eq!(location(&resp), "/staff/signin/second-factor");
+    assert!(!max_age(&resp), "a half-finished sign-in is never kept");
+    let done = post_code(
+        &browser,
+        "/staff/signin/second-factor",
+        &totp.generate(now() + 30),
+    )
+    .await;
+    assert_eq!(done.status(), 303);
+    assert!(max_age(&done), "the choice survives the second factor");
+    let rows = sessions_of(&app, "wanda").await;
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].remember && rows[0].stage == "full");
+    assert_eq!(rows[0].browser, "Firefox");
+}

@@ -31,7 +31,11 @@ pub enum StaffCommand {
     Edit {
         login: String,
         /// The new address.
-        #[arg(long, conflicts_with = "no_email", required_unless_present = "no_email")]
+        #[arg(
+            long,
+            conflicts_with = "no_email",
+            required_unless_present = "no_email"
+        )]
         email: Option<String>,
         /// Remove the address: reset links can then only be forced by an administrator.
         #[arg(long)]

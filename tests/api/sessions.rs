@@ -58,12 +58,7 @@ fn session_set_cookie(resp: &reqwest::Response) -> Option<String> {
 }
 
 /// A signed-in browser of `login` (created here), with or without the box.
-async fn signed_in(
-    app: &TestApp,
-    login: &str,
-    remember: bool,
-    user_agent: &str,
-) -> StaffBrowser {
+async fn signed_in(app: &TestApp, login: &str, remember: bool, user_agent: &str) -> StaffBrowser {
     let mut browser = app.browser();
     let (resp, _) = sign_in(&mut browser, login, remember, user_agent).await;
     assert_eq!(resp.status(), 303, "{login} signs in");
@@ -114,7 +109,13 @@ async fn without_the_box_the_cookie_ends_with_the_browser_and_with_it_lasts_reme
         .spawn()
         .await;
     app.add_staff("anya", "agent").await;
-    let page = app.browser().get("/staff/signin").await.text().await.unwrap();
+    let page = app
+        .browser()
+        .get("/staff/signin")
+        .await
+        .text()
+        .await
+        .unwrap();
 
     let (_, plain) = sign_in(&mut app.browser(), "anya", false, FIREFOX_ON_LINUX).await;
     let (_, kept) = sign_in(&mut app.browser(), "anya", true, FIREFOX_ON_LINUX).await;
@@ -124,7 +125,10 @@ async fn without_the_box_the_cookie_ends_with_the_browser_and_with_it_lasts_reme
         !page.contains("name=\"remember\" type=\"checkbox\" value=\"on\" checked"),
         "the box is off by default"
     );
-    assert!(page.contains("/staff/forgot"), "a link to ask for a reset link");
+    assert!(
+        page.contains("/staff/forgot"),
+        "a link to ask for a reset link"
+    );
     let plain = plain.to_lowercase();
     assert!(plain.starts_with("sealpost_session="), "{plain}");
     assert!(
@@ -133,7 +137,10 @@ async fn without_the_box_the_cookie_ends_with_the_browser_and_with_it_lasts_reme
     );
     let kept = kept.to_lowercase();
     assert!(kept.contains("max-age=259200"), "three days: {kept}");
-    assert!(kept.contains("httponly") && kept.contains("samesite=lax"), "{kept}");
+    assert!(
+        kept.contains("httponly") && kept.contains("samesite=lax"),
+        "{kept}"
+    );
     let mut remember: Vec<bool> = sessions_of(&app, "anya")
         .await
         .iter()
@@ -155,12 +162,19 @@ async fn a_remembered_session_outlives_the_idle_expiry_but_not_its_own_end(backe
     idle_for(&app, "boris", 13).await;
     idle_for(&app, "vera", 13).await;
 
-    assert!(!still_signed_in(&forgetful).await, "idle ends a plain session");
+    assert!(
+        !still_signed_in(&forgetful).await,
+        "idle ends a plain session"
+    );
     assert!(still_signed_in(&kept).await, "a remembered one stays");
     sealpost::auth::session::purge_expired(app.db(), &app.state.settings.staff)
         .await
         .unwrap();
-    assert_eq!(sessions_of(&app, "vera").await.len(), 1, "housekeeping keeps it");
+    assert_eq!(
+        sessions_of(&app, "vera").await.len(),
+        1,
+        "housekeeping keeps it"
+    );
 
     // At remember_days after sign-in it ends all the same.
     let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).fixed_offset();
@@ -170,7 +184,10 @@ async fn a_remembered_session_outlives_the_idle_expiry_but_not_its_own_end(backe
         .exec(app.db())
         .await
         .unwrap();
-    assert!(!still_signed_in(&kept).await, "its absolute end is remember_days");
+    assert!(
+        !still_signed_in(&kept).await,
+        "its absolute end is remember_days"
+    );
 }
 
 db_test!(sign_out_a_password_change_and_disabling_end_remembered_sessions);
@@ -194,7 +211,11 @@ async fn sign_out_a_password_change_and_disabling_end_remembered_sessions(backen
         .send()
         .await
         .unwrap();
-    assert_eq!(replay.status(), 303, "sign-out ended the remembered session");
+    assert_eq!(
+        replay.status(),
+        303,
+        "sign-out ended the remembered session"
+    );
     assert!(sessions_of(&app, "galina").await.is_empty());
 
     // A password change ends the other remembered sessions, not this one.
@@ -216,7 +237,9 @@ async fn sign_out_a_password_change_and_disabling_end_remembered_sessions(backen
 
     // Disabling the account ends them all.
     let kept = signed_in(&app, "dmitri", true, FIREFOX_ON_LINUX).await;
-    let disabled = admin.post("/staff/admin/accounts/dmitri/disable", &[]).await;
+    let disabled = admin
+        .post("/staff/admin/accounts/dmitri/disable", &[])
+        .await;
     assert!(disabled.status().is_redirection() || disabled.status() == 200);
     assert!(!still_signed_in(&kept).await, "disabling ends it");
     assert!(sessions_of(&app, "dmitri").await.is_empty());
@@ -239,7 +262,10 @@ async fn the_session_list_shows_the_reduced_browser_and_system_and_no_ip(backend
         .find(|row| row.contains("this device"))
         .unwrap();
     assert!(this_row.contains("Firefox on Linux"), "{this_row}");
-    assert!(page.contains("kept signed in until"), "the remembered one says so");
+    assert!(
+        page.contains("Kept signed in until"),
+        "the remembered one says so"
+    );
     assert!(page.contains("Sign out everywhere else"));
     for never in ["127.0.0.1", "121.0", "120.0.0.0", "X11", "Win64"] {
         assert!(!page.contains(never), "the page shows {never:?}");
@@ -280,7 +306,11 @@ async fn one_session_is_signed_out_by_its_row_and_the_rest_everywhere_else(backe
     let foreign = stranger
         .post(&format!("/staff/account/sessions/{}/end", mine[0]), &[])
         .await;
-    assert_eq!(foreign.status(), 404, "another person's session is no session here");
+    assert_eq!(
+        foreign.status(),
+        404,
+        "another person's session is no session here"
+    );
     let bogus = here
         .post("/staff/account/sessions/not-a-handle/end", &[])
         .await;
@@ -293,14 +323,21 @@ async fn one_session_is_signed_out_by_its_row_and_the_rest_everywhere_else(backe
         .await
         .unwrap();
     assert_eq!(no_csrf.status(), 403);
-    assert_eq!(sessions_of(&app, "lena").await.len(), 3, "nothing ended yet");
+    assert_eq!(
+        sessions_of(&app, "lena").await.len(),
+        3,
+        "nothing ended yet"
+    );
 
     // One row's sign-out ends exactly that session.
     let ended = here
         .post(&format!("/staff/account/sessions/{}/end", mine[0]), &[])
         .await;
     assert_eq!(location(&ended), "/staff/account?done=session#sessions");
-    let alive = [still_signed_in(&phone).await, still_signed_in(&tablet).await];
+    let alive = [
+        still_signed_in(&phone).await,
+        still_signed_in(&tablet).await,
+    ];
     assert_eq!(
         alive.iter().filter(|a| **a).count(),
         1,
@@ -361,9 +398,17 @@ async fn a_forgotten_password_is_reset_through_a_one_time_link_mailed_to_the_acc
         .post("/staff/account/email", &[("email", "nina at example")])
         .await;
     assert_eq!(bad.status(), 422);
-    assert!(bad.text().await.unwrap().contains("That is not an e-mail address"));
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("That is not an e-mail address")
+    );
     let saved = old_session
-        .post("/staff/account/email", &[("email", "Nina.Home@example.net")])
+        .post(
+            "/staff/account/email",
+            &[("email", "Nina.Home@example.net")],
+        )
         .await;
     assert_eq!(location(&saved), "/staff/account?done=email#email");
 
@@ -372,7 +417,10 @@ async fn a_forgotten_password_is_reset_through_a_one_time_link_mailed_to_the_acc
     assert_eq!(status, 303);
     assert_eq!(to, "/staff/forgot?done=sent");
     assert!(page.contains("If that account exists and has an address, a link is on its way."));
-    assert!(still_signed_in(&old_session).await, "asking alone ends nothing");
+    assert!(
+        still_signed_in(&old_session).await,
+        "asking alone ends nothing"
+    );
     let mails = app.wait_for_emails(1).await;
     assert_eq!(mails.len(), 1);
     assert_eq!(
@@ -403,10 +451,17 @@ async fn a_forgotten_password_is_reset_through_a_one_time_link_mailed_to_the_acc
         .await
         .unwrap();
     assert_eq!(set.status(), 303);
-    assert!(!still_signed_in(&old_session).await, "using it ends other sessions");
+    assert!(
+        !still_signed_in(&old_session).await,
+        "using it ends other sessions"
+    );
     assert_eq!(browser.sign_in("nina", STAFF_PASSWORD).await.status(), 422);
     assert_eq!(browser.sign_in("nina", NEW_PASSWORD).await.status(), 303);
-    assert_eq!(app.browser().get(&link).await.status(), 404, "it works once");
+    assert_eq!(
+        app.browser().get(&link).await.status(),
+        404,
+        "it works once"
+    );
     app.assert_audit_never_mentions(&["Nina.Home@example.net", "example.net"])
         .await;
     assert!(
@@ -475,7 +530,10 @@ async fn asking_for_links_is_throttled_like_failed_sign_ins_for_any_login(backen
         assert!(third.text().await.unwrap().contains("Too many requests"));
     }
     assert_eq!(app.wait_for_emails(2).await.len(), 2, "two links, no third");
-    assert!(still_signed_in(&sasha).await, "sign-in is not what was throttled");
+    assert!(
+        still_signed_in(&sasha).await,
+        "sign-in is not what was throttled"
+    );
 }
 
 db_test!(a_password_change_voids_a_reset_link_still_in_the_mailbox);
@@ -528,7 +586,14 @@ async fn the_command_line_sets_and_clears_an_accounts_address(backend: Backend) 
     };
     let mut add = app
         .command()
-        .args(["staff", "add", "ulla", "--role", "agent", "--password-stdin"])
+        .args([
+            "staff",
+            "add",
+            "ulla",
+            "--role",
+            "agent",
+            "--password-stdin",
+        ])
         .args(["--email", "ulla@example.net"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -541,7 +606,11 @@ async fn the_command_line_sets_and_clears_an_accounts_address(backend: Backend) 
         .write_all(format!("{STAFF_PASSWORD}\n").as_bytes())
         .unwrap();
     let added = add.wait_with_output().unwrap();
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     assert_eq!(email_of("ulla").await.as_deref(), Some("ulla@example.net"));
 
     let bad = app

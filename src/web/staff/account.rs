@@ -54,9 +54,10 @@ struct SessionRow {
     current: bool,
 }
 
-/// Sessions are listed to the minute, in UTC as every staff page shows times.
+/// Sessions are listed to the minute, in UTC as every staff page shows times (the column
+/// headings say so).
 fn minute(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+    at.format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// What a form of the page comes back with when it was refused.

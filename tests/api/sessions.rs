@@ -8,7 +8,7 @@ use sealpost::entities::{outbox, staff, staff_sessions};
 
 use crate::helpers::{
     Backend, STAFF_PASSWORD, StaffBrowser, TestApp, TestAppBuilder, csrf_of, header, location,
-    spawn_app, text_body,
+    reset_link_in, spawn_app, text_body,
 };
 
 const NEW_PASSWORD: &str = "violet tractor umbrella seventeen";
@@ -427,29 +427,11 @@ async fn a_forgotten_password_is_reset_through_a_one_time_link_mailed_to_the_acc
         header(&mails[0], "To").as_deref(),
         Some("Nina.Home@example.net")
     );
-    let body = text_body(&mails[0]);
-    let start = body.find("/staff/reset/").expect("a reset link");
-    let link: String = body[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "/-_".contains(*c))
-        .collect();
+    let link = reset_link_in(&text_body(&mails[0]));
     let mut browser = app.browser();
-    let form = browser.get(&link).await;
-    assert_eq!(form.status(), 200);
-    let form = form.text().await.unwrap();
+    assert_eq!(browser.get(&link).await.status(), 200);
+    let (form, set) = browser.choose_password(&link, NEW_PASSWORD).await;
     assert!(form.contains("nina"));
-    let csrf = csrf_of(&form).unwrap();
-    let set = browser
-        .client
-        .post(browser.url(&link))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("new_password", NEW_PASSWORD),
-            ("new_password_again", NEW_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
     assert_eq!(set.status(), 303);
     assert!(
         !still_signed_in(&old_session).await,
@@ -546,12 +528,7 @@ async fn a_password_change_voids_a_reset_link_still_in_the_mailbox(backend: Back
         .await;
     ask_for_link(&app, "tomas").await;
     let mails = app.wait_for_emails(1).await;
-    let body = text_body(&mails[0]);
-    let start = body.find("/staff/reset/").expect("a reset link");
-    let link: String = body[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "/-_".contains(*c))
-        .collect();
+    let link = reset_link_in(&text_body(&mails[0]));
     assert_eq!(app.browser().get(&link).await.status(), 200);
 
     tomas

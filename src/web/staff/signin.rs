@@ -124,20 +124,9 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
             let to = after_sign_in(stage, &next, role);
             Ok(with_cookie(see_other(&to), session_cookie(app, &new)))
         }
-        SignIn::Throttled(wait) => {
-            let minutes = wait.div_ceil(60);
-            let mut resp = refuse(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many failed sign-ins for this login or from this network. Try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                ),
-            );
-            if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            Ok(resp)
-        }
+        SignIn::Throttled(wait) => Ok(throttled(wait, "failed sign-ins", |error| {
+            refuse(StatusCode::TOO_MANY_REQUESTS, error)
+        })),
         SignIn::Refused => Ok(refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             "The login or the password is not right.".into(),
@@ -317,21 +306,24 @@ pub async fn forgot_submit(
         .map_err(unavailable)?
     {
         ResetRequest::Taken => Ok(see_other("/staff/forgot?done=sent")),
-        ResetRequest::Throttled(wait) => {
-            let minutes = wait.div_ceil(60);
-            let mut resp = refuse(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many requests for this login or from this network. Try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                ),
-            );
-            if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            Ok(resp)
-        }
+        ResetRequest::Throttled(wait) => Ok(throttled(wait, "requests", |error| {
+            refuse(StatusCode::TOO_MANY_REQUESTS, error)
+        })),
     }
+}
+
+/// A form refused for too many `what` for a login or a network: the page says how long to
+/// wait, and `Retry-After` says it to machines.
+fn throttled(wait: u64, what: &str, page: impl FnOnce(String) -> Response) -> Response {
+    let minutes = wait.div_ceil(60);
+    let mut resp = page(format!(
+        "Too many {what} for this login or from this network. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    ));
+    if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    resp
 }
 
 #[derive(Template)]

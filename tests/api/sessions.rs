@@ -86,6 +86,20 @@ async fn sessions_of(app: &TestApp, login: &str) -> Vec<staff_sessions::Model> {
         .unwrap()
 }
 
+/// Changes the password of the browser's account from the test one to [`NEW_PASSWORD`].
+async fn change_password(browser: &StaffBrowser) -> reqwest::Response {
+    browser
+        .post(
+            "/staff/account/password",
+            &[
+                ("current_password", STAFF_PASSWORD),
+                ("new_password", NEW_PASSWORD),
+                ("new_password_again", NEW_PASSWORD),
+            ],
+        )
+        .await
+}
+
 /// Whether a browser is still signed in (the inbox opens rather than sending it to sign in).
 async fn still_signed_in(browser: &StaffBrowser) -> bool {
     browser.get("/staff").await.status() == 200
@@ -221,17 +235,7 @@ async fn sign_out_a_password_change_and_disabling_end_remembered_sessions(backen
     // A password change ends the other remembered sessions, not this one.
     let here = signed_in(&app, "galina", true, FIREFOX_ON_LINUX).await;
     let there = signed_in(&app, "galina", true, CHROME_ON_WINDOWS).await;
-    let changed = here
-        .post(
-            "/staff/account/password",
-            &[
-                ("current_password", STAFF_PASSWORD),
-                ("new_password", NEW_PASSWORD),
-                ("new_password_again", NEW_PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(changed.status(), 303);
+    assert_eq!(change_password(&here).await.status(), 303);
     assert!(still_signed_in(&here).await);
     assert!(!still_signed_in(&there).await, "a password change ends it");
 
@@ -531,16 +535,7 @@ async fn a_password_change_voids_a_reset_link_still_in_the_mailbox(backend: Back
     let link = reset_link_in(&text_body(&mails[0]));
     assert_eq!(app.browser().get(&link).await.status(), 200);
 
-    tomas
-        .post(
-            "/staff/account/password",
-            &[
-                ("current_password", STAFF_PASSWORD),
-                ("new_password", NEW_PASSWORD),
-                ("new_password_again", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    assert_eq!(change_password(&tomas).await.status(), 303);
 
     assert_eq!(app.browser().get(&link).await.status(), 404);
 }

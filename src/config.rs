@@ -203,6 +203,8 @@ pub struct LegalSettings {
 pub struct StaffSettings {
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
+    /// How long a session opened with "Keep me signed in" lasts, idle or not.
+    pub remember_days: i64,
     pub require_second_factor: bool,
     pub signin_max_failures: i64,
     pub signin_max_failures_per_ip: i64,
@@ -537,6 +539,7 @@ impl Settings {
                 "staff.session_absolute_hours",
                 self.staff.session_absolute_hours,
             ),
+            ("staff.remember_days", self.staff.remember_days),
             ("staff.signin_max_failures", self.staff.signin_max_failures),
             (
                 "staff.signin_max_failures_per_ip",
@@ -558,6 +561,9 @@ impl Settings {
             if value < 1 {
                 return Err(invalid(key, "must be at least 1"));
             }
+        }
+        if self.staff.remember_days > 365 {
+            return Err(invalid("staff.remember_days", "must be at most 365"));
         }
         if self.legal.transparency_threshold < 1 {
             return Err(invalid(

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::domain::{EmailAddress, VisitorName};
-use crate::entities::{contacts, outbox};
+use crate::entities::{contacts, outbox, staff};
 use crate::mail::{self, Composed, Mailer};
 use crate::seal::{MailBody, Sealed, Sealer};
 use crate::state::AppState;
@@ -48,6 +48,8 @@ pub enum Kind {
     DisclosureNotice,
     /// To staff: their answer by e-mail was not passed on.
     RelayNotice,
+    /// To one staff account: the reset link it asked for.
+    ResetLink,
 }
 
 impl Kind {
@@ -58,16 +60,19 @@ impl Kind {
             Kind::StaffAnswer => "staff_answer",
             Kind::DisclosureNotice => "disclosure_notice",
             Kind::RelayNotice => "relay_notice",
+            Kind::ResetLink => "reset_link",
         }
     }
 }
 
-/// Who receives a row: the configured staff mailboxes, or the visitor of the row's contact,
-/// whose sealed address is opened only at delivery.
+/// Who receives a row: the configured staff mailboxes, the visitor of the row's contact,
+/// whose sealed address is opened only at delivery, or one staff account at its own address
+/// (read at delivery too, so a row never holds it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recipient {
     Staff,
     Visitor,
+    Account(Uuid),
 }
 
 /// Adds a mail to the outbox; call it with the transaction of the change that causes it.
@@ -163,9 +168,10 @@ pub fn new_row(
 ) -> outbox::ActiveModel {
     let now = Utc::now().fixed_offset();
     let not_before = not_before.filter(|at| *at > now);
-    let recipient_kind = match recipient {
-        Recipient::Staff => "staff",
-        Recipient::Visitor => "visitor",
+    let (recipient_kind, staff_id) = match recipient {
+        Recipient::Staff => ("staff", None),
+        Recipient::Visitor => ("visitor", None),
+        Recipient::Account(id) => ("account", Some(id)),
     };
     outbox::ActiveModel {
         id: Set(id),
@@ -190,6 +196,7 @@ pub fn new_row(
         created_at: Set(now),
         sent_at: Set(None),
         not_before: Set(not_before),
+        staff_id: Set(staff_id),
     }
 }
 
@@ -242,7 +249,7 @@ async fn claim(
         .await?;
     let addresses: Vec<String> = rows
         .iter()
-        .filter(|r| r.recipient != "staff" && r.contact_id.is_some())
+        .filter(|r| r.recipient == "visitor" && r.contact_id.is_some())
         .map(|r| r.id.to_string())
         .collect();
     let names: Vec<String> = rows
@@ -282,6 +289,7 @@ fn build(
     app: &AppState,
     row: &outbox::Model,
     contact: Option<&contacts::Model>,
+    account: Option<&staff::Model>,
 ) -> Result<lettre::Message, BuildError> {
     let permanent = |e: String| BuildError::Permanent(e);
     let mut from =
@@ -295,6 +303,18 @@ fn build(
             .map(|a| crate::domain::parse_address(a).map(|a| Mailbox::new(None, a)))
             .collect::<Result<_, _>>()
             .map_err(|e| permanent(e.to_string()))?,
+        // The account's own address, as it is now: cleared or disabled since, nothing goes.
+        "account" => {
+            let address = account
+                .filter(|a| !a.disabled)
+                .and_then(|a| a.email.as_deref())
+                .ok_or_else(|| permanent("the staff account has no address any more".into()))?;
+            vec![Mailbox::new(
+                None,
+                crate::domain::parse_address(address)
+                    .map_err(|_| permanent("the staff account's address is not valid".into()))?,
+            )]
+        }
         _ => {
             let contact = contact
                 .ok_or_else(|| permanent("the visitor's contact data no longer exists".into()))?;
@@ -375,9 +395,10 @@ async fn attempt(
     mailer: &Mailer,
     row: outbox::Model,
     contact: Option<&contacts::Model>,
+    account: Option<&staff::Model>,
 ) -> outbox::ActiveModel {
     let building = std::time::Instant::now();
-    let built = build(app, &row, contact);
+    let built = build(app, &row, contact, account);
     app.metrics.build.observe(building.elapsed().as_secs_f64());
     let outcome = match built {
         Err(BuildError::Permanent(reason)) => Outcome::Dead(reason),
@@ -469,10 +490,11 @@ async fn record_once(
 /// (60 s), so that nobody else claims the rows meanwhile.
 const RECORD_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Claimed rows with the contacts they need, ready to deliver.
+/// Claimed rows with the contacts and staff accounts they need, ready to deliver.
 struct Batch {
     rows: Vec<outbox::Model>,
     contacts: HashMap<Uuid, contacts::Model>,
+    accounts: HashMap<Uuid, staff::Model>,
 }
 
 /// Claims up to `mail.batch_size` due rows and fetches their contacts in one query.
@@ -493,10 +515,26 @@ async fn claim_batch(app: &AppState, db: &DatabaseConnection) -> Result<Batch, D
             .map(|c| (c.id, c))
             .collect()
     };
+    let account_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.staff_id).collect();
+    let accounts = if account_ids.is_empty() {
+        HashMap::new()
+    } else {
+        staff::Entity::find()
+            .filter(staff::Column::Id.is_in(account_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect()
+    };
     if !rows.is_empty() {
         app.metrics.batch_phase("claim", started);
     }
-    Ok(Batch { rows, contacts })
+    Ok(Batch {
+        rows,
+        contacts,
+        accounts,
+    })
 }
 
 /// Delivers a claimed batch over several connections at once. Outcomes are written as they
@@ -504,7 +542,11 @@ async fn claim_batch(app: &AppState, db: &DatabaseConnection) -> Result<Batch, D
 /// next commit, so a crash can repeat only the few mails sent since the last commit (delivery
 /// is at least once).
 async fn deliver_batch(app: &AppState, db: &DatabaseConnection, batch: Batch) -> Result<(), DbErr> {
-    let Batch { rows, contacts } = batch;
+    let Batch {
+        rows,
+        contacts,
+        accounts,
+    } = batch;
     if rows.is_empty() {
         return Ok(());
     }
@@ -517,7 +559,8 @@ async fn deliver_batch(app: &AppState, db: &DatabaseConnection, batch: Batch) ->
         futures_util::stream::iter(rows)
             .map(|row| {
                 let contact = row.contact_id.and_then(|id| contacts.get(&id));
-                attempt(app, mailer, row, contact)
+                let account = row.staff_id.and_then(|id| accounts.get(&id));
+                attempt(app, mailer, row, contact, account)
             })
             .buffer_unordered(parallel)
             .for_each(|outcome| {
@@ -801,6 +844,7 @@ mod tests {
             created_at: created,
             sent_at: None,
             not_before: Some(held_until),
+            staff_id: None,
         };
         assert_eq!(age_from(&row), held_until);
         row.not_before = None;

@@ -219,7 +219,7 @@ enum Messages {
 }
 
 #[derive(DeriveIden)]
-enum StaffSessions {
+pub enum StaffSessions {
     Table,
     IdHash,
     StaffId,

@@ -1,6 +1,7 @@
 //! Staff accounts and signing in: argon2id password hashes (OWASP parameters: 19 MiB, 2 passes,
-//! 1 lane), sign-in with throttling and a second factor, changing one's own password, and the
-//! one-time reset link an administrator can force. Nobody can read a password, and no function
+//! 1 lane), sign-in with throttling and a second factor, changing one's own password, one's
+//! own sessions, and the one-time reset link: forced by an administrator, or asked for by its
+//! owner and mailed to the account's own address. Nobody can read a password, and no function
 //! here sets another person's password: a forced reset only destroys the old one.
 
 pub mod api_key;
@@ -29,10 +30,11 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::audit;
-use crate::domain::{Login, LoginError, NewPassword, PasswordRefusal, Role};
+use crate::domain::{EmailAddress, Login, LoginError, NewPassword, PasswordRefusal, Role};
 use crate::entities::staff;
 use crate::state::AppState;
-use session::{NewSession, Session, Stage};
+use session::{NewSession, Opening, Session, Stage};
+use throttle::Door;
 
 /// `bytes` random bytes as URL-safe base64: session ids, CSRF tokens, API keys, reset links.
 pub(crate) fn random_token(bytes: usize) -> String {
@@ -57,6 +59,8 @@ pub enum AccountError {
     NoSuchLogin(String),
     #[error("hashing the password failed: {0}")]
     Hash(String),
+    #[error("composing the mail: {0}")]
+    Mail(#[from] crate::mailers::ComposeError),
     #[error("database: {0}")]
     Db(#[from] DbErr),
 }
@@ -88,6 +92,7 @@ pub async fn add_staff(
     login: &Login,
     role: Role,
     password: &NewPassword,
+    email: Option<&EmailAddress>,
 ) -> Result<Uuid, AccountError> {
     let now = Utc::now().fixed_offset();
     let id = Uuid::now_v7();
@@ -102,18 +107,24 @@ pub async fn add_staff(
         password_changed_at: Set(now),
         created_at: Set(now),
         updated_at: Set(now),
+        email: Set(email.map(|e| e.as_str().to_owned())),
         ..Default::default()
     }
     .insert(&txn)
     .await;
     match inserted {
         Ok(_) => {
+            // Whether the account has an address, never the address.
             audit::record(
                 &txn,
                 CLI,
                 "staff.created",
                 Some(login.as_str()),
-                serde_json::json!({ "staff_id": id, "role": role.as_str() }),
+                serde_json::json!({
+                    "staff_id": id,
+                    "role": role.as_str(),
+                    "email": email.is_some(),
+                }),
             )
             .await?;
             txn.commit().await?;
@@ -176,6 +187,37 @@ pub async fn set_disabled(
         },
         Some(login.as_str()),
         serde_json::json!({ "staff_id": id, "sessions_ended": ended }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets or clears an account's own address (where a reset link it asks for is mailed). The
+/// audit log records that it changed, never the address.
+pub async fn set_email(
+    db: &DatabaseConnection,
+    actor: &str,
+    login: &Login,
+    email: Option<&EmailAddress>,
+) -> Result<(), AccountError> {
+    let txn = crate::db::begin_write(db).await?;
+    let account = by_login(&txn, login).await?;
+    let id = account.id;
+    let mut active: staff::ActiveModel = account.into();
+    active.email = Set(email.map(|e| e.as_str().to_owned()));
+    active.updated_at = Set(Utc::now().fixed_offset());
+    active.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        if email.is_some() {
+            "staff.email_set"
+        } else {
+            "staff.email_cleared"
+        },
+        Some(login.as_str()),
+        serde_json::json!({ "staff_id": id }),
     )
     .await?;
     txn.commit().await?;
@@ -344,6 +386,15 @@ pub async fn change_password(
             staff::Column::UpdatedAt,
             sea_orm::sea_query::Expr::value(now),
         )
+        // A reset link still in a mailbox would undo the change: it stops working.
+        .col_expr(
+            staff::Column::ResetTokenHash,
+            sea_orm::sea_query::Expr::value(Option::<Vec<u8>>::None),
+        )
+        .col_expr(
+            staff::Column::ResetExpiresAt,
+            sea_orm::sea_query::Expr::value(Option::<chrono::DateTime<chrono::FixedOffset>>::None),
+        )
         .filter(staff::Column::Id.eq(session.staff.id))
         .exec(&txn)
         .await?;
@@ -474,15 +525,17 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .unwrap_or_default()
 });
 
-/// Checks login and password (throttled per account and per IP) and opens a session.
+/// Checks login and password (throttled per account and per IP) and opens a session, kept
+/// past the browser's closing when `opening.remember` (the "Keep me signed in" box).
 pub async fn sign_in(
     app: &AppState,
     login: &str,
     password: SecretString,
     ip: Option<IpAddr>,
+    opening: &Opening,
 ) -> Result<SignIn, DbErr> {
     let settings = &app.settings.staff;
-    if let Err(wait) = throttle::check(&app.db, settings, login, ip).await? {
+    if let Err(wait) = throttle::check(&app.db, settings, Door::SignIn, login, ip).await? {
         tracing::warn!(wait_secs = wait, "sign-in throttled");
         return Ok(SignIn::Throttled(wait));
     }
@@ -507,7 +560,7 @@ pub async fn sign_in(
     let account = match account {
         Some(account) if right && !account.disabled => account,
         other => {
-            throttle::record_failure(&txn, settings, login, ip).await?;
+            throttle::record_failure(&txn, settings, Door::SignIn, login, ip).await?;
             // Only an existing login is written down: a password typed into the login field
             // must not end up in an append-only log.
             let reason = match &other {
@@ -537,7 +590,7 @@ pub async fn sign_in(
     } else {
         Stage::Full
     };
-    let session = session::create(&txn, settings, account.id, stage).await?;
+    let session = session::create(&txn, settings, account.id, stage, opening).await?;
     audit::record(
         &txn,
         &staff_actor(account.id),
@@ -547,7 +600,7 @@ pub async fn sign_in(
             "staff.signed_in"
         },
         Some(&account.login),
-        serde_json::json!({ "stage": stage.as_str() }),
+        serde_json::json!({ "stage": stage.as_str(), "remember": opening.remember }),
     )
     .await?;
     txn.commit().await?;
@@ -585,6 +638,156 @@ pub async fn sign_out(app: &AppState, session: &Session) -> Result<(), DbErr> {
     txn.commit().await
 }
 
+/// What ending a session by its handle did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedSession {
+    /// No session of the person's has that handle (someone else's included): nothing ended.
+    NotYours,
+    /// Another of the person's sessions ended.
+    Other,
+    /// The session that asked ended: the person is signed out here.
+    This,
+}
+
+/// Ends one of the person's own sessions, named by its handle on the account page.
+pub async fn end_own_session(
+    app: &AppState,
+    current: &Session,
+    handle: &str,
+) -> Result<EndedSession, DbErr> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    let Some(id_hash) = session::own_by_handle(&txn, current.staff.id, handle).await? else {
+        return Ok(EndedSession::NotYours);
+    };
+    let this = id_hash == current.id_hash;
+    session::end(&txn, &id_hash).await?;
+    audit::record(
+        &txn,
+        &staff_actor(current.staff.id),
+        if this {
+            "staff.signed_out"
+        } else {
+            "staff.session_ended"
+        },
+        Some(&current.staff.login),
+        serde_json::json!({ "session": handle }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(if this {
+        EndedSession::This
+    } else {
+        EndedSession::Other
+    })
+}
+
+/// Ends every session of the person but the one asking ("Sign out everywhere else").
+pub async fn end_other_sessions(app: &AppState, current: &Session) -> Result<u64, DbErr> {
+    let txn = crate::db::begin_write(&app.db).await?;
+    let ended = session::end_all_of(&txn, current.staff.id, Some(&current.id_hash)).await?;
+    audit::record(
+        &txn,
+        &staff_actor(current.staff.id),
+        "staff.other_sessions_ended",
+        Some(&current.staff.login),
+        serde_json::json!({ "sessions_ended": ended }),
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(staff_id = %current.staff.id, sessions_ended = ended, "other sessions ended");
+    Ok(ended)
+}
+
+/// The answer to a request for a reset link: the same whether or not anything was sent.
+pub enum ResetRequest {
+    /// Taken: if the login exists, is enabled and has an address, a link is on its way.
+    Taken,
+    /// Too many requests for this login or from this network: wait this many seconds.
+    Throttled(u64),
+}
+
+/// "Forgot your password?": mails the account's own address a one-time link, the same link a
+/// forced reset gives (valid `staff.reset_link_hours`, once; using it ends every session).
+/// Unlike a forced reset the password keeps working until the link is used, so that nobody
+/// can lock a person out by asking for links in their name; a newer link replaces an older.
+/// Unknown logins, disabled accounts and accounts without an address get nothing. The work is
+/// one transaction whatever the case (the request is counted, the audit log written) and the
+/// mail goes out through the outbox, so the answer neither says nor takes noticeably longer
+/// for an account that exists.
+pub async fn request_reset(
+    app: &AppState,
+    login: &str,
+    ip: Option<IpAddr>,
+) -> Result<ResetRequest, AccountError> {
+    let settings = &app.settings.staff;
+    if let Err(wait) = throttle::check(&app.db, settings, Door::ResetLink, login, ip).await? {
+        tracing::warn!(wait_secs = wait, "reset-link requests throttled");
+        return Ok(ResetRequest::Throttled(wait));
+    }
+    let txn = crate::db::begin_write(&app.db).await?;
+    throttle::record_failure(&txn, settings, Door::ResetLink, login, ip).await?;
+    let account = match Login::parse(login) {
+        Ok(login) => {
+            staff::Entity::find()
+                .filter(staff::Column::Login.eq(login.as_str()))
+                .one(&txn)
+                .await?
+        }
+        Err(_) => None,
+    };
+    let outcome = match &account {
+        None => "unknown_login",
+        Some(a) if a.disabled => "disabled",
+        Some(a) if a.email.is_none() => "no_address",
+        Some(_) => "mailed",
+    };
+    if let Some(account) = account.as_ref().filter(|_| outcome == "mailed") {
+        let token = random_token(32);
+        let now = Utc::now();
+        staff::Entity::update_many()
+            .col_expr(
+                staff::Column::ResetTokenHash,
+                sea_orm::sea_query::Expr::value(Some(token_hash(&token))),
+            )
+            .col_expr(
+                staff::Column::ResetExpiresAt,
+                sea_orm::sea_query::Expr::value(Some(
+                    (now + Duration::hours(settings.reset_link_hours)).fixed_offset(),
+                )),
+            )
+            .col_expr(
+                staff::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(now.fixed_offset()),
+            )
+            .filter(staff::Column::Id.eq(account.id))
+            .exec(&txn)
+            .await?;
+        crate::mailers::enqueue_reset_link(
+            &txn,
+            app,
+            account.id,
+            &account.login,
+            reset_url(&app.settings, &token),
+        )
+        .await?;
+    }
+    // Only an existing login is written down, as for failed sign-ins.
+    audit::record(
+        &txn,
+        ANONYMOUS,
+        "staff.reset_link_requested",
+        account.as_ref().map(|a| a.login.as_str()),
+        serde_json::json!({ "outcome": outcome }),
+    )
+    .await?;
+    txn.commit().await?;
+    if outcome == "mailed" {
+        app.outbox_wakeup.notify_one();
+    }
+    tracing::info!("reset link requested");
+    Ok(ResetRequest::Taken)
+}
+
 /// The second step of signing in: a TOTP or recovery code. Wrong codes count as failures
 /// against the account like wrong passwords.
 pub async fn second_factor(
@@ -595,7 +798,7 @@ pub async fn second_factor(
 ) -> Result<SignIn, AccountError> {
     let settings = &app.settings.staff;
     let login = session.staff.login.clone();
-    if let Err(wait) = throttle::check(&app.db, settings, &login, ip).await? {
+    if let Err(wait) = throttle::check(&app.db, settings, Door::SignIn, &login, ip).await? {
         return Ok(SignIn::Throttled(wait));
     }
     let txn = crate::db::begin_write(&app.db).await?;
@@ -604,7 +807,7 @@ pub async fn second_factor(
         .map_err(|e| AccountError::Hash(e.to_string()))?;
     let actor = staff_actor(session.staff.id);
     let Some(how) = how else {
-        throttle::record_failure(&txn, settings, &login, ip).await?;
+        throttle::record_failure(&txn, settings, Door::SignIn, &login, ip).await?;
         audit::record(
             &txn,
             &actor,
@@ -625,7 +828,7 @@ pub async fn second_factor(
         &actor,
         "staff.signed_in",
         Some(&login),
-        serde_json::json!({ "second_factor": how.as_str() }),
+        serde_json::json!({ "second_factor": how.as_str(), "remember": session.remember }),
     )
     .await?;
     txn.commit().await?;

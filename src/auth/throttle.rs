@@ -3,6 +3,9 @@
 //! (`staff.signin_window_minutes`) starting at the first failure; once a key reaches its limit,
 //! sign-in for it is refused until the window ends — for an account that does not exist just
 //! as for one that does, so that the answer says nothing about which logins exist.
+//!
+//! Asking for a reset link is counted the same way, on keys of its own ([`Door::ResetLink`]):
+//! every request counts, since its answer cannot say whether it did anything.
 
 use std::net::IpAddr;
 
@@ -13,35 +16,54 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait
 use crate::config::StaffSettings;
 use crate::entities::signin_failures;
 
-fn account_key(login: &str) -> String {
-    // Logins are at most 64 characters; anything longer cannot exist and is cut to bound the key.
-    let login: String = login.trim().to_lowercase().chars().take(64).collect();
-    format!("account:{login}")
+/// Which door the counts are kept for: each has its own keys, with the same limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// Failed sign-ins and second factors.
+    SignIn,
+    /// Requests for a reset link ("Forgot your password?").
+    ResetLink,
 }
 
-fn ip_key(ip: Option<IpAddr>) -> String {
-    match ip {
-        Some(ip) => format!("ip:{}", crate::rate_limit::bucket(ip)),
-        None => "ip:unknown".to_owned(),
+impl Door {
+    fn prefix(self) -> &'static str {
+        match self {
+            Door::SignIn => "",
+            Door::ResetLink => "reset-",
+        }
     }
 }
 
-/// `Err(seconds)` when sign-in for this login or from this IP must wait that long.
+fn account_key(door: Door, login: &str) -> String {
+    // Logins are at most 64 characters; anything longer cannot exist and is cut to bound the key.
+    let login: String = login.trim().to_lowercase().chars().take(64).collect();
+    format!("{}account:{login}", door.prefix())
+}
+
+fn ip_key(door: Door, ip: Option<IpAddr>) -> String {
+    match ip {
+        Some(ip) => format!("{}ip:{}", door.prefix(), crate::rate_limit::bucket(ip)),
+        None => format!("{}ip:unknown", door.prefix()),
+    }
+}
+
+/// `Err(seconds)` when `door` for this login or from this IP must wait that long.
 pub async fn check<C: ConnectionTrait>(
     conn: &C,
     settings: &StaffSettings,
+    door: Door,
     login: &str,
     ip: Option<IpAddr>,
 ) -> Result<Result<(), u64>, DbErr> {
     let window = Duration::minutes(settings.signin_window_minutes);
     let now = Utc::now();
     let rows = signin_failures::Entity::find()
-        .filter(signin_failures::Column::Key.is_in([account_key(login), ip_key(ip)]))
+        .filter(signin_failures::Column::Key.is_in([account_key(door, login), ip_key(door, ip)]))
         .all(conn)
         .await?;
     let mut wait: Option<DateTime<Utc>> = None;
     for row in rows {
-        let limit = if row.key.starts_with("account:") {
+        let limit = if row.key.starts_with(&account_key(door, "")) {
             settings.signin_max_failures
         } else {
             settings.signin_max_failures_per_ip
@@ -57,16 +79,17 @@ pub async fn check<C: ConnectionTrait>(
     })
 }
 
-/// Counts one failed sign-in against the login and the IP.
+/// Counts one failed sign-in (or one reset-link request) against the login and the IP.
 pub async fn record_failure<C: ConnectionTrait>(
     conn: &C,
     settings: &StaffSettings,
+    door: Door,
     login: &str,
     ip: Option<IpAddr>,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     let window_start = (now - Duration::minutes(settings.signin_window_minutes)).fixed_offset();
-    for key in [account_key(login), ip_key(ip)] {
+    for key in [account_key(door, login), ip_key(door, ip)] {
         signin_failures::Entity::insert(signin_failures::ActiveModel {
             key: Set(key.clone()),
             failures: Set(0),
@@ -99,7 +122,7 @@ pub async fn record_failure<C: ConnectionTrait>(
 
 /// A successful sign-in clears the account's count (not the IP's).
 pub async fn clear<C: ConnectionTrait>(conn: &C, login: &str) -> Result<(), DbErr> {
-    signin_failures::Entity::delete_by_id(account_key(login))
+    signin_failures::Entity::delete_by_id(account_key(Door::SignIn, login))
         .exec(conn)
         .await?;
     Ok(())

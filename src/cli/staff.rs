@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use sealpost::auth;
 use sealpost::config::Settings;
 use sealpost::db::DbSetupError;
-use sealpost::domain::{Login, NewPassword, Role};
+use sealpost::domain::{EmailAddress, Login, NewPassword, Role};
 
 use super::common::{database, parse_role};
 
@@ -23,6 +23,23 @@ pub enum StaffCommand {
         /// Read the password from the first line of standard input (for scripts).
         #[arg(long)]
         password_stdin: bool,
+        /// The account's own address, where a reset link it asks for is mailed.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Change an account's own address (where a reset link it asks for is mailed).
+    Edit {
+        login: String,
+        /// The new address.
+        #[arg(
+            long,
+            conflicts_with = "no_email",
+            required_unless_present = "no_email"
+        )]
+        email: Option<String>,
+        /// Remove the address: reset links can then only be forced by an administrator.
+        #[arg(long)]
+        no_email: bool,
     },
     /// Disable an account: it can no longer sign in.
     Disable { login: String },
@@ -52,6 +69,8 @@ pub enum StaffError {
     Prompt(#[source] std::io::Error),
     #[error("the two passwords differ")]
     PasswordsDiffer,
+    #[error("--email: not an e-mail address such as name@example.org")]
+    BadEmail,
 }
 
 pub async fn run(settings: &Settings, command: StaffCommand) -> Result<(), StaffError> {
@@ -61,16 +80,36 @@ pub async fn run(settings: &Settings, command: StaffCommand) -> Result<(), Staff
             login,
             role,
             password_stdin,
+            email,
         } => {
             let login = parse_login(&login)?;
+            let email = parse_email(email.as_deref())?;
             let password = NewPassword::parse(read_new_password(password_stdin)?, &login)
                 .map_err(StaffError::WeakPassword)?;
-            auth::add_staff(&conn, &login, role, &password).await?;
+            auth::add_staff(&conn, &login, role, &password, email.as_ref()).await?;
             println!(
                 "staff account `{}` created ({})",
                 login.as_str(),
                 role.as_str()
             );
+        }
+        StaffCommand::Edit {
+            login,
+            email,
+            no_email,
+        } => {
+            let login = parse_login(&login)?;
+            let email = if no_email {
+                None
+            } else {
+                parse_email(email.as_deref())?
+            };
+            auth::set_email(&conn, auth::CLI, &login, email.as_ref()).await?;
+            // The address itself is not printed: terminals and their logs keep what they show.
+            match email {
+                Some(_) => println!("the address of `{}` is saved", login.as_str()),
+                None => println!("`{}` has no address now", login.as_str()),
+            }
         }
         StaffCommand::Disable { login } => {
             let login = parse_login(&login)?;
@@ -101,6 +140,17 @@ pub async fn run(settings: &Settings, command: StaffCommand) -> Result<(), Staff
 
 fn parse_login(login: &str) -> Result<Login, StaffError> {
     Login::parse(login).map_err(StaffError::Login)
+}
+
+/// An address given with `--email`: absent or valid; an empty one is refused, not dropped.
+fn parse_email(email: Option<&str>) -> Result<Option<EmailAddress>, StaffError> {
+    match email {
+        None => Ok(None),
+        Some(email) => match EmailAddress::parse(email) {
+            Ok(Some(email)) => Ok(Some(email)),
+            _ => Err(StaffError::BadEmail),
+        },
+    }
 }
 
 /// The new password, from standard input or asked twice on the terminal.

@@ -28,6 +28,7 @@ pub struct Model {
     pub mail_address: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub mail_signature: Option<String>,
+    pub email: Option<String>,
     #[sea_orm(has_many)]
     pub api_keys: HasMany<super::api_keys::Entity>,
     #[sea_orm(has_many)]

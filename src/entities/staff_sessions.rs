@@ -14,6 +14,9 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
     pub last_seen_at: DateTimeWithTimeZone,
     pub expires_at: DateTimeWithTimeZone,
+    pub remember: bool,
+    pub browser: String,
+    pub os: String,
     #[sea_orm(
         belongs_to,
         from = "staff_id",

@@ -7,7 +7,7 @@
 //! The middleware also resolves the caller (a session cookie, or on `/api` a bearer API key),
 //! and checks CSRF tokens on every state-changing staff request: the session's token for
 //! signed-in forms and cookie-authenticated API calls (`X-CSRF-Token`), a double-submit cookie
-//! for the signed-out forms (sign-in, password reset).
+//! for the signed-out forms (sign-in, asking for a reset link, password reset).
 
 use std::sync::Arc;
 
@@ -124,10 +124,16 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/staff/reset/:token", Public),
     rule("POST", "/staff/reset/:token", Public),
     rule("POST", "/staff/signout", Enrolling),
+    // "Forgot your password?": asks for a reset link to the account's own address.
+    rule("GET", "/staff/forgot", Public),
+    rule("POST", "/staff/forgot", Public),
     // One's own account.
     rule("GET", "/staff/account", AnyRole),
     rule("POST", "/staff/account/password", AnyRole),
     rule("POST", "/staff/account/mail", AnyRole),
+    rule("POST", "/staff/account/email", AnyRole),
+    rule("POST", "/staff/account/sessions/end-others", AnyRole),
+    rule("POST", "/staff/account/sessions/:handle/end", AnyRole),
     rule("GET", "/staff/account/second-factor", Enrolling),
     rule("POST", "/staff/account/second-factor", Enrolling),
     rule("POST", "/staff/account/second-factor/disable", AnyRole),

@@ -9,6 +9,7 @@
 pub mod disclosure_notice;
 pub mod new_message;
 pub mod relay_notice;
+pub mod reset_link;
 pub mod staff_answer;
 pub mod templates;
 pub mod visitor_ack;
@@ -28,6 +29,7 @@ use templates::Rendered;
 pub use disclosure_notice::{DisclosureNotice, enqueue_disclosure_notice};
 pub use new_message::{notify_staff_of_follow_up, staff_notification};
 pub use relay_notice::{NotPassedOn, notify_staff_not_passed_on};
+pub use reset_link::enqueue_reset_link;
 pub use staff_answer::relay_staff_answer;
 pub use visitor_ack::visitor_acknowledgement;
 

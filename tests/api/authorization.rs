@@ -121,10 +121,16 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET",    "/staff/reset/:token",                        "A A A A A A A A A A"),
     ("POST",   "/staff/reset/:token",                        "A A A A A A A A A A"),
     ("POST",   "/staff/signout",                             "S S A A A S S S A S"),
+    // Asking for a reset link: anyone (the answer never says whether the login exists).
+    ("GET",    "/staff/forgot",                              "A A A A A A A A A A"),
+    ("POST",   "/staff/forgot",                              "A A A A A A A A A A"),
     // One's own account: anyone signed in; setting up the second factor opens while enrolling.
     ("GET",    "/staff/account",                             "S S A A A S S S E P"),
     ("POST",   "/staff/account/password",                    "S S A A A S S S E P"),
     ("POST",   "/staff/account/mail",                        "S S A A A S S S E P"),
+    ("POST",   "/staff/account/email",                       "S S A A A S S S E P"),
+    ("POST",   "/staff/account/sessions/end-others",         "S S A A A S S S E P"),
+    ("POST",   "/staff/account/sessions/:handle/end",        "S S A A A S S S E P"),
     ("GET",    "/staff/account/second-factor",               "S S A A A S S S A S"),
     ("POST",   "/staff/account/second-factor",               "S S A A A S S S A S"),
     ("POST",   "/staff/account/second-factor/disable",       "S S A A A S S S E P"),
@@ -168,7 +174,11 @@ struct Credentials {
 
 async fn session_of(app: &TestApp, login: &str, stage: Stage) -> Credentials {
     let id = app.staff_id(login).await;
-    let new = session::create(app.db(), &app.state.settings.staff, id, stage)
+    let opening = session::Opening {
+        remember: false,
+        device: session::Device::from_user_agent(None),
+    };
+    let new = session::create(app.db(), &app.state.settings.staff, id, stage, &opening)
         .await
         .unwrap();
     Credentials {
@@ -225,6 +235,7 @@ fn concrete(path: &str) -> String {
             ":token" => "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
             ":login" => "nobody-here".to_owned(),
             ":decision" => "release".to_owned(),
+            ":handle" => "0".repeat(24),
             "*" => String::new(),
             other => other.to_owned(),
         })

@@ -802,6 +802,7 @@ impl TestApp {
             &login,
             sealpost::domain::Role::parse(role).expect("role"),
             &password,
+            None,
         )
         .await
         .expect("staff added");
@@ -890,6 +891,36 @@ impl StaffBrowser {
             .send()
             .await
             .expect("request")
+    }
+}
+
+/// The first reset link (`/staff/reset/TOKEN`) in a page or a mail, as a path.
+pub fn reset_link_in(text: &str) -> String {
+    let start = text.find("/staff/reset/").expect("a reset link");
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/-_".contains(*c))
+        .collect()
+}
+
+impl StaffBrowser {
+    /// Opens a reset link (for its CSRF cookie and field) and sets `password` through it; the
+    /// form's page and the answer.
+    pub async fn choose_password(&self, link: &str, password: &str) -> (String, reqwest::Response) {
+        let form = self.get(link).await.text().await.expect("page");
+        let csrf = csrf_of(&form).unwrap_or_default();
+        let resp = self
+            .client
+            .post(self.url(link))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("new_password", password),
+                ("new_password_again", password),
+            ])
+            .send()
+            .await
+            .expect("request");
+        (form, resp)
     }
 }
 

@@ -32,6 +32,7 @@ mod reply_corpus;
 mod second_factor;
 mod security;
 mod service;
+mod sessions;
 mod staff;
 mod staff_api;
 mod stats;

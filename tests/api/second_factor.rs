@@ -5,7 +5,7 @@ use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::helpers::{Backend, STAFF_PASSWORD, StaffBrowser, TestAppBuilder, csrf_of, location};
 
-fn secrets_on(page: &str) -> Vec<String> {
+pub(crate) fn secrets_on(page: &str) -> Vec<String> {
     page.split("<p class=\"secret\">")
         .skip(1)
         .filter_map(|s| s.split('<').next())
@@ -13,18 +13,18 @@ fn secrets_on(page: &str) -> Vec<String> {
         .collect()
 }
 
-fn totp(secret_base32: &str) -> TOTP {
+pub(crate) fn totp(secret_base32: &str) -> TOTP {
     let bytes = Secret::Encoded(secret_base32.to_owned())
         .to_bytes()
         .expect("base32");
     TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes).expect("totp")
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     chrono::Utc::now().timestamp() as u64
 }
 
-async fn post_code(browser: &StaffBrowser, path: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn post_code(browser: &StaffBrowser, path: &str, code: &str) -> reqwest::Response {
     let page = browser.get(path).await.text().await.unwrap();
     let csrf = csrf_of(&page).unwrap_or_else(|| browser.csrf.clone());
     browser

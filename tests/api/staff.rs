@@ -5,7 +5,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use sealpost::entities::staff_sessions;
 
 use crate::helpers::{
-    Backend, STAFF_PASSWORD, TestAppBuilder, csrf_of, location, spawn_app, text_body, valid_message,
+    Backend, STAFF_PASSWORD, TestAppBuilder, csrf_of, location, reset_link_in, spawn_app,
+    text_body, valid_message,
 };
 
 const NEW_PASSWORD: &str = "violet tractor umbrella seventeen";
@@ -453,12 +454,7 @@ async fn a_forced_reset_kills_the_password_and_sessions_and_the_link_works_once(
 
     let resp = admin.post("/staff/admin/accounts/ivan/reset", &[]).await;
     assert_eq!(resp.status(), 200);
-    let page = resp.text().await.unwrap();
-    let start = page.find("/staff/reset/").expect("a reset link is shown");
-    let link: String = page[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "/-_".contains(*c))
-        .collect();
+    let link = reset_link_in(&resp.text().await.unwrap());
 
     assert_eq!(victim.get("/staff").await.status(), 303, "sessions ended");
     let mut browser = app.browser();
@@ -467,22 +463,9 @@ async fn a_forced_reset_kills_the_password_and_sessions_and_the_link_works_once(
         422,
         "the old password is gone"
     );
-    let form = browser.get(&link).await;
-    assert_eq!(form.status(), 200);
-    let form = form.text().await.unwrap();
+    assert_eq!(browser.get(&link).await.status(), 200);
+    let (form, set) = browser.choose_password(&link, NEW_PASSWORD).await;
     assert!(form.contains("ivan"));
-    let csrf = csrf_of(&form).unwrap();
-    let set = browser
-        .client
-        .post(browser.url(&link))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("new_password", NEW_PASSWORD),
-            ("new_password_again", NEW_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
     assert_eq!(set.status(), 303);
     assert_eq!(browser.sign_in("ivan", NEW_PASSWORD).await.status(), 303);
     let again = app.browser().get(&link).await;

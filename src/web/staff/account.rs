@@ -1,21 +1,22 @@
-//! One's own account: change the password, set up or turn off the second factor, new recovery
-//! codes.
+//! One's own account: change the password, one's own address (for reset links), the list of
+//! one's sessions with a sign-out for each and for all the others, set up or turn off the
+//! second factor, new recovery codes.
 
 use askama::Template;
 use poem::http::StatusCode;
-use poem::web::{Data, Query};
+use poem::web::{Data, Path, Query};
 use poem::{Body, Request, Response, handler};
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::signin::password_problem;
-use super::{App, Frame, landing, see_other, session, unavailable, with_cookie};
+use super::{App, Frame, landing, see_other, session, session_cookie, unavailable, with_cookie};
 use crate::auth::session::{self as sessions, Stage};
 use crate::auth::totp::{self, TotpError};
 use crate::auth::{self, PasswordError};
-use crate::http::authz;
+use crate::domain::{EmailAddress, FieldProblem, Login};
 use crate::web::form_data::FormData;
-use crate::web::render;
+use crate::web::{not_found, render};
 
 #[derive(Template)]
 #[template(path = "staff/account.html")]
@@ -32,6 +33,39 @@ struct AccountPage {
     staff_addresses: Vec<(String, bool)>,
     mail_signature: String,
     mail_error: Option<String>,
+    /// The account's own address, or what was typed when it was refused.
+    email: String,
+    email_error: Option<String>,
+    sessions: Vec<SessionRow>,
+}
+
+/// One live session in the list.
+struct SessionRow {
+    handle: String,
+    /// "Firefox on Linux".
+    device: String,
+    started: String,
+    last_seen: String,
+    /// When it ends at the latest.
+    ends: String,
+    remembered: bool,
+    /// A sign-in whose password was right and whose second factor has not come (yet).
+    pending: bool,
+    current: bool,
+}
+
+/// Sessions are listed to the minute, in UTC as every staff page shows times (the column
+/// headings say so).
+fn minute(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// What a form of the page comes back with when it was refused.
+#[derive(Default)]
+struct Problems {
+    password: Option<String>,
+    mail: Option<MailDraft>,
+    email: Option<(String, String)>,
 }
 
 #[derive(Deserialize, Default)]
@@ -53,7 +87,11 @@ async fn account_page(
     notice: Option<String>,
     password_error: Option<String>,
 ) -> poem::Result<Response> {
-    account_page_with(app, session, status, notice, password_error, None).await
+    let problems = Problems {
+        password: password_error,
+        ..Problems::default()
+    };
+    account_page_with(app, session, status, notice, problems).await
 }
 
 async fn account_page_with(
@@ -61,12 +99,35 @@ async fn account_page_with(
     session: &sessions::Session,
     status: StatusCode,
     notice: Option<String>,
-    password_error: Option<String>,
-    mail: Option<MailDraft>,
+    problems: Problems,
 ) -> poem::Result<Response> {
+    let Problems {
+        password: password_error,
+        mail,
+        email,
+    } = problems;
     let recovery_left = totp::recovery_codes_left(&app.db, session.staff.id)
         .await
         .map_err(unavailable)?;
+    let sessions = sessions::list_of(&app.db, &app.settings.staff, session)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|s| SessionRow {
+            handle: s.handle,
+            device: s.device.describe(),
+            started: minute(s.started),
+            last_seen: minute(s.last_seen),
+            ends: minute(s.expires),
+            remembered: s.remember && s.stage != Stage::SecondFactor,
+            pending: s.stage == Stage::SecondFactor,
+            current: s.current,
+        })
+        .collect();
+    let (email, email_error) = match email {
+        Some((typed, error)) => (typed, Some(error)),
+        None => (session.staff.email.clone().unwrap_or_default(), None),
+    };
     let chosen = match &mail {
         Some(draft) => draft.address.clone(),
         None => session.staff.mail_address.clone(),
@@ -102,8 +163,82 @@ async fn account_page_with(
             staff_addresses,
             mail_signature,
             mail_error,
+            email,
+            email_error,
+            sessions,
         },
     ))
+}
+
+#[handler]
+pub async fn set_email(req: &Request, Data(app): Data<&App>, body: Body) -> poem::Result<Response> {
+    let session = session(req)?;
+    let posted = FormData::read(req, body).await?;
+    let typed = posted.get("email").trim().to_owned();
+    let refuse = |error: &str| Problems {
+        email: Some((typed.clone(), error.to_owned())),
+        ..Problems::default()
+    };
+    let email = match EmailAddress::parse(&typed) {
+        Ok(email) => email,
+        Err(problem) => {
+            let error = match problem {
+                FieldProblem::TooLong { max } => {
+                    format!("That address is longer than {max} characters.")
+                }
+                _ => "That is not an e-mail address such as name@example.org.".to_owned(),
+            };
+            return account_page_with(
+                app,
+                session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                refuse(&error),
+            )
+            .await;
+        }
+    };
+    let login = Login::parse(&session.staff.login).map_err(|_| not_found())?;
+    auth::set_email(
+        &app.db,
+        &auth::staff_actor(session.staff.id),
+        &login,
+        email.as_ref(),
+    )
+    .await
+    .map_err(unavailable)?;
+    Ok(see_other(if email.is_some() {
+        "/staff/account?done=email#email"
+    } else {
+        "/staff/account?done=email-cleared#email"
+    }))
+}
+
+#[handler]
+pub async fn end_session(
+    req: &Request,
+    Data(app): Data<&App>,
+    Path(handle): Path<String>,
+) -> poem::Result<Response> {
+    let session = session(req)?;
+    // Only one's own sessions are found: any other handle is no session here.
+    match auth::end_own_session(app, session, &handle)
+        .await
+        .map_err(unavailable)?
+    {
+        auth::EndedSession::NotYours => Err(not_found()),
+        auth::EndedSession::This => Ok(super::signin::signed_out(app)),
+        auth::EndedSession::Other => Ok(see_other("/staff/account?done=session#sessions")),
+    }
+}
+
+#[handler]
+pub async fn end_others(req: &Request, Data(app): Data<&App>) -> poem::Result<Response> {
+    let session = session(req)?;
+    auth::end_other_sessions(app, session)
+        .await
+        .map_err(unavailable)?;
+    Ok(see_other("/staff/account?done=others#sessions"))
 }
 
 #[handler]
@@ -125,12 +260,14 @@ pub async fn mail_identity(
                 session,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
-                None,
-                Some(MailDraft {
-                    address: address.map(str::to_owned),
-                    signature: signature.to_owned(),
-                    error: refused.to_string(),
-                }),
+                Problems {
+                    mail: Some(MailDraft {
+                        address: address.map(str::to_owned),
+                        signature: signature.to_owned(),
+                        error: refused.to_string(),
+                    }),
+                    ..Problems::default()
+                },
             )
             .await
         }
@@ -148,6 +285,12 @@ pub async fn show(
         Some("totp-on") => Some("The second factor is on."),
         Some("totp-off") => Some("The second factor is off."),
         Some("mail") => Some("Your mail address and signature are saved."),
+        Some("email") => Some("Your address is saved: a reset link you ask for goes there."),
+        Some("email-cleared") => {
+            Some("Your address is removed: no reset link can be mailed to you now.")
+        }
+        Some("session") => Some("That session is signed out."),
+        Some("others") => Some("You are signed out everywhere else."),
         _ => None,
     };
     account_page(
@@ -272,11 +415,9 @@ pub async fn enrol_confirm(
         Some(next) => {
             let mut upgraded = session.clone();
             upgraded.stage = Stage::Full;
+            let cookie = session_cookie(app, &next);
             upgraded.csrf = next.csrf;
-            (
-                upgraded,
-                Some(authz::cookie(app, sessions::COOKIE, next.cookie, "/")),
-            )
+            (upgraded, Some(cookie))
         }
         None => (session.clone(), None),
     };

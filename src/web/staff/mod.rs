@@ -16,7 +16,7 @@ use poem::{EndpointExt, IntoEndpoint, Request, Response, Route, get, post};
 
 use super::{App, WebErrors};
 use super::{not_found, see_other, unavailable};
-use crate::auth::session::{Session, Stage};
+use crate::auth::session::{self, NewSession, Session, Stage};
 use crate::http::BodyLimit;
 use crate::http::authz::{self, FormToken};
 
@@ -37,12 +37,19 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
         )
         .at("/signout", post(signin::sign_out))
         .at(
+            "/forgot",
+            get(signin::forgot_form).post(signin::forgot_submit),
+        )
+        .at(
             "/reset/:token",
             get(signin::reset_form).post(signin::reset_submit),
         )
         .at("/account", get(account::show))
         .at("/account/password", post(account::change_password))
         .at("/account/mail", post(account::mail_identity))
+        .at("/account/email", post(account::set_email))
+        .at("/account/sessions/end-others", post(account::end_others))
+        .at("/account/sessions/:handle/end", post(account::end_session))
         .at(
             "/account/second-factor",
             get(account::enrol_form).post(account::enrol_confirm),
@@ -160,6 +167,23 @@ fn form_token(req: &Request) -> String {
         .get::<FormToken>()
         .map(|t| t.0.clone())
         .unwrap_or_default()
+}
+
+/// The session cookie of a fresh session: without `Max-Age` it ends with the browser; a
+/// remembered session's is kept as long as the session lasts.
+fn session_cookie(app: &App, new: &NewSession) -> Cookie {
+    let mut cookie = authz::cookie(app, session::COOKIE, new.cookie.clone(), "/");
+    if let Some(keep_for) = new.keep_for {
+        cookie.set_max_age(keep_for);
+    }
+    cookie
+}
+
+/// A session cookie that tells the browser to forget the one it holds.
+fn gone_session_cookie(app: &App) -> Cookie {
+    let mut gone = authz::cookie(app, session::COOKIE, String::new(), "/");
+    gone.set_max_age(std::time::Duration::ZERO);
+    gone
 }
 
 /// Adds a `Set-Cookie` to a response.

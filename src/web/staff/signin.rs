@@ -1,5 +1,6 @@
-//! Signing in (password, then a second factor when one is set up), signing out, and setting a
-//! password through a one-time reset link.
+//! Signing in (password, then a second factor when one is set up; "Keep me signed in on this
+//! device" off by default), signing out, asking for a reset link ("Forgot your password?"),
+//! and setting a password through a one-time reset link.
 
 use askama::Template;
 use poem::http::{StatusCode, header};
@@ -9,11 +10,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{
-    App, Frame, form_token, landing, safe_next, see_other, session, unavailable, with_cookie,
+    App, Frame, form_token, landing, safe_next, see_other, session, session_cookie, unavailable,
+    with_cookie,
 };
-use crate::auth::session::{self as sessions, Stage};
-use crate::auth::{self, PasswordError, SignIn};
-use crate::http::authz;
+use crate::auth::session::{self as sessions, Device, Opening, Stage};
+use crate::auth::{self, PasswordError, ResetRequest, SignIn};
 use crate::http::client_ip;
 use crate::web::form_data::FormData;
 use crate::web::render;
@@ -25,6 +26,8 @@ struct SignInPage {
     csrf: String,
     next: String,
     login: String,
+    remember: bool,
+    remember_days: i64,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -33,10 +36,6 @@ struct SignInPage {
 pub struct NextQuery {
     next: Option<String>,
     done: Option<String>,
-}
-
-fn session_cookie(app: &App, value: String) -> poem::web::cookie::Cookie {
-    authz::cookie(app, sessions::COOKIE, value, "/")
 }
 
 #[handler]
@@ -62,10 +61,17 @@ pub async fn form(
             csrf: form_token(req),
             next: query.next.unwrap_or_default(),
             login: String::new(),
+            remember: false,
+            remember_days: app.settings.staff.remember_days,
             notice,
             error: None,
         },
     )
+}
+
+/// Whether a checkbox was ticked: browsers send `on` (or the box's value) only when it is.
+fn ticked(value: &str) -> bool {
+    matches!(value, "on" | "1" | "true" | "yes")
 }
 
 #[handler]
@@ -74,6 +80,7 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
     let login = posted.get("login").trim().to_owned();
     let next = posted.get("next").to_owned();
     let password = SecretString::from(posted.get("password").to_owned());
+    let remember = ticked(posted.get("remember"));
     let ip = client_ip(req, &app.settings.server.trusted_proxies);
     let refuse = |status: StatusCode, error: String| {
         render(
@@ -83,6 +90,8 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
                 csrf: form_token(req),
                 next: next.clone(),
                 login: login.clone(),
+                remember,
+                remember_days: app.settings.staff.remember_days,
                 notice: None,
                 error: Some(error),
             },
@@ -94,7 +103,15 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
             "Enter your login and password.".into(),
         ));
     }
-    match auth::sign_in(app, &login, password, ip)
+    let opening = Opening {
+        remember,
+        device: Device::from_user_agent(
+            req.headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        ),
+    };
+    match auth::sign_in(app, &login, password, ip, &opening)
         .await
         .map_err(unavailable)?
     {
@@ -105,22 +122,11 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
                     .map_err(unavailable)?;
             }
             let to = after_sign_in(stage, &next, role);
-            Ok(with_cookie(see_other(&to), session_cookie(app, new.cookie)))
+            Ok(with_cookie(see_other(&to), session_cookie(app, &new)))
         }
-        SignIn::Throttled(wait) => {
-            let minutes = wait.div_ceil(60);
-            let mut resp = refuse(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many failed sign-ins for this login or from this network. Try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                ),
-            );
-            if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            Ok(resp)
-        }
+        SignIn::Throttled(wait) => Ok(throttled(wait, "failed sign-ins", |error| {
+            refuse(StatusCode::TOO_MANY_REQUESTS, error)
+        })),
         SignIn::Refused => Ok(refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             "The login or the password is not right.".into(),
@@ -199,7 +205,7 @@ pub async fn second_factor_submit(
             let to = safe_next(&next)
                 .unwrap_or(landing(&session.staff.role))
                 .to_owned();
-            Ok(with_cookie(see_other(&to), session_cookie(app, new.cookie)))
+            Ok(with_cookie(see_other(&to), session_cookie(app, &new)))
         }
         SignIn::Throttled(wait) => Ok(refuse(
             StatusCode::TOO_MANY_REQUESTS,
@@ -220,9 +226,104 @@ pub async fn sign_out(req: &Request, Data(app): Data<&App>) -> poem::Result<Resp
     let session = session(req)?;
     auth::sign_out(app, session).await.map_err(unavailable)?;
     tracing::info!(staff_id = %session.staff.id, "signed out");
-    let mut gone = session_cookie(app, String::new());
-    gone.set_max_age(std::time::Duration::ZERO);
-    Ok(with_cookie(see_other("/staff/signin?done=signout"), gone))
+    Ok(signed_out(app))
+}
+
+/// The way out after signing out: the cookie dropped, the sign-in page saying so.
+pub(super) fn signed_out(app: &App) -> Response {
+    with_cookie(
+        see_other("/staff/signin?done=signout"),
+        super::gone_session_cookie(app),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "staff/forgot.html")]
+struct ForgotPage {
+    frame: Frame,
+    csrf: String,
+    login: String,
+    /// The one answer to every request, whether or not anything was sent.
+    sent: bool,
+    hours: i64,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ForgotQuery {
+    done: Option<String>,
+}
+
+#[handler]
+pub async fn forgot_form(
+    req: &Request,
+    Data(app): Data<&App>,
+    Query(query): Query<ForgotQuery>,
+) -> Response {
+    render(
+        StatusCode::OK,
+        &ForgotPage {
+            frame: Frame::signed_out(app),
+            csrf: form_token(req),
+            login: String::new(),
+            sent: query.done.as_deref() == Some("sent"),
+            hours: app.settings.staff.reset_link_hours,
+            error: None,
+        },
+    )
+}
+
+#[handler]
+pub async fn forgot_submit(
+    req: &Request,
+    Data(app): Data<&App>,
+    body: Body,
+) -> poem::Result<Response> {
+    let posted = FormData::read(req, body).await?;
+    let login = posted.get("login").trim().to_owned();
+    let refuse = |status: StatusCode, error: String| {
+        render(
+            status,
+            &ForgotPage {
+                frame: Frame::signed_out(app),
+                csrf: form_token(req),
+                login: login.clone(),
+                sent: false,
+                hours: app.settings.staff.reset_link_hours,
+                error: Some(error),
+            },
+        )
+    };
+    if login.is_empty() {
+        return Ok(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter your login.".into(),
+        ));
+    }
+    let ip = client_ip(req, &app.settings.server.trusted_proxies);
+    match auth::request_reset(app, &login, ip)
+        .await
+        .map_err(unavailable)?
+    {
+        ResetRequest::Taken => Ok(see_other("/staff/forgot?done=sent")),
+        ResetRequest::Throttled(wait) => Ok(throttled(wait, "requests", |error| {
+            refuse(StatusCode::TOO_MANY_REQUESTS, error)
+        })),
+    }
+}
+
+/// A form refused for too many `what` for a login or a network: the page says how long to
+/// wait, and `Retry-After` says it to machines.
+fn throttled(wait: u64, what: &str, page: impl FnOnce(String) -> Response) -> Response {
+    let minutes = wait.div_ceil(60);
+    let mut resp = page(format!(
+        "Too many {what} for this login or from this network. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    ));
+    if let Ok(value) = header::HeaderValue::from_str(&wait.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    resp
 }
 
 #[derive(Template)]

@@ -65,7 +65,7 @@ fn against(found: &checkpoints::Found, log: &audit::Verification) -> String {
         ),
     };
     format!(
-        "checked against the checkpoint {origin}:\n\
+        "checked against the checkpoint ({origin}):\n\
          \x20 checkpoint: {position}, hash {hash}\n\
          \x20 signed at {at} by the key {key} (this site's audit key); the signature is valid\n\
          \x20 {matched}\n\

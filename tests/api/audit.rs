@@ -490,7 +490,7 @@ async fn verify_against_a_named_checkpoint_says_what_it_checked_and_names_what_d
 
     assert_eq!(code, Some(0), "{err}");
     for line in [
-        format!("checked against the checkpoint from {file}:"),
+        format!("checked against the checkpoint (from {file}):"),
         format!(
             "  checkpoint: entry 5 (the log had 5 entries), hash {}",
             signed.hash

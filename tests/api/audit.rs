@@ -467,6 +467,17 @@ async fn a_log_that_only_grew_after_the_checkpoint_still_verifies(backend: Backe
     );
 }
 
+/// `sealpost audit verify --checkpoint FILE` with `checkpoint` written to FILE.
+async fn verify_against(
+    app: &TestApp,
+    checkpoint: &audit::Checkpoint,
+) -> (Option<i32>, String, String) {
+    let file = app.data_dir.path().join("given-checkpoint.json");
+    std::fs::write(&file, serde_json::to_string(checkpoint).unwrap()).unwrap();
+    let file = file.display().to_string();
+    sealpost(app, &["audit", "verify", "--checkpoint", &file]).await
+}
+
 db_test!(verify_against_a_named_checkpoint_says_what_it_checked_and_names_what_differs);
 async fn verify_against_a_named_checkpoint_says_what_it_checked_and_names_what_differs(
     backend: Backend,
@@ -513,18 +524,7 @@ async fn verify_against_a_named_checkpoint_says_what_it_checked_and_names_what_d
     // A checkpoint edited by hand: its signature no longer covers it.
     let mut edited = signed.clone();
     edited.seq = 4;
-    let edited_file = app.data_dir.path().join("edited.json");
-    std::fs::write(&edited_file, serde_json::to_string(&edited).unwrap()).unwrap();
-    let (code, out, err) = sealpost(
-        &app,
-        &[
-            "audit",
-            "verify",
-            "--checkpoint",
-            &edited_file.display().to_string(),
-        ],
-    )
-    .await;
+    let (code, out, err) = verify_against(&app, &edited).await;
     assert_eq!(code, Some(1), "{out}");
     assert!(
         err.contains("checkpoint 4 ") && err.contains("signature is not valid"),
@@ -534,18 +534,7 @@ async fn verify_against_a_named_checkpoint_says_what_it_checked_and_names_what_d
     // One that names another key: both keys are named.
     let mut foreign = signed.clone();
     foreign.public_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
-    let foreign_file = app.data_dir.path().join("foreign.json");
-    std::fs::write(&foreign_file, serde_json::to_string(&foreign).unwrap()).unwrap();
-    let (code, _, err) = sealpost(
-        &app,
-        &[
-            "audit",
-            "verify",
-            "--checkpoint",
-            &foreign_file.display().to_string(),
-        ],
-    )
-    .await;
+    let (code, _, err) = verify_against(&app, &foreign).await;
     assert_eq!(code, Some(1));
     assert!(
         err.contains(&format!(

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use sealpost::domain::Role;
 use serde_json::Value;
 
 use crate::helpers::{Backend, TestApp, spawn_app};
@@ -223,17 +222,7 @@ async fn swaggers_try_it_out_with_the_examples_is_accepted_by_every_json_operati
     let spec = openapi_document(&app).await;
     let mut keys = std::collections::HashMap::new();
     for role in ["admin", "legal"] {
-        let key = sealpost::auth::api_key::create(
-            app.db(),
-            "system:test",
-            &format!("{role} key"),
-            Role::parse(role).expect("role"),
-            None,
-        )
-        .await
-        .expect("key created")
-        .key;
-        keys.insert(role, key);
+        keys.insert(role, app.api_key(role).await);
     }
     let client = reqwest::Client::new();
     let mut tried = 0;

@@ -282,9 +282,15 @@ fn signed_text(seq: i64, hash: &str, at: &str) -> String {
 pub enum CheckpointError {
     #[error("the audit log does not verify: entry {}: {}", .0.seq, .0.problem)]
     Broken(Broken),
-    #[error("the checkpoint was not signed by this site's audit key")]
-    WrongKey,
-    #[error("the checkpoint's signature is not valid")]
+    #[error(
+        "the checkpoint was not signed by this site's audit key: it names the key {signed_by}, \
+         this site's is {site}"
+    )]
+    WrongKey { signed_by: String, site: String },
+    #[error(
+        "the checkpoint's signature is not valid for its seq, hash and time: one of them or the \
+         signature was altered"
+    )]
     BadSignature,
     #[error("the log no longer extends the checkpoint: {0}")]
     Diverged(String),
@@ -326,8 +332,12 @@ pub async fn check_checkpoint<C: ConnectionTrait>(
     checkpoint: &Checkpoint,
     key: &VerifyingKey,
 ) -> Result<(), CheckpointError> {
-    if checkpoint.public_key != STANDARD.encode(key.to_bytes()) {
-        return Err(CheckpointError::WrongKey);
+    let site = STANDARD.encode(key.to_bytes());
+    if checkpoint.public_key != site {
+        return Err(CheckpointError::WrongKey {
+            signed_by: checkpoint.public_key.clone(),
+            site,
+        });
     }
     let signature = STANDARD
         .decode(&checkpoint.signature)
@@ -352,9 +362,11 @@ pub async fn check_checkpoint<C: ConnectionTrait>(
         .await?;
     match entry {
         Some(entry) if hex(&entry.hash) == checkpoint.hash => Ok(()),
-        Some(_) => Err(CheckpointError::Diverged(format!(
-            "entry {} has another hash now",
-            checkpoint.seq
+        Some(entry) => Err(CheckpointError::Diverged(format!(
+            "entry {} has another hash now: {} in the log, {} in the checkpoint",
+            checkpoint.seq,
+            hex(&entry.hash),
+            checkpoint.hash
         ))),
         None => Err(CheckpointError::Diverged(format!(
             "entry {} is gone",

@@ -6,11 +6,14 @@ use chrono::{DateTime, Utc};
 use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::errors::{ApiError, STAFF_BODY, STAFF_CHANGE, STAFF_READ};
+use super::formats::{OneOf, RoleChoice, UuidText, example_id};
 use super::staff_auth::StaffAuth;
+use super::tags::ApiTags;
 use crate::auth::api_key::{self, ApiKeyError};
 use crate::domain::{self, FieldProblem};
 use crate::entities::api_keys;
@@ -73,12 +76,21 @@ pub struct ApiKeyList {
 
 /// A key to create.
 #[derive(Debug, Object)]
-#[oai(rename_all = "snake_case", deny_unknown_fields)]
+#[oai(rename_all = "snake_case", deny_unknown_fields, example)]
 pub struct NewApiKey {
     /// A name to tell the key apart: 1 to 100 characters, no control characters.
     pub name: String,
     /// What the key may do: `agent`, `legal` or `admin`.
-    pub role: String,
+    pub role: OneOf<RoleChoice>,
+}
+
+impl Example for NewApiKey {
+    fn example() -> Self {
+        Self {
+            name: "helpdesk integration".into(),
+            role: OneOf::new("agent"),
+        }
+    }
 }
 
 /// The created key.
@@ -155,7 +167,7 @@ fn name_message(problem: FieldProblem) -> &'static str {
     }
 }
 
-#[OpenApi]
+#[OpenApi(tag = "ApiTags::Admin")]
 impl ApiKeysApi {
     /// List API keys
     ///
@@ -193,7 +205,7 @@ impl ApiKeysApi {
                 req, field, problem, message,
             )))
         };
-        let Some(role) = domain::Role::parse(&new.role) else {
+        let Some(role) = domain::Role::parse(&new.role.text) else {
             return refused(
                 "role",
                 FieldProblem::Unsupported,
@@ -245,7 +257,8 @@ impl ApiKeysApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         /// The key's id.
-        id: Path<String>,
+        #[oai(example = "example_id")]
+        id: Path<UuidText>,
     ) -> Result<RevokeApiKeyResponse, ApiError<STAFF_CHANGE>> {
         let not_found = || {
             Ok(RevokeApiKeyResponse::NotFound(problem(
@@ -254,7 +267,7 @@ impl ApiKeysApi {
                 "There is no API key with this id.",
             )))
         };
-        let Ok(id) = Uuid::parse_str(id.0.trim()) else {
+        let Ok(id) = Uuid::parse_str(id.0.0.trim()) else {
             return not_found();
         };
         match api_key::revoke(&app.db, &auth.principal().actor(), id).await {

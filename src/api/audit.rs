@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::errors::{ApiError, STAFF_READ};
 use super::staff_auth::StaffAuth;
+use super::tags::ApiTags;
 use crate::audit;
 use crate::http::ErrorCode;
 use crate::http::{Problem, problem};
@@ -20,6 +21,14 @@ pub struct AuditApi;
 /// The most entries one page holds.
 const MAX_LIMIT: u64 = 500;
 const DEFAULT_LIMIT: u64 = 100;
+
+fn example_after() -> Option<i64> {
+    Some(0)
+}
+
+fn example_limit() -> Option<u64> {
+    Some(DEFAULT_LIMIT)
+}
 
 /// One entry of the audit log.
 #[derive(Debug, Object)]
@@ -107,7 +116,7 @@ fn unavailable(req: &Request, err: &dyn std::fmt::Display) -> ApiError<STAFF_REA
     )
 }
 
-#[OpenApi]
+#[OpenApi(tag = "ApiTags::Legal")]
 impl AuditApi {
     /// List audit entries
     ///
@@ -119,8 +128,10 @@ impl AuditApi {
         app: poem::web::Data<&App>,
         _auth: StaffAuth,
         /// Start after this sequence number (0 for the beginning).
+        #[oai(example = "example_after")]
         after: Query<Option<i64>>,
         /// At most this many entries (1 to 500, default 100).
+        #[oai(example = "example_limit")]
         limit: Query<Option<u64>>,
     ) -> Result<ListAuditResponse, ApiError<STAFF_READ>> {
         let after = after.0.unwrap_or(0);

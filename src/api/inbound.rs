@@ -1,10 +1,11 @@
 //! `POST /api/v1/inbound`: relay mail delivered over HTTP as raw MIME, for MTAs and providers
 //! that post mail rather than speak SMTP. The same relay path as the SMTP listener.
 
-use poem::Request;
+use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::auth::Bearer;
 use poem_openapi::param::Query;
-use poem_openapi::payload::{Binary, Json};
+use poem_openapi::payload::{Json, ParsePayload, Payload};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::{ApiRequest, ApiResponse, Enum, Object, OpenApi, SecurityScheme};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
@@ -15,6 +16,8 @@ use crate::http::Problem;
 use crate::http::RequestId;
 use crate::relay::{self, Inbound, ReceiveError, Received, Refusal};
 use crate::state::App;
+
+use super::tags::ApiTags;
 
 #[derive(Default)]
 pub struct InboundApi;
@@ -39,7 +42,62 @@ async fn check_inbound_token(req: &Request, bearer: Bearer) -> Option<Bearer> {
 pub enum RawMail {
     /// The message, headers and body, as `message/rfc822`.
     #[oai(content_type = "message/rfc822")]
-    Rfc822(Binary<Vec<u8>>),
+    Rfc822(MailBytes),
+}
+
+/// What the example sends: a visitor's answer to a relay alias. On a site without that
+/// conversation it is refused (422), which is the operation's own answer.
+const EXAMPLE_MAIL: &str = "From: Ada Lovelace <ada@example.org>\r\n\
+To: reply+7kq2m9xd@relay.example.org\r\n\
+Subject: Re: A question about my order\r\n\
+Message-ID: <answer-1@example.org>\r\n\
+Date: Tue, 01 Dec 2026 10:00:00 +0000\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Thank you, the parcel arrived today.\r\n";
+
+/// The mail's bytes, as `Binary<Vec<u8>>` reads them, with an example in the document.
+pub struct MailBytes(pub Vec<u8>);
+
+impl Payload for MailBytes {
+    const CONTENT_TYPE: &'static str = "message/rfc822";
+
+    fn check_content_type(_content_type: &str) -> bool {
+        true
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            format: Some("binary"),
+            example: Some(serde_json::Value::from(EXAMPLE_MAIL)),
+            ..MetaSchema::new("string")
+        }))
+    }
+}
+
+impl ParsePayload for MailBytes {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self(<Vec<u8>>::from_request(request, body).await?))
+    }
+}
+
+fn example_recipients() -> Vec<String> {
+    vec!["reply+7kq2m9xd@relay.example.org".into()]
+}
+
+fn example_sender() -> Option<String> {
+    Some("ada@example.org".into())
+}
+
+/// An address from the documentation range (RFC 5737).
+fn example_client_ip() -> Option<String> {
+    Some("192.0.2.10".into())
+}
+
+fn example_helo() -> Option<String> {
+    Some("mail.example.org".into())
 }
 
 /// What became of the mail.
@@ -96,7 +154,7 @@ pub enum InboundResponse {
     Unavailable(Json<Problem>),
 }
 
-#[OpenApi]
+#[OpenApi(tag = "ApiTags::Mail")]
 impl InboundApi {
     /// Deliver relay mail
     ///
@@ -111,13 +169,17 @@ impl InboundApi {
         app: poem::web::Data<&App>,
         auth: InboundToken,
         /// An envelope recipient; repeat for several.
+        #[oai(example = "example_recipients")]
         recipient: Query<Vec<String>>,
         /// The envelope sender; empty for a bounce (`<>`).
+        #[oai(example = "example_sender")]
         sender: Query<Option<String>>,
         /// The IP address of the client that handed the mail to the first MTA, for SPF under
         /// `mail.inbound.authentication = "verify"`. Without it only DKIM can pass.
+        #[oai(example = "example_client_ip")]
         client_ip: Query<Option<String>>,
         /// The name that client gave in HELO/EHLO.
+        #[oai(example = "example_helo")]
         helo: Query<Option<String>>,
         mail: RawMail,
     ) -> InboundResponse {
@@ -134,7 +196,7 @@ impl InboundApi {
             ));
         }
         let InboundToken(_checked) = auth;
-        let RawMail::Rfc822(Binary(raw)) = mail;
+        let RawMail::Rfc822(MailBytes(raw)) = mail;
         if raw.len() > app.settings.mail.inbound.max_message_bytes {
             return InboundResponse::PayloadTooLarge(problem(
                 ErrorCode::PayloadTooLarge,

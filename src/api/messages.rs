@@ -5,18 +5,21 @@
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::errors::{
     ApiError, PAYLOAD_TOO_LARGE, STAFF_BODY, STAFF_READ, UNSUPPORTED_MEDIA_TYPE, english,
 };
+use super::formats::{EmailText, UuidText, example_id};
 use super::staff_auth::StaffAuth;
 use super::staff_messages::types::{
     ListThreadsResponse, NewReply, ReplyResponse, Status, ThreadResponse, ThreadUpdate,
     UpdateThreadResponse,
 };
 use super::staff_messages::{self, ListQuery};
+use super::tags::ApiTags;
 use crate::captcha::CaptchaError;
 use crate::domain::{FieldProblem, Locale};
 use crate::http::ErrorCode;
@@ -30,7 +33,7 @@ pub struct MessagesApi;
 
 /// A message from a visitor. Only `body` and `consent` are required.
 #[derive(Debug, Object)]
-#[oai(rename_all = "snake_case", deny_unknown_fields)]
+#[oai(rename_all = "snake_case", deny_unknown_fields, example)]
 pub struct SubmitMessage {
     /// The visitor's name: optional, at most 100 characters, one line. Sealed on arrival.
     #[oai(nullable)]
@@ -38,7 +41,7 @@ pub struct SubmitMessage {
     /// The visitor's e-mail address: optional, but without it nobody can answer by e-mail.
     /// Sealed on arrival and never shown to anyone.
     #[oai(nullable)]
-    pub email: Option<String>,
+    pub email: Option<EmailText>,
     /// Subject: optional, at most 200 characters, one line.
     #[oai(nullable)]
     pub subject: Option<String>,
@@ -59,6 +62,23 @@ pub struct SubmitMessage {
     /// The hCaptcha response token, required when the site has the captcha enabled.
     #[oai(nullable)]
     pub captcha_token: Option<String>,
+}
+
+/// What "Try it out" sends: a message a development server stores (no captcha there, and the
+/// current privacy policy when `policy_version` is left null).
+impl Example for SubmitMessage {
+    fn example() -> Self {
+        Self {
+            name: Some("Ada Lovelace".into()),
+            email: Some("ada@example.org".into()),
+            subject: Some("A question about my order".into()),
+            body: "Hello, my order has not arrived yet. Could you look into it?".into(),
+            locale: Some("en".into()),
+            consent: true,
+            policy_version: None,
+            captcha_token: None,
+        }
+    }
 }
 
 /// The stored message.
@@ -119,13 +139,31 @@ fn default_limit() -> u64 {
     staff_messages::DEFAULT_LIMIT
 }
 
+fn example_status() -> Option<Status> {
+    Some(Status::Open)
+}
+
+fn example_query() -> Option<String> {
+    Some("order".into())
+}
+
+/// Empty is the first page, like a cursor left out.
+fn example_cursor() -> Option<String> {
+    Some(String::new())
+}
+
 #[OpenApi]
 impl MessagesApi {
     /// Submit a message
     ///
     /// Stores a visitor's message: the contact data is sealed, a conversation is opened, and
     /// the response carries its reference and the visitor's private link.
-    #[oai(path = "/v1/messages", method = "post", operation_id = "submitMessage")]
+    #[oai(
+        path = "/v1/messages",
+        method = "post",
+        operation_id = "submitMessage",
+        tag = "ApiTags::Visitor"
+    )]
     async fn submit(
         &self,
         req: &Request,
@@ -153,7 +191,7 @@ impl MessagesApi {
         };
         let draft = Draft {
             name: input.name.unwrap_or_default(),
-            email: input.email.unwrap_or_default(),
+            email: input.email.map(|email| email.0).unwrap_or_default(),
             subject: input.subject.unwrap_or_default(),
             body: input.body,
             consent: input.consent,
@@ -248,7 +286,12 @@ impl MessagesApi {
     ///
     /// Conversations, newest activity first, a page at a time. For staff: an API key or a
     /// session with the role `agent` or `admin`.
-    #[oai(path = "/v1/messages", method = "get", operation_id = "listMessages")]
+    #[oai(
+        path = "/v1/messages",
+        method = "get",
+        operation_id = "listMessages",
+        tag = "ApiTags::Staff"
+    )]
     #[allow(clippy::too_many_arguments)] // each query parameter is an argument in poem-openapi
     async fn list(
         &self,
@@ -256,12 +299,15 @@ impl MessagesApi {
         app: poem::web::Data<&App>,
         _auth: StaffAuth,
         /// Only conversations with this status.
+        #[oai(example = "example_status")]
         status: Query<Option<Status>>,
         /// Only conversations whose subject or messages contain this text (case-insensitive
         /// for ASCII letters).
-        #[oai(validator(max_length = 200))]
+        #[oai(example = "example_query", validator(max_length = 200))]
         q: Query<Option<String>>,
-        /// Where the page starts: `next_cursor` of the previous page.
+        /// Where the page starts: `next_cursor` of the previous page; empty or left out for the
+        /// first page.
+        #[oai(example = "example_cursor")]
         cursor: Query<Option<String>>,
         /// How many conversations a page holds, 1 to 100.
         #[oai(
@@ -283,16 +329,22 @@ impl MessagesApi {
     ///
     /// The conversation a message belongs to, with every message. For staff with the role
     /// `agent` or `admin`.
-    #[oai(path = "/v1/messages/:id", method = "get", operation_id = "getMessage")]
+    #[oai(
+        path = "/v1/messages/:id",
+        method = "get",
+        operation_id = "getMessage",
+        tag = "ApiTags::Staff"
+    )]
     async fn get(
         &self,
         req: &Request,
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         /// The id of any message of the conversation, or of the conversation itself.
-        id: Path<String>,
+        #[oai(example = "example_id")]
+        id: Path<UuidText>,
     ) -> Result<ThreadResponse, ApiError<STAFF_READ>> {
-        staff_messages::get(req, app.0, auth.principal(), &id.0).await
+        staff_messages::get(req, app.0, auth.principal(), &id.0.0).await
     }
 
     /// Set a conversation's status
@@ -302,7 +354,8 @@ impl MessagesApi {
     #[oai(
         path = "/v1/messages/:id",
         method = "patch",
-        operation_id = "updateMessage"
+        operation_id = "updateMessage",
+        tag = "ApiTags::Staff"
     )]
     async fn update(
         &self,
@@ -310,10 +363,11 @@ impl MessagesApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         /// The id of any message of the conversation, or of the conversation itself.
-        id: Path<String>,
+        #[oai(example = "example_id")]
+        id: Path<UuidText>,
         update: Json<ThreadUpdate>,
     ) -> Result<UpdateThreadResponse, ApiError<STAFF_BODY>> {
-        staff_messages::update(req, app.0, auth.principal(), &id.0, update.0).await
+        staff_messages::update(req, app.0, auth.principal(), &id.0.0, update.0).await
     }
 
     /// Answer a conversation
@@ -324,7 +378,8 @@ impl MessagesApi {
     #[oai(
         path = "/v1/messages/:id/replies",
         method = "post",
-        operation_id = "replyToMessage"
+        operation_id = "replyToMessage",
+        tag = "ApiTags::Staff"
     )]
     async fn reply(
         &self,
@@ -332,9 +387,10 @@ impl MessagesApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         /// The id of any message of the conversation, or of the conversation itself.
-        id: Path<String>,
+        #[oai(example = "example_id")]
+        id: Path<UuidText>,
         reply: Json<NewReply>,
     ) -> Result<ReplyResponse, ApiError<STAFF_BODY>> {
-        staff_messages::reply(req, app.0, auth.principal(), &id.0, reply.0).await
+        staff_messages::reply(req, app.0, auth.principal(), &id.0.0, reply.0).await
     }
 }

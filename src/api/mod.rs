@@ -6,12 +6,14 @@ mod api_keys;
 mod audit;
 mod disclosures;
 mod errors;
+mod formats;
 mod health;
 mod inbound;
 mod messages;
 mod staff_auth;
 mod staff_messages;
 mod stats;
+mod tags;
 mod transparency;
 
 use poem::{EndpointExt, IntoEndpoint, Route, get};

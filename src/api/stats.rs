@@ -8,7 +8,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::errors::{ApiError, STAFF_READ};
+use super::formats::DateText;
 use super::staff_auth::StaffAuth;
+use super::tags::ApiTags;
 use crate::http::ErrorCode;
 use crate::http::{Problem, problem};
 use crate::state::App;
@@ -16,6 +18,14 @@ use crate::stats;
 
 #[derive(Default)]
 pub struct StatsApi;
+
+fn example_from() -> Option<DateText> {
+    Some("2026-11-01".into())
+}
+
+fn example_to() -> Option<DateText> {
+    Some("2026-11-30".into())
+}
 
 #[derive(ApiResponse)]
 pub enum StatsResponse {
@@ -35,7 +45,7 @@ pub enum StatsResponse {
     BadRequest(Json<Problem>),
 }
 
-#[OpenApi]
+#[OpenApi(tag = "ApiTags::Admin")]
 impl StatsApi {
     /// Statistics for a period
     ///
@@ -49,11 +59,16 @@ impl StatsApi {
         app: poem::web::Data<&App>,
         _auth: StaffAuth,
         /// The first day (YYYY-MM-DD, UTC); 29 days before `to` by default.
-        from: Query<Option<String>>,
+        #[oai(example = "example_from")]
+        from: Query<Option<DateText>>,
         /// The last day (YYYY-MM-DD, UTC); today by default.
-        to: Query<Option<String>>,
+        #[oai(example = "example_to")]
+        to: Query<Option<DateText>>,
     ) -> Result<StatsResponse, ApiError<STAFF_READ>> {
-        let (from, to) = match stats::period(from.0.as_deref(), to.0.as_deref()) {
+        let (from, to) = match stats::period(
+            from.0.as_ref().map(|d| d.0.as_str()),
+            to.0.as_ref().map(|d| d.0.as_str()),
+        ) {
             Ok(period) => period,
             Err(e) => {
                 return Ok(StatsResponse::BadRequest(problem(

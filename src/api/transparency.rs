@@ -7,6 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::errors::{ApiError, UNAVAILABLE};
+use super::tags::ApiTags;
 use crate::legal::transparency::{self, Counted};
 use crate::state::App;
 
@@ -106,7 +107,7 @@ pub enum TransparencyResponse {
     Ok(Json<TransparencyReport>),
 }
 
-#[OpenApi]
+#[OpenApi(tag = "ApiTags::Visitor")]
 impl TransparencyApi {
     /// Read the transparency report
     ///

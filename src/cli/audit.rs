@@ -39,14 +39,60 @@ pub enum AuditError {
     Json(#[from] serde_json::Error),
 }
 
+/// What was checked against a checkpoint the chain extends, one fact a line.
+fn against(found: &checkpoints::Found, log: &audit::Verification) -> String {
+    let cp = &found.checkpoint;
+    let after = log.head_seq - cp.seq;
+    // Sequence numbers run from 1 without gaps: the checkpoint's is the log's length then.
+    let (position, matched) = if cp.seq == 0 {
+        (
+            "entry 0 (the log was empty)".to_owned(),
+            "that is the genesis hash, as an empty log has".to_owned(),
+        )
+    } else {
+        (
+            format!("entry {0} (the log had {0} entries)", cp.seq),
+            format!("the log's entry {} has that hash", cp.seq),
+        )
+    };
+    let after = match after {
+        0 => "no entries after it: the checkpoint is the current head".to_owned(),
+        1 => format!("1 entry after it (entry {})", log.head_seq),
+        n => format!(
+            "{n} entries after it (entries {} to {})",
+            cp.seq + 1,
+            log.head_seq
+        ),
+    };
+    format!(
+        "checked against the checkpoint ({origin}):\n\
+         \x20 checkpoint: {position}, hash {hash}\n\
+         \x20 signed at {at} by the key {key} (this site's audit key); the signature is valid\n\
+         \x20 {matched}\n\
+         \x20 the chain is intact from entry 1 to the head: {entries} entries re-walked\n\
+         \x20 {after}\n\
+         \x20 current head: entry {head_seq}, hash {head_hash}\n",
+        origin = found.origin,
+        hash = cp.hash,
+        at = cp.at,
+        key = cp.public_key,
+        entries = log.entries,
+        head_seq = log.head_seq,
+        head_hash = log.head_hash,
+    )
+}
+
 pub async fn run(settings: &Settings, command: AuditCommand) -> Result<(), AuditError> {
     let conn = database(settings).await?;
     match command {
         AuditCommand::Verify { checkpoint } => {
             let verified =
                 checkpoints::verify_extends(&conn, settings, checkpoint.as_deref()).await?;
-            let extends = match verified.extends {
-                checkpoints::Extends::Checkpoint(found) => format!("it extends {found}"),
+            let extends = match &verified.extends {
+                checkpoints::Extends::Checkpoint(found) => format!(
+                    "{}it extends {found}",
+                    against(found, &verified.verification)
+                ),
                 checkpoints::Extends::NoCheckpointYet(file) => format!(
                     "no checkpoint in {} yet: only the chain itself was checked, which a \
                      consistent rewrite by someone with database access (every hash recomputed, \

@@ -467,6 +467,105 @@ async fn a_log_that_only_grew_after_the_checkpoint_still_verifies(backend: Backe
     );
 }
 
+/// `sealpost audit verify --checkpoint FILE` with `checkpoint` written to FILE.
+async fn verify_against(
+    app: &TestApp,
+    checkpoint: &audit::Checkpoint,
+) -> (Option<i32>, String, String) {
+    let file = app.data_dir.path().join("given-checkpoint.json");
+    std::fs::write(&file, serde_json::to_string(checkpoint).unwrap()).unwrap();
+    let file = file.display().to_string();
+    sealpost(app, &["audit", "verify", "--checkpoint", &file]).await
+}
+
+db_test!(verify_against_a_named_checkpoint_says_what_it_checked_and_names_what_differs);
+async fn verify_against_a_named_checkpoint_says_what_it_checked_and_names_what_differs(
+    backend: Backend,
+) {
+    let app = TestAppBuilder::new(backend)
+        .set("SEALPOST__AUDIT__CHECKPOINT_EVERY_MINUTES", "0")
+        .spawn()
+        .await;
+    some_history(&app).await;
+    let (code, printed, err) = sealpost(&app, &["audit", "checkpoint"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    let signed: audit::Checkpoint = serde_json::from_str(&printed).expect("a checkpoint");
+    assert_eq!(signed.seq, 5);
+    let file = app.data_dir.path().join("kept-elsewhere.json");
+    std::fs::write(&file, &printed).unwrap();
+    let file = file.display().to_string();
+    app.add_staff("late-comer", "agent").await;
+    let head = audit::verify(app.db()).await.unwrap();
+
+    let (code, out, err) = sealpost(&app, &["audit", "verify", "--checkpoint", &file]).await;
+
+    assert_eq!(code, Some(0), "{err}");
+    for line in [
+        format!("checked against the checkpoint (from {file}):"),
+        format!(
+            "  checkpoint: entry 5 (the log had 5 entries), hash {}",
+            signed.hash
+        ),
+        format!(
+            "  signed at {} by the key {} (this site's audit key); the signature is valid",
+            signed.at, signed.public_key
+        ),
+        "  the log's entry 5 has that hash".to_owned(),
+        "  the chain is intact from entry 1 to the head: 6 entries re-walked".to_owned(),
+        "  1 entry after it (entry 6)".to_owned(),
+        format!("  current head: entry 6, hash {}", head.head_hash),
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "no line {line:?} in:\n{out}"
+        );
+    }
+
+    // A checkpoint edited by hand: its signature no longer covers it.
+    let mut edited = signed.clone();
+    edited.seq = 4;
+    let (code, out, err) = verify_against(&app, &edited).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        err.contains("checkpoint 4 ") && err.contains("signature is not valid"),
+        "{err}"
+    );
+
+    // One that names another key: both keys are named.
+    let mut foreign = signed.clone();
+    foreign.public_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+    let (code, _, err) = verify_against(&app, &foreign).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!(
+            "it names the key {}, this site's is {}",
+            foreign.public_key, signed.public_key
+        )),
+        "{err}"
+    );
+
+    // The log rewritten consistently from entry 2 on: the chain walks, the checkpoint catches
+    // it, and the message names both hashes of entry 5.
+    drop_triggers(&app).await;
+    rewrite(&app, 2, 6, true).await;
+    let now = entries(&app).await;
+    let entry_5 = now.iter().find(|e| e.seq == 5).expect("entry 5");
+    let rewritten: String = entry_5.hash.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(audit::verify(app.db()).await.unwrap().ok());
+
+    let (code, out, err) = sealpost(&app, &["audit", "verify", "--checkpoint", &file]).await;
+
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        err.contains(&format!(
+            "no longer extends checkpoint 5 {} signed at {} (from {file}): entry 5 has another \
+             hash now: {rewritten} in the log, {} in the checkpoint",
+            signed.hash, signed.at, signed.hash
+        )),
+        "{err}"
+    );
+}
+
 db_test!(unsealing_a_name_for_a_staff_page_is_recorded);
 async fn unsealing_a_name_for_a_staff_page_is_recorded(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -550,3 +550,115 @@ fn sigterm_stops_the_server_cleanly_at_its_deadline_even_with_a_request_in_fligh
         "no longer accepting"
     );
 }
+
+/// The command lines the README gives: every `cargo run -- ...`, and every line of a shell block
+/// that starts with `sealpost` or `sealpostctl` (which passes its arguments on), as the words
+/// after the program, cut at a comment, a redirection or a pipe. Placeholders become values.
+fn readme_command_lines(readme: &str) -> Vec<Vec<String>> {
+    fn words(text: &str) -> Vec<String> {
+        let end = text
+            .find(['`', '#', '>', '|', '&', '\\', '('])
+            .unwrap_or(text.len());
+        text[..end]
+            .split_whitespace()
+            .map(|word| match word {
+                "ID" => "0b1f6a52-3c4d-4e5f-8a9b-0c1d2e3f4a5b".to_owned(),
+                "FILE" => "head.json".to_owned(),
+                "LOGIN" => "olga".to_owned(),
+                _ => word.to_owned(),
+            })
+            .collect()
+    }
+    let mut lines = Vec::new();
+    let mut in_shell = false;
+    for line in readme.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("```") {
+            in_shell = !in_shell && trimmed == "```sh";
+            continue;
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("cargo run -- ") {
+            rest = &rest[at + "cargo run -- ".len()..];
+            lines.push(words(rest));
+        }
+        if in_shell {
+            for program in ["sealpost ", "sealpostctl "] {
+                if let Some(args) = trimmed.strip_prefix(program) {
+                    lines.push(words(args));
+                }
+            }
+        }
+    }
+    lines
+}
+
+#[test]
+fn every_command_line_the_readme_gives_is_one_the_cli_takes() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let lines = readme_command_lines(&readme);
+    assert!(
+        lines.len() >= 25,
+        "only {} command lines found",
+        lines.len()
+    );
+    for required in [
+        "staff add olga --role agent",
+        "apikey create --role agent --name helpdesk",
+        "audit verify --checkpoint head.json",
+        "outbox status",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.join(" ") == required),
+            "the README no longer says `cargo run -- {required}`"
+        );
+    }
+
+    let dir = tempfile::tempdir().expect("dir");
+    for args in &lines {
+        // With --help appended, clap still reads every word before it: an unknown command or
+        // option, or a value it cannot parse (a role, an id), fails before any help is shown.
+        let out = sealpost(dir.path())
+            .args(args)
+            .arg("--help")
+            .output()
+            .expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("Usage: sealpost"),
+            "`sealpost {}` from the README is not a command line the CLI takes: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        !dir.path().join("sealpost.db").exists(),
+        "--help ran a command"
+    );
+}
+
+#[test]
+fn the_readme_command_lines_are_found_and_a_wrong_one_is_caught() {
+    let lines = readme_command_lines(
+        "Run `cargo run -- outbox retry ID` or\n```sh\nsealpost audit verify --checkpoint FILE  # x\nsealpostctl staff add LOGIN --role admin\n```\nsealpost prose\n",
+    );
+    let joined: Vec<String> = lines.iter().map(|l| l.join(" ")).collect();
+    assert_eq!(
+        joined,
+        [
+            "outbox retry 0b1f6a52-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+            "audit verify --checkpoint head.json",
+            "staff add olga --role admin",
+        ]
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let wrong = sealpost(dir.path())
+        .args(["staff", "add", "olga", "--rôle", "agent", "--help"])
+        .output()
+        .expect("run");
+    assert!(
+        !wrong.status.success(),
+        "an unknown option before --help is refused"
+    );
+}

@@ -984,6 +984,20 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// A fresh staff API key with `role` (`agent`, `legal` or `admin`), as `Bearer` sends it.
+    pub async fn api_key(&self, role: &str) -> String {
+        sealpost::auth::api_key::create(
+            self.db(),
+            "system:test",
+            &format!("{role} key"),
+            sealpost::domain::Role::parse(role).expect("role"),
+            None,
+        )
+        .await
+        .expect("key created")
+        .key
+    }
+
     /// The `sealpost` command on this app's data directory and database, as an operator on the
     /// same host runs it (other settings at their defaults).
     pub fn command(&self) -> std::process::Command {

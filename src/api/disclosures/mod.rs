@@ -14,7 +14,9 @@ use poem_openapi::payload::{Attachment, Json};
 use uuid::Uuid;
 
 use super::errors::{ApiError, STAFF_BODY, STAFF_READ};
+use super::formats::{UuidText, example_id};
 use super::staff_auth::StaffAuth;
+use super::tags::ApiTags;
 use crate::http::ErrorCode;
 use crate::http::{FieldError, Problem, problem};
 use crate::legal::intake::{self, Draft, Upload};
@@ -95,7 +97,7 @@ fn parse_id(id: &str) -> Option<Uuid> {
     Uuid::parse_str(id.trim()).ok()
 }
 
-#[OpenApi]
+#[OpenApi(tag = "ApiTags::Legal")]
 impl DisclosuresApi {
     /// File a disclosure request
     ///
@@ -120,11 +122,11 @@ impl DisclosuresApi {
             authority: new.authority,
             court: new.court.unwrap_or_default(),
             case_number: new.case_number,
-            order_date: new.order_date,
-            instrument: new.instrument,
-            categories: new.categories,
+            order_date: new.order_date.0,
+            instrument: new.instrument.text,
+            categories: new.categories.into_iter().map(|c| c.text).collect(),
             subjects: new.subjects,
-            deadline: new.deadline,
+            deadline: new.deadline.0,
             gag_until: new.gag_until.unwrap_or_default(),
             order: decoded.as_ref().ok().map(|bytes| Upload {
                 file_name: new.order_copy.file_name.clone(),
@@ -208,9 +210,10 @@ impl DisclosuresApi {
         app: poem::web::Data<&App>,
         _auth: StaffAuth,
         /// The request's id.
-        id: Path<String>,
+        #[oai(example = "example_id")]
+        id: Path<UuidText>,
     ) -> Result<GetDisclosureResponse, ApiError<STAFF_READ>> {
-        let Some(id) = parse_id(&id.0) else {
+        let Some(id) = parse_id(&id.0.0) else {
             return Ok(GetDisclosureResponse::NotFound(not_found(req)));
         };
         match legal::detail(&app, id).await {
@@ -238,18 +241,21 @@ impl DisclosuresApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         /// The request's id.
-        id: Path<String>,
+        #[oai(example = "example_id")]
+        id: Path<UuidText>,
         body: Json<Transition>,
     ) -> Result<TransitionResponse, ApiError<TRANSITION_FAILURES>> {
-        let Some(id) = parse_id(&id.0) else {
+        let Some(id) = parse_id(&id.0.0) else {
             return Ok(TransitionResponse::NotFound(not_found(req)));
         };
         let caller = Caller::from_principal(auth.principal());
         let body = body.0;
         let decision = Decision {
-            to: body.to,
+            to: body.to.text,
             reason: body.reason,
-            categories: body.categories,
+            categories: body
+                .categories
+                .map(|categories| categories.into_iter().map(|c| c.text).collect()),
             subjects: body.subjects,
         };
         Ok(match review::decide(&app, id, &caller, &decision).await {
@@ -287,9 +293,10 @@ impl DisclosuresApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         /// The request's id.
-        id: Path<String>,
+        #[oai(example = "example_id")]
+        id: Path<UuidText>,
     ) -> Result<ExecuteResponse, ApiError<EXECUTE_FAILURES>> {
-        let Some(id) = parse_id(&id.0) else {
+        let Some(id) = parse_id(&id.0.0) else {
             return Ok(ExecuteResponse::NotFound(not_found(req)));
         };
         let caller = Caller::from_principal(auth.principal());
@@ -327,9 +334,10 @@ impl DisclosuresApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         /// The request's id.
-        id: Path<String>,
+        #[oai(example = "example_id")]
+        id: Path<UuidText>,
     ) -> Result<PackageResponse, ApiError<STAFF_READ>> {
-        let Some(id) = parse_id(&id.0) else {
+        let Some(id) = parse_id(&id.0.0) else {
             return Ok(PackageResponse::NotFound(not_found(req)));
         };
         let caller = Caller::from_principal(auth.principal());
@@ -409,10 +417,11 @@ impl DisclosuresApi {
         app: poem::web::Data<&App>,
         auth: StaffAuth,
         /// The hold's id.
-        id: Path<String>,
+        #[oai(example = "example_id")]
+        id: Path<UuidText>,
         body: Json<HoldRelease>,
     ) -> Result<ReleaseHoldResponse, ApiError<STAFF_BODY>> {
-        let Some(id) = parse_id(&id.0) else {
+        let Some(id) = parse_id(&id.0.0) else {
             return Ok(ReleaseHoldResponse::NotFound(not_found(req)));
         };
         let caller = Caller::from_principal(auth.principal());

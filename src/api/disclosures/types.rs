@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use poem_openapi::payload::{Attachment, Json};
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object};
 use uuid::Uuid;
 
 use crate::api::errors::{FORBIDDEN_CHANGE, JSON_BODY, UNAUTHORIZED, UNAVAILABLE};
+use crate::api::formats::{CategoryChoice, DateText, DecisionChoice, InstrumentChoice, OneOf};
 use crate::http::Problem;
 use crate::legal::holds::HoldView;
 use crate::legal::{self, RequestDetail};
@@ -26,7 +28,7 @@ pub struct OrderCopy {
 
 /// A disclosure request to file.
 #[derive(Debug, Object)]
-#[oai(rename_all = "snake_case", deny_unknown_fields)]
+#[oai(rename_all = "snake_case", deny_unknown_fields, example)]
 pub struct NewDisclosure {
     /// The requesting authority, 1 to 200 characters.
     pub authority: String,
@@ -36,23 +38,46 @@ pub struct NewDisclosure {
     /// The case or order number, 1 to 100 characters.
     pub case_number: String,
     /// The order's date, `YYYY-MM-DD`, not in the future.
-    pub order_date: String,
+    pub order_date: DateText,
     /// `subpoena`, `court_order`, `warrant`, `emergency` or `user_consent`.
-    pub instrument: String,
+    pub instrument: OneOf<InstrumentChoice>,
     /// What is asked for, at least one of `contact_data`, `message_content`, `technical_data`.
-    pub categories: Vec<String>,
+    pub categories: Vec<OneOf<CategoryChoice>>,
     /// Whom it is about, 1 to 50: message references (`SP-XXXX-XXXX`), relay aliases
     /// (`reply+TOKEN@relay-domain`) or exact e-mail addresses (matched through the blind index;
     /// shown afterwards only masked).
     pub subjects: Vec<String>,
     /// The deadline, `YYYY-MM-DD`, not before the order's date.
-    pub deadline: String,
+    pub deadline: DateText,
     /// The gag order's last day (`YYYY-MM-DD`, the gag holds through it) or its end as an
     /// RFC 3339 time; `null` for none. The notices to the data subjects wait until it ends.
     #[oai(nullable)]
     pub gag_until: Option<String>,
     /// The copy of the order.
     pub order_copy: OrderCopy,
+}
+
+/// A court order for one conversation's contact data, with a one-line "PDF" as its copy.
+impl Example for NewDisclosure {
+    fn example() -> Self {
+        Self {
+            authority: "Example City Police".into(),
+            court: Some("Example District Court".into()),
+            case_number: "2026-CR-0142".into(),
+            order_date: "2026-11-20".into(),
+            instrument: OneOf::new("court_order"),
+            categories: vec![OneOf::new("contact_data")],
+            subjects: vec!["SP-7KQ2-M9XD".into()],
+            deadline: "2026-12-20".into(),
+            gag_until: None,
+            order_copy: OrderCopy {
+                file_name: "order.pdf".into(),
+                content_type: Some("application/pdf".into()),
+                // "%PDF-1.4\n"
+                content_base64: "JVBERi0xLjQK".into(),
+            },
+        }
+    }
 }
 
 /// A stored document.
@@ -180,18 +205,29 @@ pub struct DisclosureList {
 
 /// A decision on a request.
 #[derive(Debug, Object)]
-#[oai(rename_all = "snake_case", deny_unknown_fields)]
+#[oai(rename_all = "snake_case", deny_unknown_fields, example)]
 pub struct Transition {
     /// `under_review`, `approved`, `rejected` or `withdrawn`.
-    pub to: String,
+    pub to: OneOf<DecisionChoice>,
     /// Why, 1 to 2,000 characters. Required for every decision.
     pub reason: String,
     /// For `approved`: the categories approved, a subset of those asked for; all when absent.
     #[oai(nullable)]
-    pub categories: Option<Vec<String>>,
+    pub categories: Option<Vec<OneOf<CategoryChoice>>>,
     /// For `approved`: the ids of the subjects approved; all when absent.
     #[oai(nullable)]
     pub subjects: Option<Vec<Uuid>>,
+}
+
+impl Example for Transition {
+    fn example() -> Self {
+        Self {
+            to: OneOf::new("under_review"),
+            reason: "Checking the order with counsel.".into(),
+            categories: None,
+            subjects: None,
+        }
+    }
 }
 
 /// What an execution produced.
@@ -242,7 +278,7 @@ pub struct LegalHoldList {
 
 /// A hold to place.
 #[derive(Debug, Object)]
-#[oai(rename_all = "snake_case", deny_unknown_fields)]
+#[oai(rename_all = "snake_case", deny_unknown_fields, example)]
 pub struct NewLegalHold {
     /// A message reference, a relay alias or an exact e-mail address (every conversation of it).
     pub subject: String,
@@ -250,12 +286,29 @@ pub struct NewLegalHold {
     pub reason: String,
 }
 
+impl Example for NewLegalHold {
+    fn example() -> Self {
+        Self {
+            subject: "SP-7KQ2-M9XD".into(),
+            reason: "Preserve for case 2026-CR-0142.".into(),
+        }
+    }
+}
+
 /// Why a hold is released.
 #[derive(Debug, Object)]
-#[oai(rename_all = "snake_case", deny_unknown_fields)]
+#[oai(rename_all = "snake_case", deny_unknown_fields, example)]
 pub struct HoldRelease {
     /// Why, 1 to 2,000 characters.
     pub reason: String,
+}
+
+impl Example for HoldRelease {
+    fn example() -> Self {
+        Self {
+            reason: "Case 2026-CR-0142 is closed.".into(),
+        }
+    }
 }
 
 #[derive(ApiResponse)]

@@ -145,7 +145,7 @@ pub async fn update(
     let Some(id) = parse_id(id) else {
         return Ok(UpdateThreadResponse::NotFound(not_found(req)));
     };
-    let Some(status) = domain::ThreadStatus::parse(update.status.trim()) else {
+    let Some(status) = domain::ThreadStatus::parse(update.status.text.trim()) else {
         return Ok(UpdateThreadResponse::Unprocessable(refused(
             req,
             "status",

@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Enum, Object};
 use uuid::Uuid;
+
+use crate::api::formats::{OneOf, ThreadStatusChoice};
 
 use crate::domain;
 use crate::http::Problem;
@@ -210,19 +213,35 @@ impl From<inbox::Thread> for Thread {
 
 /// A change to a conversation.
 #[derive(Debug, Object)]
-#[oai(rename_all = "snake_case", deny_unknown_fields)]
+#[oai(rename_all = "snake_case", deny_unknown_fields, example)]
 pub struct ThreadUpdate {
     /// The new status: `new`, `open`, `answered`, `closed` or `spam`.
-    pub status: String,
+    pub status: OneOf<ThreadStatusChoice>,
+}
+
+impl Example for ThreadUpdate {
+    fn example() -> Self {
+        Self {
+            status: OneOf::new("closed"),
+        }
+    }
 }
 
 /// An answer to the visitor.
 #[derive(Debug, Object)]
-#[oai(rename_all = "snake_case", deny_unknown_fields)]
+#[oai(rename_all = "snake_case", deny_unknown_fields, example)]
 pub struct NewReply {
     /// The answer: plain text, or HTML limited to p, br, b, strong, i, em, ul, ol, li,
     /// blockquote, code, pre and a (http, https, mailto links). At most 20,000 characters.
     pub body: String,
+}
+
+impl Example for NewReply {
+    fn example() -> Self {
+        Self {
+            body: "Thank you for writing. Your order left our warehouse today.".into(),
+        }
+    }
 }
 
 /// The stored answer.

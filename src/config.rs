@@ -189,6 +189,8 @@ impl AuditSettings {
 pub struct LegalSettings {
     /// Counts of the public transparency report below this are shown as "fewer than N".
     pub transparency_threshold: i64,
+    /// How many hours before an open request's deadline the legal users are reminded of it.
+    pub reminder_hours: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -547,6 +549,13 @@ impl Settings {
             return Err(invalid(
                 "legal.transparency_threshold",
                 "must be at least 1",
+            ));
+        }
+        // Up to a year ahead; 0 would remind only of requests already past their deadline.
+        if !(1..=8760).contains(&self.legal.reminder_hours) {
+            return Err(invalid(
+                "legal.reminder_hours",
+                "must be from 1 to 8760 hours (a year)",
             ));
         }
         let every = self.audit.checkpoint_every_minutes;

@@ -48,6 +48,10 @@ pub enum Kind {
     DisclosureNotice,
     /// To staff: their answer by e-mail was not passed on.
     RelayNotice,
+    /// To a legal user: a disclosure request awaits their approval.
+    ApprovalRequest,
+    /// To a legal user: an open disclosure request's deadline is near.
+    DeadlineReminder,
 }
 
 impl Kind {
@@ -58,16 +62,20 @@ impl Kind {
             Kind::StaffAnswer => "staff_answer",
             Kind::DisclosureNotice => "disclosure_notice",
             Kind::RelayNotice => "relay_notice",
+            Kind::ApprovalRequest => "approval_request",
+            Kind::DeadlineReminder => "deadline_reminder",
         }
     }
 }
 
-/// Who receives a row: the configured staff mailboxes, or the visitor of the row's contact,
-/// whose sealed address is opened only at delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who receives a row: the configured staff mailboxes, the visitor of the row's contact,
+/// whose sealed address is opened only at delivery, or one staff member's own address (a
+/// legal user's), stored with the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {
     Staff,
     Visitor,
+    Address(EmailAddress),
 }
 
 /// Adds a mail to the outbox; call it with the transaction of the change that causes it.
@@ -163,9 +171,10 @@ pub fn new_row(
 ) -> outbox::ActiveModel {
     let now = Utc::now().fixed_offset();
     let not_before = not_before.filter(|at| *at > now);
-    let recipient_kind = match recipient {
-        Recipient::Staff => "staff",
-        Recipient::Visitor => "visitor",
+    let (recipient_kind, to_address) = match recipient {
+        Recipient::Staff => ("staff", None),
+        Recipient::Visitor => ("visitor", None),
+        Recipient::Address(address) => (ADDRESS, Some(address.as_str().to_owned())),
     };
     outbox::ActiveModel {
         id: Set(id),
@@ -190,8 +199,12 @@ pub fn new_row(
         created_at: Set(now),
         sent_at: Set(None),
         not_before: Set(not_before),
+        to_address: Set(to_address),
     }
 }
+
+/// The `recipient` of a row sent to the address stored with it.
+const ADDRESS: &str = "address";
 
 /// Claims up to `limit` due rows for this worker for `lease`.
 async fn claim(
@@ -242,7 +255,7 @@ async fn claim(
         .await?;
     let addresses: Vec<String> = rows
         .iter()
-        .filter(|r| r.recipient != "staff" && r.contact_id.is_some())
+        .filter(|r| r.recipient == "visitor" && r.contact_id.is_some())
         .map(|r| r.id.to_string())
         .collect();
     let names: Vec<String> = rows
@@ -295,6 +308,16 @@ fn build(
             .map(|a| crate::domain::parse_address(a).map(|a| Mailbox::new(None, a)))
             .collect::<Result<_, _>>()
             .map_err(|e| permanent(e.to_string()))?,
+        ADDRESS => {
+            let address = row
+                .to_address
+                .as_deref()
+                .ok_or_else(|| permanent("the row names no address".into()))?;
+            vec![Mailbox::new(
+                None,
+                crate::domain::parse_address(address).map_err(|e| permanent(e.to_string()))?,
+            )]
+        }
         _ => {
             let contact = contact
                 .ok_or_else(|| permanent("the visitor's contact data no longer exists".into()))?;

@@ -18,6 +18,7 @@ mod m20261124_000021_create_idempotency_keys;
 mod m20261124_000022_index_bounced_contacts;
 mod m20261201_000023_add_relay_identity;
 mod m20261201_000024_forget_unsealed_idempotent_responses;
+mod m20261201_000026_add_legal_reminders;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000022_index_bounced_contacts::Migration),
             Box::new(m20261201_000023_add_relay_identity::Migration),
             Box::new(m20261201_000024_forget_unsealed_idempotent_responses::Migration),
+            Box::new(m20261201_000026_add_legal_reminders::Migration),
         ]
     }
 }

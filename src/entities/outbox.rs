@@ -38,6 +38,7 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
     pub sent_at: Option<DateTimeWithTimeZone>,
     pub not_before: Option<DateTimeWithTimeZone>,
+    pub to_address: Option<String>,
     #[sea_orm(
         belongs_to,
         from = "contact_id",

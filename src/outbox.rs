@@ -824,6 +824,7 @@ mod tests {
             created_at: created,
             sent_at: None,
             not_before: Some(held_until),
+            to_address: None,
         };
         assert_eq!(age_from(&row), held_until);
         row.not_before = None;

@@ -974,6 +974,29 @@ mod tests {
     }
 
     #[test]
+    fn the_legal_reminder_lead_time_defaults_to_two_days_and_is_bounded() {
+        let s = load(Profile::Development, &[]).expect("defaults load");
+        assert_eq!(s.legal.reminder_hours, 48);
+        for bad in ["0", "-5", "8761"] {
+            let err = load(
+                Profile::Development,
+                &[("SEALPOST__LEGAL__REMINDER_HOURS", bad)],
+            )
+            .expect_err("must fail");
+            assert!(
+                err.to_string().contains("legal.reminder_hours"),
+                "{bad}: {err}"
+            );
+        }
+        let week = load(
+            Profile::Development,
+            &[("SEALPOST__LEGAL__REMINDER_HOURS", "168")],
+        )
+        .expect("a week loads");
+        assert_eq!(week.legal.reminder_hours, 168);
+    }
+
+    #[test]
     fn the_audit_checkpoint_interval_is_checked() {
         let s = load(Profile::Development, &[]).expect("defaults load");
         assert_eq!(

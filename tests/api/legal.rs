@@ -1160,6 +1160,10 @@ async fn a_refused_decision_shows_the_page_again_with_422_and_what_was_typed(bac
     let (status, shown) = text_without_address(resp).await;
     assert_eq!(status, 422);
     assert!(shown.contains("Write down the reason."), "{shown}");
+    assert!(
+        shown.contains("aria-invalid=\"true\">"),
+        "the reason field is marked"
+    );
     assert!(shown.contains("value=\"contact_data\" checked"));
     assert!(
         !shown.contains("value=\"message_content\" checked"),

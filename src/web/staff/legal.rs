@@ -246,6 +246,8 @@ struct RequestPage {
     can_approve: bool,
     can_execute: bool,
     needs_reason: bool,
+    /// The reason itself was refused: its field is marked.
+    reason_invalid: bool,
     /// Who filed it and who must still act, in a sentence.
     standing: String,
     reason: String,
@@ -355,6 +357,7 @@ struct Outcome {
     status: StatusCode,
     typed: Typed,
     error: Option<String>,
+    reason_invalid: bool,
     done: Option<String>,
 }
 
@@ -411,6 +414,7 @@ async fn request_page(
         actions: actions.into_iter().map(button).collect(),
         standing: standing(&r, viewer_filed),
         reason: typed.reason,
+        reason_invalid: outcome.reason_invalid,
         error: outcome.error,
         notice: outcome.done.as_deref().and_then(|d| done_notice(d, &r)),
         r,
@@ -435,6 +439,7 @@ pub async fn show(
         status: StatusCode::OK,
         typed: Typed::default(),
         error: None,
+        reason_invalid: false,
         done: query.done,
     };
     request_page(req, app, parse_id(&id)?, outcome).await
@@ -478,12 +483,15 @@ async fn refused(
     e: LegalError,
     typed: Typed,
 ) -> poem::Result<Response> {
+    let reason_invalid =
+        matches!(&e, LegalError::Invalid(issues) if issues.iter().any(|i| i.field == "reason"));
     match refusal(&e) {
         Some((status, message)) => {
             let outcome = Outcome {
                 status,
                 typed,
                 error: Some(message),
+                reason_invalid,
                 done: None,
             };
             request_page(req, app, id, outcome).await

@@ -196,6 +196,8 @@ impl AuditSettings {
 pub struct LegalSettings {
     /// Counts of the public transparency report below this are shown as "fewer than N".
     pub transparency_threshold: i64,
+    /// How many hours before an open request's deadline the legal users are reminded of it.
+    pub reminder_hours: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -569,6 +571,13 @@ impl Settings {
             return Err(invalid(
                 "legal.transparency_threshold",
                 "must be at least 1",
+            ));
+        }
+        // Up to a year ahead; 0 would remind only of requests already past their deadline.
+        if !(1..=8760).contains(&self.legal.reminder_hours) {
+            return Err(invalid(
+                "legal.reminder_hours",
+                "must be from 1 to 8760 hours (a year)",
             ));
         }
         let every = self.audit.checkpoint_every_minutes;
@@ -996,6 +1005,29 @@ mod tests {
         let err =
             load(Profile::Development, &[("SEALPOST__SERVER__LISTN", "x")]).expect_err("must fail");
         assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn the_legal_reminder_lead_time_defaults_to_two_days_and_is_bounded() {
+        let s = load(Profile::Development, &[]).expect("defaults load");
+        assert_eq!(s.legal.reminder_hours, 48);
+        for bad in ["0", "-5", "8761"] {
+            let err = load(
+                Profile::Development,
+                &[("SEALPOST__LEGAL__REMINDER_HOURS", bad)],
+            )
+            .expect_err("must fail");
+            assert!(
+                err.to_string().contains("legal.reminder_hours"),
+                "{bad}: {err}"
+            );
+        }
+        let week = load(
+            Profile::Development,
+            &[("SEALPOST__LEGAL__REMINDER_HOURS", "168")],
+        )
+        .expect("a week loads");
+        assert_eq!(week.legal.reminder_hours, 168);
     }
 
     #[test]

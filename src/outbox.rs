@@ -50,6 +50,10 @@ pub enum Kind {
     RelayNotice,
     /// To one staff account: the reset link it asked for.
     ResetLink,
+    /// To a legal user: a disclosure request awaits their approval.
+    ApprovalRequest,
+    /// To a legal user: an open disclosure request's deadline is near.
+    DeadlineReminder,
 }
 
 impl Kind {
@@ -61,18 +65,22 @@ impl Kind {
             Kind::DisclosureNotice => "disclosure_notice",
             Kind::RelayNotice => "relay_notice",
             Kind::ResetLink => "reset_link",
+            Kind::ApprovalRequest => "approval_request",
+            Kind::DeadlineReminder => "deadline_reminder",
         }
     }
 }
 
 /// Who receives a row: the configured staff mailboxes, the visitor of the row's contact,
-/// whose sealed address is opened only at delivery, or one staff account at its own address
-/// (read at delivery too, so a row never holds it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// whose sealed address is opened only at delivery, one staff account at its own address
+/// (read at delivery too, so a row never holds it), or one staff member's address stored with
+/// the row (a legal user's).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {
     Staff,
     Visitor,
     Account(Uuid),
+    Address(EmailAddress),
 }
 
 /// Adds a mail to the outbox; call it with the transaction of the change that causes it.
@@ -168,10 +176,11 @@ pub fn new_row(
 ) -> outbox::ActiveModel {
     let now = Utc::now().fixed_offset();
     let not_before = not_before.filter(|at| *at > now);
-    let (recipient_kind, staff_id) = match recipient {
-        Recipient::Staff => ("staff", None),
-        Recipient::Visitor => ("visitor", None),
-        Recipient::Account(id) => ("account", Some(id)),
+    let (recipient_kind, staff_id, to_address) = match recipient {
+        Recipient::Staff => ("staff", None, None),
+        Recipient::Visitor => ("visitor", None, None),
+        Recipient::Account(id) => ("account", Some(id), None),
+        Recipient::Address(address) => (ADDRESS, None, Some(address.as_str().to_owned())),
     };
     outbox::ActiveModel {
         id: Set(id),
@@ -197,8 +206,12 @@ pub fn new_row(
         sent_at: Set(None),
         not_before: Set(not_before),
         staff_id: Set(staff_id),
+        to_address: Set(to_address),
     }
 }
+
+/// The `recipient` of a row sent to the address stored with it.
+const ADDRESS: &str = "address";
 
 /// Claims up to `limit` due rows for this worker for `lease`.
 async fn claim(
@@ -313,6 +326,16 @@ fn build(
                 None,
                 crate::domain::parse_address(address)
                     .map_err(|_| permanent("the staff account's address is not valid".into()))?,
+            )]
+        }
+        ADDRESS => {
+            let address = row
+                .to_address
+                .as_deref()
+                .ok_or_else(|| permanent("the row names no address".into()))?;
+            vec![Mailbox::new(
+                None,
+                crate::domain::parse_address(address).map_err(|e| permanent(e.to_string()))?,
             )]
         }
         _ => {
@@ -845,6 +868,7 @@ mod tests {
             sent_at: None,
             not_before: Some(held_until),
             staff_id: None,
+            to_address: None,
         };
         assert_eq!(age_from(&row), held_until);
         row.not_before = None;

@@ -316,7 +316,8 @@ impl Application {
 }
 
 /// Once a minute: keeps the rate limiter's memory bounded by the number of recently active
-/// clients, and deletes staff sessions and sign-in failure counts that have expired; every
+/// clients, deletes staff sessions and sign-in failure counts that have expired, and queues
+/// the disclosure requests' deadline reminders that are due; every
 /// `retention.interval_minutes` (the first time a minute after start-up) runs the retention
 /// sweeper.
 async fn housekeeping(state: Arc<AppState>, shutdown: CancellationToken) {
@@ -347,6 +348,11 @@ async fn housekeeping(state: Arc<AppState>, shutdown: CancellationToken) {
                 }
                 if let Err(e) = crate::http::idempotency::purge_expired(&state.db).await {
                     tracing::warn!(error = %e, "purging idempotency keys failed");
+                }
+                // Cheap when nothing is due; each reminder goes out once even with several
+                // instances on one database.
+                if let Err(e) = crate::legal::deadline::remind(&state).await {
+                    tracing::warn!(error = %e, "queueing deadline reminders failed; tried again in a minute");
                 }
             }
         }

@@ -19,6 +19,7 @@ mod m20261124_000022_index_bounced_contacts;
 mod m20261201_000023_add_relay_identity;
 mod m20261201_000024_forget_unsealed_idempotent_responses;
 mod m20261201_000025_add_session_devices_and_account_email;
+mod m20261201_000026_add_legal_reminders;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000023_add_relay_identity::Migration),
             Box::new(m20261201_000024_forget_unsealed_idempotent_responses::Migration),
             Box::new(m20261201_000025_add_session_devices_and_account_email::Migration),
+            Box::new(m20261201_000026_add_legal_reminders::Migration),
         ]
     }
 }

@@ -23,6 +23,7 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
     pub executed_at: Option<DateTimeWithTimeZone>,
+    pub reminder_sent_at: Option<DateTimeWithTimeZone>,
     #[sea_orm(has_many)]
     pub disclosure_documents: HasMany<super::disclosure_documents::Entity>,
     #[sea_orm(has_many)]

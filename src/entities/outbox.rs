@@ -39,6 +39,7 @@ pub struct Model {
     pub sent_at: Option<DateTimeWithTimeZone>,
     pub not_before: Option<DateTimeWithTimeZone>,
     pub staff_id: Option<Uuid>,
+    pub to_address: Option<String>,
     #[sea_orm(
         belongs_to,
         from = "contact_id",

@@ -364,7 +364,7 @@ pub async fn file(app: &AppState, caller: &Caller, new: NewRequest) -> Result<Uu
             .and_then(|k| k.created_by),
         (None, None) => None,
     };
-    disclosures::ActiveModel {
+    let row = disclosures::ActiveModel {
         id: Set(id),
         authority: Set(new.authority),
         court: Set(new.court),
@@ -381,6 +381,7 @@ pub async fn file(app: &AppState, caller: &Caller, new: NewRequest) -> Result<Uu
         created_at: Set(now),
         updated_at: Set(now),
         executed_at: Set(None),
+        reminder_sent_at: Set(None),
     }
     .insert(&txn)
     .await?;
@@ -445,8 +446,23 @@ pub async fn file(app: &AppState, caller: &Caller, new: NewRequest) -> Result<Uu
         }),
     )
     .await?;
+    // Four eyes: every other legal user is asked to approve it, with the request in one commit.
+    let filer = super::filer_name(&txn, &row).await?;
+    let to = super::legal_user_addresses(&txn, filed_by_staff).await?;
+    let request = crate::mailers::LegalRequestRef {
+        id,
+        case_number: &row.case_number,
+        filed_by: &filer,
+        deadline: row.deadline,
+    };
+    let asked = crate::mailers::ask_for_approval(&txn, app, &request, &to)
+        .await
+        .map_err(super::mail_error)?;
     txn.commit().await?;
-    tracing::info!(disclosure_id = %id, actor = %caller.actor, "disclosure request filed");
+    if asked > 0 {
+        app.outbox_wakeup.notify_one();
+    }
+    tracing::info!(disclosure_id = %id, actor = %caller.actor, approvers_mailed = asked, "disclosure request filed");
     Ok(id)
 }
 

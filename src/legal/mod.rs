@@ -11,6 +11,7 @@
 //! transaction of the change, so that one cannot commit without the other. Pages and API
 //! responses never show a visitor's address: only the package does.
 
+pub mod deadline;
 pub mod execute;
 pub mod holds;
 pub mod intake;
@@ -23,8 +24,9 @@ use uuid::Uuid;
 
 use crate::auth::{Credential, Principal};
 use crate::domain::{DisclosureState, EmailAddress, Reference};
-use crate::entities::{contacts, disclosures, threads};
+use crate::entities::{contacts, disclosures, staff, threads};
 use crate::mail::relay_token::RelayToken;
+use crate::mailers::ComposeError;
 use crate::seal::Sealer;
 
 pub use holds::{is_contact_held, is_held};
@@ -126,6 +128,8 @@ pub enum LegalError {
     Seal(String),
     #[error("building the package: {0}")]
     Package(String),
+    #[error("composing mail to the legal users: {0}")]
+    Mail(String),
     #[error("request {id}: the stored {what} cannot be read")]
     Corrupt { id: Uuid, what: &'static str },
     #[error("database: {0}")]
@@ -295,6 +299,54 @@ fn masked(email: &EmailAddress) -> String {
     let (local, domain) = email.as_str().rsplit_once('@').unwrap_or(("", ""));
     let first: String = local.chars().take(1).collect();
     format!("{first}…@{domain}")
+}
+
+/// The addresses the legal users are mailed at: each active legal account's own address
+/// (`staff.email`, the one reset links go to) or, when it has none, the address it answers
+/// from by mail (`staff.mail_address`), but `except`'s. Accounts with neither get no mail. The
+/// one place that decides who of the legal users is written to.
+pub(crate) async fn legal_user_addresses<C: ConnectionTrait>(
+    conn: &C,
+    except: Option<Uuid>,
+) -> Result<Vec<EmailAddress>, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    let mut query = staff::Entity::find()
+        .filter(staff::Column::Role.eq(crate::domain::Role::Legal.as_str()))
+        .filter(staff::Column::Disabled.eq(false));
+    if let Some(id) = except {
+        query = query.filter(staff::Column::Id.ne(id));
+    }
+    Ok(query
+        .order_by_asc(staff::Column::Login)
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|s| s.email.or(s.mail_address))
+        .filter_map(|a| EmailAddress::parse(&a).ok().flatten())
+        .collect())
+}
+
+/// Who filed a request, as the pages and mails name them: the account's login, or the audit
+/// actor (an API key without an owner).
+async fn filer_name<C: ConnectionTrait>(
+    conn: &C,
+    row: &disclosures::Model,
+) -> Result<String, DbErr> {
+    Ok(match row.filed_by_staff {
+        Some(id) => staff::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .map(|s| s.login)
+            .unwrap_or_else(|| row.filed_by.clone()),
+        None => row.filed_by.clone(),
+    })
+}
+
+fn mail_error(e: ComposeError) -> LegalError {
+    match e {
+        ComposeError::Db(e) => LegalError::Db(e),
+        other => LegalError::Mail(other.to_string()),
+    }
 }
 
 /// A request row, locked for the rest of the transaction on PostgreSQL (SQLite's write

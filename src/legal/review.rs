@@ -25,6 +25,59 @@ pub struct Decision {
     pub subjects: Option<Vec<Uuid>>,
 }
 
+/// Something a legal user may do to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    StartReview,
+    Approve,
+    Reject,
+    Withdraw,
+    Execute,
+}
+
+impl Action {
+    /// The state the action leads to.
+    pub fn to(self) -> DisclosureState {
+        match self {
+            Action::StartReview => DisclosureState::UnderReview,
+            Action::Approve => DisclosureState::Approved,
+            Action::Reject => DisclosureState::Rejected,
+            Action::Withdraw => DisclosureState::Withdrawn,
+            Action::Execute => DisclosureState::Executed,
+        }
+    }
+
+    /// Whether it is a written decision that needs a reason (execution is not).
+    pub fn needs_reason(self) -> bool {
+        self != Action::Execute
+    }
+}
+
+/// Whether `staff_id` filed the request (directly, or through an API key they made).
+fn is_filer(row_filed_by_staff: Option<Uuid>, staff_id: Uuid) -> bool {
+    row_filed_by_staff == Some(staff_id)
+}
+
+/// What the legal user `viewer` may do to a request in `state` that `filed_by_staff` filed,
+/// in the order a page offers it: the same rules [`decide`] and `execute` apply, so that a
+/// page shows no action that would be refused.
+pub fn actions(state: DisclosureState, filed_by_staff: Option<Uuid>, viewer: Uuid) -> Vec<Action> {
+    let mut actions: Vec<Action> = [
+        Action::StartReview,
+        Action::Approve,
+        Action::Reject,
+        Action::Withdraw,
+    ]
+    .into_iter()
+    .filter(|a| state.can_move_to(a.to()))
+    .filter(|a| *a != Action::Approve || !is_filer(filed_by_staff, viewer))
+    .collect();
+    if state == DisclosureState::Approved {
+        actions.insert(0, Action::Execute);
+    }
+    actions
+}
+
 /// Applies a decision. Approval needs a signed-in legal user who did not file the request.
 pub async fn decide(
     app: &AppState,
@@ -53,7 +106,7 @@ pub async fn decide(
         let Some(approver) = caller.staff_id else {
             return Err(LegalError::NeedsPerson);
         };
-        if row.filed_by_staff == Some(approver) || row.filed_by == caller.actor {
+        if is_filer(row.filed_by_staff, approver) || row.filed_by == caller.actor {
             return Err(LegalError::SelfApproval);
         }
         let requested =
@@ -136,4 +189,35 @@ pub async fn decide(
     txn.commit().await?;
     tracing::info!(disclosure_id = %id, from = from.as_str(), to = to.as_str(), actor = %caller.actor, "disclosure request moved");
     Ok(to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filer_is_never_offered_the_approval_and_closed_requests_offer_nothing() {
+        let (filer, other) = (Uuid::now_v7(), Uuid::now_v7());
+        use Action::*;
+        use DisclosureState as S;
+        assert_eq!(
+            actions(S::Received, Some(filer), filer),
+            vec![StartReview, Withdraw]
+        );
+        assert_eq!(
+            actions(S::UnderReview, Some(filer), filer),
+            vec![Reject, Withdraw]
+        );
+        assert_eq!(
+            actions(S::UnderReview, Some(filer), other),
+            vec![Approve, Reject, Withdraw]
+        );
+        assert_eq!(
+            actions(S::Approved, Some(filer), other),
+            vec![Execute, Withdraw]
+        );
+        for closed in [S::Rejected, S::Withdrawn, S::Executed] {
+            assert!(actions(closed, Some(filer), other).is_empty());
+        }
+    }
 }

@@ -87,6 +87,8 @@ pub struct RequestDetail {
     pub events: Vec<EventView>,
     pub order: Option<DocumentInfo>,
     pub package: Option<DocumentInfo>,
+    /// Logins of the active legal users who may approve it: all but the one who filed it.
+    pub approvers: Vec<String>,
 }
 
 fn corrupt(what: &'static str, id: Uuid) -> LegalError {
@@ -209,6 +211,19 @@ pub async fn detail(app: &AppState, id: Uuid) -> Result<RequestDetail, LegalErro
             .map(|(_, login)| login.clone())
             .unwrap_or_else(|| actor.to_owned())
     };
+    let mut approvers = staff::Entity::find()
+        .filter(staff::Column::Role.eq(crate::domain::Role::Legal.as_str()))
+        .filter(staff::Column::Disabled.eq(false));
+    if let Some(filer) = row.filed_by_staff {
+        approvers = approvers.filter(staff::Column::Id.ne(filer));
+    }
+    let approvers: Vec<String> = approvers
+        .order_by_asc(staff::Column::Login)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| s.login)
+        .collect();
     let documents = documents(db, id).await?;
     let document = |kind: &str| {
         documents
@@ -271,5 +286,6 @@ pub async fn detail(app: &AppState, id: Uuid) -> Result<RequestDetail, LegalErro
             .collect(),
         order: document(ORDER),
         package: document(PACKAGE),
+        approvers,
     })
 }

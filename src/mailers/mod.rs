@@ -6,6 +6,8 @@
 //!
 //! Mailers sit below the use cases that cause mail and above the outbox that delivers it.
 
+pub mod approval_request;
+pub mod deadline_reminder;
 pub mod disclosure_notice;
 pub mod new_message;
 pub mod relay_notice;
@@ -18,7 +20,9 @@ use lettre::message::Mailbox;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::domain::{AddressError, Locale, Reference, Subject, parse_address, parse_mailbox};
+use crate::domain::{
+    AddressError, EmailAddress, Locale, Reference, Subject, parse_address, parse_mailbox,
+};
 use crate::entities::outbox as outbox_rows;
 use crate::mail::Composed;
 use crate::mail::relay_token::{Direction, RelayToken};
@@ -26,6 +30,8 @@ use crate::outbox::{self, Kind, Recipient};
 use crate::state::AppState;
 use templates::Rendered;
 
+pub use approval_request::ask_for_approval;
+pub use deadline_reminder::remind_of_deadline;
 pub use disclosure_notice::{DisclosureNotice, enqueue_disclosure_notice};
 pub use new_message::{notify_staff_of_follow_up, staff_notification};
 pub use relay_notice::{NotPassedOn, notify_staff_not_passed_on};
@@ -175,4 +181,58 @@ fn to_visitor(
         in_reply_to: threading.in_reply_to(),
         auto_submitted: auto_submitted.map(str::to_owned),
     })
+}
+
+/// What a mail to the legal users says of a disclosure request: its case number, who filed it,
+/// its deadline and its page; never a data subject.
+pub struct LegalRequestRef<'a> {
+    pub id: Uuid,
+    pub case_number: &'a str,
+    pub filed_by: &'a str,
+    pub deadline: chrono::NaiveDate,
+}
+
+impl LegalRequestRef<'_> {
+    fn url(&self, app: &AppState) -> String {
+        format!(
+            "{}/staff/legal/requests/{}",
+            app.settings.base_url(),
+            self.id
+        )
+    }
+}
+
+/// Queues one mail from the support address to each of `to` (legal users' own addresses);
+/// returns how many.
+async fn enqueue_to_legal_users<C: ConnectionTrait>(
+    conn: &C,
+    app: &AppState,
+    kind: Kind,
+    rendered: &Rendered,
+    to: &[EmailAddress],
+) -> Result<usize, ComposeError> {
+    for address in to {
+        let mail = Composed {
+            message_id: new_message_id(&app.settings.mail.relay_domain),
+            from: support(app)?,
+            reply_to: None,
+            subject: rendered.subject.clone(),
+            text: rendered.text.clone(),
+            html: rendered.html.clone(),
+            references: None,
+            in_reply_to: None,
+            auto_submitted: Some("auto-generated".into()),
+        };
+        outbox::enqueue(
+            conn,
+            &app.sealer,
+            kind,
+            None,
+            Recipient::Address(address.clone()),
+            None,
+            &mail,
+        )
+        .await?;
+    }
+    Ok(to.len())
 }

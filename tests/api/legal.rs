@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    Backend, StaffBrowser, TestApp, TestAppBuilder, location, mail_mentions, spawn_app,
-    valid_message, wait_for,
+    Backend, StaffBrowser, TestApp, TestAppBuilder, header, location, mail_mentions, spawn_app,
+    text_body, valid_message, wait_for,
 };
 
 const VISITOR: &str = "anna.k@example.org";
@@ -72,20 +72,53 @@ async fn file_through_the_form(
     categories: &[&str],
     gag_until: &str,
 ) -> reqwest::Response {
+    let filing = Filing {
+        subjects,
+        categories,
+        gag_until,
+        ..Filing::default()
+    };
+    file(browser, filing).await
+}
+
+/// What the intake form is filled in with.
+struct Filing<'a> {
+    subjects: &'a str,
+    categories: &'a [&'a str],
+    gag_until: &'a str,
+    case_number: &'a str,
+    deadline: String,
+    order_copy: Vec<u8>,
+}
+
+impl Default for Filing<'_> {
+    fn default() -> Self {
+        Self {
+            subjects: "SP-2345-6789",
+            categories: &["contact_data"],
+            gag_until: "",
+            case_number: "2-345/2026",
+            deadline: days_ahead(14),
+            order_copy: ORDER_PDF.to_vec(),
+        }
+    }
+}
+
+async fn file(browser: &StaffBrowser, filing: Filing<'_>) -> reqwest::Response {
     let mut form = reqwest::multipart::Form::new()
         .text("csrf", browser.csrf.clone())
         .text("authority", "District Prosecutor's Office")
         .text("court", "District Court No. 2")
-        .text("case_number", "2-345/2026")
+        .text("case_number", filing.case_number.to_owned())
         .text("order_date", today())
         .text("instrument", "court_order")
-        .text("subjects", subjects.to_owned())
-        .text("deadline", days_ahead(14))
-        .text("gag_until", gag_until.to_owned());
-    for c in categories {
+        .text("subjects", filing.subjects.to_owned())
+        .text("deadline", filing.deadline)
+        .text("gag_until", filing.gag_until.to_owned());
+    for c in filing.categories {
         form = form.text("categories", c.to_string());
     }
-    let file = reqwest::multipart::Part::bytes(ORDER_PDF.to_vec())
+    let file = reqwest::multipart::Part::bytes(filing.order_copy)
         .file_name("order.pdf")
         .mime_str("application/pdf")
         .expect("mime");
@@ -157,9 +190,9 @@ async fn the_whole_workflow_runs_from_the_pages(backend: Backend) {
     let filed =
         file_through_the_form(&first, VISITOR, &["contact_data", "message_content"], "").await;
     assert_eq!(filed.status(), 303);
-    let page_path = location(&filed);
+    let page_path = location(&filed).trim_end_matches("?done=filed").to_owned();
     assert!(
-        page_path.starts_with("/staff/legal/requests/"),
+        page_path.starts_with("/staff/legal/requests/") && !page_path.contains('?'),
         "{page_path}"
     );
     let (_, page) = text_without_address(first.get(&page_path).await).await;
@@ -220,9 +253,11 @@ async fn the_whole_workflow_runs_from_the_pages(backend: Backend) {
 
     // Execution, once.
     let executed = second.post(&format!("{page_path}/execute"), &[]).await;
-    let (status, page) = text_without_address(executed).await;
+    assert_eq!(executed.status(), 303);
+    assert_eq!(location(&executed), format!("{page_path}?done=executed"));
+    let (status, page) = text_without_address(second.get(&location(&executed)).await).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Executed."));
+    assert!(page.contains("Executed: the export package is built."));
     let again = second.post(&format!("{page_path}/execute"), &[]).await;
     let (status, page) = text_without_address(again).await;
     assert_eq!(status, 409);
@@ -864,4 +899,407 @@ async fn the_transparency_report_hides_counts_under_the_threshold(backend: Backe
     // Linked from every public page.
     let form = app.get("/").await.text().await.unwrap();
     assert!(form.contains("href=\"/transparency"));
+}
+
+/// The legal users' own addresses, which the site answers from (`mail.staff_addresses`).
+const LAWYER_ONE: &str = "lawyer-one@legal.example";
+const LAWYER_TWO: &str = "lawyer-two@legal.example";
+const AN_AGENT: &str = "agent@legal.example";
+const LAWYER_FOUR_OWN: &str = "lawyer-four@home.example";
+
+async fn app_with_staff_addresses(backend: Backend) -> TestApp {
+    TestAppBuilder::new(backend)
+        .set(
+            "SEALPOST__MAIL__STAFF_ADDRESSES",
+            &format!("{LAWYER_ONE},{LAWYER_TWO},{AN_AGENT}"),
+        )
+        .spawn()
+        .await
+}
+
+/// Signs a staff member in and saves their own mail address on the account page.
+async fn signed_in_with_address(
+    app: &TestApp,
+    login: &str,
+    role: &str,
+    address: &str,
+) -> StaffBrowser {
+    let browser = app.signed_in(login, role).await;
+    let saved = browser
+        .post(
+            "/staff/account/mail",
+            &[("mail_address", address), ("mail_signature", "")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303, "the address of {login} is saved");
+    browser
+}
+
+/// The request's page path from the intake's answer, which is `<page>?done=filed`.
+fn page_of(filed: &reqwest::Response) -> String {
+    assert_eq!(filed.status(), 303);
+    let to = location(filed);
+    let page = to
+        .strip_suffix("?done=filed")
+        .unwrap_or_else(|| panic!("{to}"));
+    page.to_owned()
+}
+
+/// Posts a decision and checks the answer is a 303 to the page saying what was done.
+async fn decide(browser: &StaffBrowser, page: &str, fields: &[(&str, &str)]) -> String {
+    let to = fields.iter().find(|(k, _)| *k == "to").expect("to").1;
+    let resp = browser.post(&format!("{page}/transitions"), fields).await;
+    assert_eq!(resp.status(), 303, "{to}");
+    assert_eq!(location(&resp), format!("{page}?done={to}"));
+    let (status, shown) = text_without_address(browser.get(&location(&resp)).await).await;
+    assert_eq!(status, 200);
+    shown
+}
+
+/// The text of the page's `role="status"` notice, if it has one.
+fn notice_of(page: &str) -> Option<String> {
+    let at =
+        page.find("class=\"notice\" role=\"status\">")? + "class=\"notice\" role=\"status\">".len();
+    Some(page[at..at + page[at..].find('<')?].to_owned())
+}
+
+/// The `to` values of the decision block's buttons, and whether it offers execution.
+fn offered(page: &str) -> (Vec<String>, bool) {
+    let moves = page
+        .match_indices("name=\"to\" value=\"")
+        .map(|(at, m)| {
+            let rest = &page[at + m.len()..];
+            rest[..rest.find('"').expect("quote")].to_owned()
+        })
+        .collect();
+    (moves, page.contains("/execute\" formnovalidate"))
+}
+
+db_test!(every_action_on_the_request_page_answers_303_to_the_page_with_a_notice);
+async fn every_action_on_the_request_page_answers_303_to_the_page_with_a_notice(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app.signed_in("lawyer-one", "legal").await;
+    let second = app.signed_in("lawyer-two", "legal").await;
+
+    let page = page_of(&file(&first, Filing::default()).await);
+    let (_, filed) = text_without_address(first.get(&format!("{page}?done=filed")).await).await;
+    assert!(
+        notice_of(&filed).is_some_and(|n| n.starts_with("Filed.")),
+        "{filed}"
+    );
+    assert!(filed.contains("Filed by lawyer-one on"), "who filed it");
+    assert_eq!(
+        offered(&filed),
+        (vec!["under_review".into(), "withdrawn".into()], false)
+    );
+
+    let reviewing = decide(
+        &first,
+        &page,
+        &[("to", "under_review"), ("reason", "Checking.")],
+    )
+    .await;
+    assert_eq!(notice_of(&reviewing).as_deref(), Some("Review started."));
+    // The filer is not offered the approval, and is told who must give it.
+    assert_eq!(
+        offered(&reviewing),
+        (vec!["rejected".into(), "withdrawn".into()], false)
+    );
+    assert!(
+        reviewing.contains("a second legal user must approve it: lawyer-two."),
+        "{reviewing}"
+    );
+    let (_, theirs) = text_without_address(second.get(&page).await).await;
+    assert_eq!(notice_of(&theirs), None, "a plain view has no notice");
+    assert_eq!(
+        offered(&theirs),
+        (
+            vec!["approved".into(), "rejected".into(), "withdrawn".into()],
+            false
+        )
+    );
+    assert!(theirs.contains("approved by a legal user other than lawyer-one: lawyer-two."));
+
+    let subjects = subject_ids(&theirs);
+    let approved = decide(
+        &second,
+        &page,
+        &[
+            ("to", "approved"),
+            ("reason", "In scope."),
+            ("categories", "contact_data"),
+            ("subjects", subjects[0].as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        notice_of(&approved).as_deref(),
+        Some("Approved. The request can now be executed.")
+    );
+    assert_eq!(offered(&approved), (vec!["withdrawn".into()], true));
+    assert!(approved.contains("Approved by lawyer-two on"));
+
+    let executed = second.post(&format!("{page}/execute"), &[]).await;
+    assert_eq!(executed.status(), 303);
+    assert_eq!(location(&executed), format!("{page}?done=executed"));
+    // Reloading the page after the action shows it again and repeats nothing.
+    for _ in 0..2 {
+        let (status, shown) = text_without_address(second.get(&location(&executed)).await).await;
+        assert_eq!(status, 200);
+        assert!(
+            notice_of(&shown)
+                .is_some_and(|n| n.starts_with("Executed: the export package is built."))
+        );
+        assert_eq!(offered(&shown), (vec![], false), "nothing left to do");
+        assert!(shown.contains("there is nothing left to decide"));
+    }
+    let executions = audit_actions(&app)
+        .await
+        .iter()
+        .filter(|e| e.action == "disclosure.executed")
+        .count();
+    assert_eq!(executions, 1);
+    // A notice that does not match where the request is shows nothing.
+    let (_, made_up) =
+        text_without_address(second.get(&format!("{page}?done=rejected")).await).await;
+    assert_eq!(notice_of(&made_up), None);
+
+    // Rejection and withdrawal end on the page too.
+    let rejected_page = page_of(&file(&first, Filing::default()).await);
+    decide(
+        &second,
+        &rejected_page,
+        &[("to", "under_review"), ("reason", "Checking.")],
+    )
+    .await;
+    let rejected = decide(
+        &second,
+        &rejected_page,
+        &[("to", "rejected"), ("reason", "No legal basis.")],
+    )
+    .await;
+    assert_eq!(
+        notice_of(&rejected).as_deref(),
+        Some("Rejected. Nothing is disclosed.")
+    );
+    assert!(rejected.contains("Rejected by lawyer-two on"));
+    let withdrawn_page = page_of(&file(&first, Filing::default()).await);
+    let withdrawn = decide(
+        &first,
+        &withdrawn_page,
+        &[("to", "withdrawn"), ("reason", "The court withdrew it.")],
+    )
+    .await;
+    assert_eq!(
+        notice_of(&withdrawn).as_deref(),
+        Some("Marked as withdrawn. Nothing is disclosed.")
+    );
+}
+
+db_test!(a_refused_decision_shows_the_page_again_with_422_and_what_was_typed);
+async fn a_refused_decision_shows_the_page_again_with_422_and_what_was_typed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app.signed_in("lawyer-one", "legal").await;
+    let second = app.signed_in("lawyer-two", "legal").await;
+    let filing = Filing {
+        categories: &["contact_data", "message_content"],
+        ..Filing::default()
+    };
+    let page = page_of(&file(&first, filing).await);
+    decide(
+        &first,
+        &page,
+        &[("to", "under_review"), ("reason", "Checking.")],
+    )
+    .await;
+
+    // No reason: refused, with the narrowed scope still chosen.
+    let resp = second
+        .post(
+            &format!("{page}/transitions"),
+            &[
+                ("to", "approved"),
+                ("reason", "  "),
+                ("categories", "contact_data"),
+            ],
+        )
+        .await;
+    let (status, shown) = text_without_address(resp).await;
+    assert_eq!(status, 422);
+    assert!(shown.contains("Write down the reason."), "{shown}");
+    assert!(
+        shown.contains("aria-invalid=\"true\">"),
+        "the reason field is marked"
+    );
+    assert!(shown.contains("value=\"contact_data\" checked"));
+    assert!(
+        !shown.contains("value=\"message_content\" checked"),
+        "the unchecked category stays unchecked"
+    );
+
+    // Too long a reason: refused, and the text is still in the field.
+    let long = format!("Outside the scope of the order. {}", "x".repeat(2000));
+    let resp = second
+        .post(
+            &format!("{page}/transitions"),
+            &[("to", "rejected"), ("reason", &long)],
+        )
+        .await;
+    let (status, shown) = text_without_address(resp).await;
+    assert_eq!(status, 422);
+    assert!(shown.contains("At most 2,000 characters"));
+    assert!(shown.contains(&long), "the reason is kept");
+    let (_, now) = text_without_address(second.get(&page).await).await;
+    assert!(now.contains("status-under_review"), "nothing changed");
+}
+
+db_test!(the_approval_request_mail_reaches_the_other_legal_users_and_not_the_filer);
+async fn the_approval_request_mail_reaches_the_other_legal_users_and_not_the_filer(
+    backend: Backend,
+) {
+    let app = app_with_staff_addresses(backend).await;
+    let reference = visitor_writes(&app).await;
+    let first = signed_in_with_address(&app, "lawyer-one", "legal", LAWYER_ONE).await;
+    signed_in_with_address(&app, "lawyer-two", "legal", LAWYER_TWO).await;
+    signed_in_with_address(&app, "an-agent", "agent", AN_AGENT).await;
+    app.signed_in("lawyer-three", "legal").await; // no address: no mail
+    // Only the account's own address (the one reset links go to): mailed there.
+    let fourth = app.signed_in("lawyer-four", "legal").await;
+    let saved = fourth
+        .post("/staff/account/email", &[("email", LAWYER_FOUR_OWN)])
+        .await;
+    assert_eq!(
+        saved.status(),
+        303,
+        "the own address of lawyer-four is saved"
+    );
+
+    let filing = Filing {
+        subjects: VISITOR,
+        categories: &["contact_data", "message_content"],
+        ..Filing::default()
+    };
+    let page = page_of(&file(&first, filing).await);
+
+    // The staff notification and the visitor's acknowledgement, then the approval requests.
+    let mails = app.wait_for_emails(4).await;
+    let asks: Vec<&Vec<u8>> = mails
+        .iter()
+        .filter(|m| header(m, "Subject").is_some_and(|s| s.contains("awaits your approval")))
+        .collect();
+    assert_eq!(
+        asks.len(),
+        2,
+        "one mail per other legal user with an address"
+    );
+    let mut to: Vec<String> = asks.iter().filter_map(|m| header(m, "To")).collect();
+    to.sort();
+    assert_eq!(to, [LAWYER_FOUR_OWN, LAWYER_TWO]);
+    let ask = *asks
+        .iter()
+        .find(|m| header(m, "To").as_deref() == Some(LAWYER_TWO))
+        .expect("lawyer-two's");
+    assert_eq!(
+        header(ask, "Subject").as_deref(),
+        Some("Disclosure request 2-345/2026 awaits your approval")
+    );
+    let body = text_body(ask);
+    assert!(
+        body.lines().any(|l| l.trim_end().ends_with(&page)),
+        "the page's link: {body}"
+    );
+    assert!(body.contains("Filed by: lawyer-one"));
+    for secret in [
+        VISITOR,
+        "a…@example.org",
+        reference.as_str(),
+        MESSAGE_TEXT,
+        "Anna",
+    ] {
+        assert!(!mail_mentions(ask, secret), "the mail names {secret}");
+    }
+}
+
+/// A second instance on the same database and keys, with its own pools (its HTTP server is
+/// not needed to run the job).
+async fn second_instance(app: &TestApp) -> std::sync::Arc<sealpost::state::AppState> {
+    sealpost::startup::build_state(app.state.settings.clone())
+        .await
+        .expect("a second instance")
+}
+
+db_test!(the_deadline_reminder_goes_out_once_and_never_for_closed_requests);
+async fn the_deadline_reminder_goes_out_once_and_never_for_closed_requests(backend: Backend) {
+    let app = app_with_staff_addresses(backend).await;
+    let first = signed_in_with_address(&app, "lawyer-one", "legal", LAWYER_ONE).await;
+    signed_in_with_address(&app, "lawyer-two", "legal", LAWYER_TWO).await;
+    let due = |case_number| Filing {
+        case_number,
+        deadline: days_ahead(1),
+        ..Filing::default()
+    };
+    let open = page_of(&file(&first, due("DUE-1")).await);
+    let closed = page_of(&file(&first, due("CLOSED-2")).await);
+    decide(
+        &first,
+        &closed,
+        &[("to", "withdrawn"), ("reason", "Withdrawn by the court.")],
+    )
+    .await;
+    let later = Filing {
+        case_number: "LATER-3",
+        ..Filing::default()
+    };
+    page_of(&file(&first, later).await);
+    app.wait_for_outbox_idle().await;
+
+    // Two instances run the job at once, then each again: one reminder per legal user.
+    let other = second_instance(&app).await;
+    let (a, b) = tokio::join!(
+        sealpost::legal::deadline::remind(&app.state),
+        sealpost::legal::deadline::remind(&other)
+    );
+    assert!(a.expect("job") + b.expect("job") <= 1);
+    assert_eq!(
+        sealpost::legal::deadline::remind(&app.state)
+            .await
+            .expect("job"),
+        0
+    );
+    assert_eq!(
+        sealpost::legal::deadline::remind(&other)
+            .await
+            .expect("job"),
+        0
+    );
+    app.wait_for_outbox_idle().await;
+
+    let reminders: Vec<Vec<u8>> = app
+        .sent_emails()
+        .into_iter()
+        .filter(|m| header(m, "Subject").is_some_and(|s| s.starts_with("Deadline near")))
+        .collect();
+    let mut to: Vec<String> = reminders.iter().filter_map(|m| header(m, "To")).collect();
+    to.sort();
+    assert_eq!(to, vec![LAWYER_ONE.to_owned(), LAWYER_TWO.to_owned()]);
+    for reminder in &reminders {
+        assert_eq!(
+            header(reminder, "Subject").as_deref(),
+            Some("Deadline near: disclosure request DUE-1")
+        );
+        assert!(
+            text_body(reminder)
+                .lines()
+                .any(|l| l.trim_end().ends_with(&open))
+        );
+        assert!(text_body(reminder).contains(&format!("Deadline: {}", days_ahead(1))));
+    }
+    let recorded = audit_actions(&app)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "disclosure.deadline_reminder_sent")
+        .collect::<Vec<_>>();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].details["recipients"], 2);
+    assert!(sealpost::audit::verify(app.db()).await.unwrap().ok());
 }

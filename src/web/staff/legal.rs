@@ -5,14 +5,14 @@
 use askama::Template;
 use chrono::Utc;
 use poem::http::{StatusCode, header};
-use poem::web::{Data, Path};
+use poem::web::{Data, Path, Query};
 use poem::{Body, IntoResponse, Request, Response, handler};
 use uuid::Uuid;
 
 use super::{App, Frame, not_found, see_other, session, unavailable};
 use crate::domain::{Category, DisclosureState, Instrument};
 use crate::legal::intake::{self, Draft};
-use crate::legal::review::{self, Decision};
+use crate::legal::review::{self, Action, Decision};
 use crate::legal::{self, Caller, FieldIssue, LegalError, RequestDetail};
 use crate::web::form_data::FormData;
 use crate::web::render;
@@ -191,13 +191,43 @@ pub async fn file(req: &Request, Data(app): Data<&App>, body: Body) -> poem::Res
     let id = intake::file(app, &caller, new)
         .await
         .map_err(legal_failure)?;
-    Ok(see_other(&format!("/staff/legal/requests/{id}")))
+    Ok(done(id, "filed"))
 }
 
-pub struct Move {
+/// One button of the decision block.
+pub struct ActionButton {
+    /// The state it leads to, posted as `to`.
     pub to: &'static str,
     pub label: &'static str,
-    pub danger: bool,
+    /// `danger`, `secondary` or empty: how the button looks.
+    pub style: &'static str,
+    /// Execution posts to its own route.
+    pub execute: bool,
+}
+
+fn button(action: Action) -> ActionButton {
+    let (label, style) = match action {
+        Action::StartReview => ("Start review", "secondary"),
+        Action::Approve => ("Approve this scope", ""),
+        Action::Reject => ("Reject", "danger"),
+        Action::Withdraw => ("Mark as withdrawn", "danger"),
+        Action::Execute => ("Execute and build the package", ""),
+    };
+    ActionButton {
+        to: action.to().as_str(),
+        label,
+        style,
+        execute: action == Action::Execute,
+    }
+}
+
+/// What the viewer typed into the decision block, kept when it is refused.
+#[derive(Default)]
+struct Typed {
+    reason: String,
+    /// The scope chosen for an approval; `None` before anything was posted (all checked).
+    categories: Option<Vec<String>>,
+    subjects: Option<Vec<Uuid>>,
 }
 
 #[derive(Template)]
@@ -211,41 +241,139 @@ struct RequestPage {
     requested: Vec<&'static str>,
     approved: Option<Vec<&'static str>>,
     categories: Vec<Choice>,
-    moves: Vec<Move>,
+    subjects: Vec<SubjectChoice>,
+    actions: Vec<ActionButton>,
     can_approve: bool,
-    self_filed: bool,
     can_execute: bool,
+    needs_reason: bool,
+    /// The reason itself was refused: its field is marked.
+    reason_invalid: bool,
+    /// Who filed it and who must still act, in a sentence.
+    standing: String,
+    reason: String,
     error: Option<String>,
     notice: Option<String>,
+}
+
+/// A subject checkbox of the approval scope.
+pub struct SubjectChoice {
+    pub id: Uuid,
+    pub label: String,
+    pub checked: bool,
+}
+
+/// Names as a sentence: `a`, `a or b`, `a, b or c`.
+fn either(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The sentence under "Decision": who filed the request, and who must still act on it.
+fn standing(r: &RequestDetail, viewer_filed: bool) -> String {
+    let filed = format!(
+        "Filed by {} on {}.",
+        r.filed_by,
+        r.created_at.format("%Y-%m-%d")
+    );
+    let last = |to: DisclosureState| {
+        r.events
+            .iter()
+            .rev()
+            .find(|e| e.to == to)
+            .map(|e| format!("{} on {}", e.by, e.at.format("%Y-%m-%d")))
+            .unwrap_or_else(|| "someone".to_owned())
+    };
+    let approvers = if r.approvers.is_empty() {
+        "no such legal user has an account yet".to_owned()
+    } else {
+        either(&r.approvers)
+    };
+    let second = if viewer_filed {
+        format!("You filed this request, so a second legal user must approve it: {approvers}.")
+    } else {
+        format!(
+            "It must be approved by a legal user other than {}: {approvers}.",
+            r.filed_by
+        )
+    };
+    let next = match r.state {
+        DisclosureState::Received => format!("Next, a legal user starts the review. {second}"),
+        DisclosureState::UnderReview => format!("Under review. {second}"),
+        DisclosureState::Approved => format!(
+            "Approved by {}. It waits to be executed.",
+            last(DisclosureState::Approved)
+        ),
+        DisclosureState::Executed => format!(
+            "Approved by {}; executed by {}. Nothing more can happen to it.",
+            last(DisclosureState::Approved),
+            last(DisclosureState::Executed)
+        ),
+        DisclosureState::Rejected => format!(
+            "Rejected by {}. Nothing more can happen to it.",
+            last(DisclosureState::Rejected)
+        ),
+        DisclosureState::Withdrawn => format!(
+            "Withdrawn by {}. Nothing more can happen to it.",
+            last(DisclosureState::Withdrawn)
+        ),
+    };
+    format!("{filed} {next}")
+}
+
+/// `?done=...`: what the page says after an action, when the request is (still) where that
+/// action left it; a stale or made-up value shows nothing.
+fn done_notice(done: &str, r: &RequestDetail) -> Option<String> {
+    let notice = match (done, r.state) {
+        ("filed", DisclosureState::Received) => {
+            "Filed. The other legal users with a mail address were asked by e-mail to approve it."
+                .to_owned()
+        }
+        ("under_review", DisclosureState::UnderReview) => "Review started.".to_owned(),
+        ("approved", DisclosureState::Approved) => {
+            "Approved. The request can now be executed.".to_owned()
+        }
+        ("rejected", DisclosureState::Rejected) => "Rejected. Nothing is disclosed.".to_owned(),
+        ("withdrawn", DisclosureState::Withdrawn) => {
+            "Marked as withdrawn. Nothing is disclosed.".to_owned()
+        }
+        ("executed", DisclosureState::Executed) => match r.gag_until.filter(|g| *g > Utc::now())
+        {
+            Some(until) => format!(
+                "Executed: the export package is built. The notices to the data subjects wait in the outbox until the gag ends ({}).",
+                until.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => "Executed: the export package is built. The data subjects who gave an address are told by e-mail.".to_owned(),
+        },
+        _ => return None,
+    };
+    Some(notice)
+}
+
+/// The page's answer to a refused decision or execution, or to a plain view.
+struct Outcome {
+    status: StatusCode,
+    typed: Typed,
+    error: Option<String>,
+    reason_invalid: bool,
+    done: Option<String>,
 }
 
 async fn request_page(
     req: &Request,
     app: &App,
     id: Uuid,
-    status: StatusCode,
-    error: Option<String>,
-    notice: Option<String>,
+    outcome: Outcome,
 ) -> poem::Result<Response> {
     let session = session(req)?;
     let r = legal::detail(app, id).await.map_err(legal_failure)?;
     let state = r.state;
-    let moves: Vec<Move> = state
-        .next()
-        .iter()
-        .filter(|s| **s != DisclosureState::Approved)
-        .map(|s| Move {
-            to: s.as_str(),
-            label: match s {
-                DisclosureState::UnderReview => "Start review",
-                DisclosureState::Rejected => "Reject",
-                DisclosureState::Withdrawn => "Mark as withdrawn",
-                _ => s.label(),
-            },
-            danger: matches!(s, DisclosureState::Rejected | DisclosureState::Withdrawn),
-        })
-        .collect();
-    let self_filed = r.filed_by_staff == Some(session.staff.id);
+    let viewer = session.staff.id;
+    let actions = review::actions(state, r.filed_by_staff, viewer);
+    let viewer_filed = r.filed_by_staff == Some(viewer);
+    let typed = outcome.typed;
     let page = RequestPage {
         frame: Frame::new(app, session, "legal"),
         state: state.as_str(),
@@ -262,18 +390,42 @@ async fn request_page(
             .map(|c| Choice {
                 value: c.as_str(),
                 label: c.label(),
-                checked: true,
+                checked: typed
+                    .categories
+                    .as_ref()
+                    .is_none_or(|chosen| chosen.iter().any(|v| v == c.as_str())),
             })
             .collect(),
-        moves,
-        can_approve: state.can_move_to(DisclosureState::Approved),
-        self_filed,
-        can_execute: state == DisclosureState::Approved,
-        error,
-        notice,
+        subjects: r
+            .subjects
+            .iter()
+            .map(|s| SubjectChoice {
+                id: s.id,
+                label: s.label.clone(),
+                checked: typed
+                    .subjects
+                    .as_ref()
+                    .is_none_or(|chosen| chosen.contains(&s.id)),
+            })
+            .collect(),
+        can_approve: actions.contains(&Action::Approve),
+        can_execute: actions.contains(&Action::Execute),
+        needs_reason: actions.iter().any(|a| a.needs_reason()),
+        actions: actions.into_iter().map(button).collect(),
+        standing: standing(&r, viewer_filed),
+        reason: typed.reason,
+        reason_invalid: outcome.reason_invalid,
+        error: outcome.error,
+        notice: outcome.done.as_deref().and_then(|d| done_notice(d, &r)),
         r,
     };
-    Ok(render(status, &page))
+    Ok(render(outcome.status, &page))
+}
+
+/// `?done=approved` and the like: the page right after an action.
+#[derive(Debug, serde::Deserialize)]
+pub struct ShowQuery {
+    done: Option<String>,
 }
 
 #[handler]
@@ -281,8 +433,21 @@ pub async fn show(
     req: &Request,
     Data(app): Data<&App>,
     Path(id): Path<String>,
+    Query(query): Query<ShowQuery>,
 ) -> poem::Result<Response> {
-    request_page(req, app, parse_id(&id)?, StatusCode::OK, None, None).await
+    let outcome = Outcome {
+        status: StatusCode::OK,
+        typed: Typed::default(),
+        error: None,
+        reason_invalid: false,
+        done: query.done,
+    };
+    request_page(req, app, parse_id(&id)?, outcome).await
+}
+
+/// Where an action ends: the request's page, saying what happened.
+fn done(id: Uuid, what: &str) -> Response {
+    see_other(&format!("/staff/legal/requests/{id}?done={what}"))
 }
 
 /// What a refused decision or execution tells the person, and with which status.
@@ -310,6 +475,31 @@ fn capitalized(s: &str) -> String {
     }
 }
 
+/// The request's page again with the refusal above the decision block and the input kept.
+async fn refused(
+    req: &Request,
+    app: &App,
+    id: Uuid,
+    e: LegalError,
+    typed: Typed,
+) -> poem::Result<Response> {
+    let reason_invalid =
+        matches!(&e, LegalError::Invalid(issues) if issues.iter().any(|i| i.field == "reason"));
+    match refusal(&e) {
+        Some((status, message)) => {
+            let outcome = Outcome {
+                status,
+                typed,
+                error: Some(message),
+                reason_invalid,
+                done: None,
+            };
+            request_page(req, app, id, outcome).await
+        }
+        None => Err(legal_failure(e)),
+    }
+}
+
 #[handler]
 pub async fn decide(
     req: &Request,
@@ -321,7 +511,12 @@ pub async fn decide(
     let caller = caller(req)?;
     let posted = FormData::read(req, body).await?;
     let approving = posted.get("to") == DisclosureState::Approved.as_str();
-    let subjects = posted
+    let categories: Vec<String> = posted
+        .all("categories")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let subjects: Vec<Uuid> = posted
         .all("subjects")
         .into_iter()
         .filter_map(|s| Uuid::parse_str(s).ok())
@@ -329,23 +524,19 @@ pub async fn decide(
     let decision = Decision {
         to: posted.get("to").to_owned(),
         reason: posted.get("reason").to_owned(),
-        categories: approving.then(|| {
-            posted
-                .all("categories")
-                .into_iter()
-                .map(str::to_owned)
-                .collect()
-        }),
-        subjects: approving.then_some(subjects),
+        categories: approving.then(|| categories.clone()),
+        subjects: approving.then(|| subjects.clone()),
     };
     match review::decide(app, id, &caller, &decision).await {
-        Ok(_) => Ok(see_other(&format!("/staff/legal/requests/{id}"))),
-        Err(e) => match refusal(&e) {
-            Some((status, message)) => {
-                request_page(req, app, id, status, Some(message), None).await
-            }
-            None => Err(legal_failure(e)),
-        },
+        Ok(to) => Ok(done(id, to.as_str())),
+        Err(e) => {
+            let typed = Typed {
+                reason: decision.reason,
+                categories: approving.then_some(categories),
+                subjects: approving.then_some(subjects),
+            };
+            refused(req, app, id, e, typed).await
+        }
     }
 }
 
@@ -354,27 +545,21 @@ pub async fn execute(
     req: &Request,
     Data(app): Data<&App>,
     Path(id): Path<String>,
+    body: Body,
 ) -> poem::Result<Response> {
     let id = parse_id(&id)?;
     let caller = caller(req)?;
+    // The decision block posts its reason field along; execution takes none, but keeps it.
+    let posted = FormData::read(req, body).await?;
     match legal::execute::execute(app, id, &caller).await {
-        Ok(done) => {
-            let notice = match (done.notices, done.notices_held_until) {
-                (0, _) => "Executed. Nobody gets a notice: no subject gave an address.".to_owned(),
-                (n, Some(until)) => format!(
-                    "Executed. {n} notice(s) to data subjects wait in the outbox until the gag ends ({}).",
-                    until.format("%Y-%m-%d %H:%M UTC")
-                ),
-                (n, None) => format!("Executed. {n} notice(s) to data subjects are on their way."),
+        Ok(_) => Ok(done(id, DisclosureState::Executed.as_str())),
+        Err(e) => {
+            let typed = Typed {
+                reason: posted.get("reason").to_owned(),
+                ..Typed::default()
             };
-            request_page(req, app, id, StatusCode::OK, None, Some(notice)).await
+            refused(req, app, id, e, typed).await
         }
-        Err(e) => match refusal(&e) {
-            Some((status, message)) => {
-                request_page(req, app, id, status, Some(message), None).await
-            }
-            None => Err(legal_failure(e)),
-        },
     }
 }
 

@@ -169,3 +169,16 @@ legal-hold-placed = { $count ->
     [one] Hold placed on { $count } conversation.
    *[other] Hold placed on { $count } conversations.
 }
+
+## Staff: mail to legal users about disclosure requests
+mail-approval-subject = Disclosure request { $case } awaits your approval
+mail-approval-intro = A disclosure request was filed on { $site }. A second legal user must approve it before it can be executed: you may review it and approve or reject it.
+mail-legal-case-label = Request
+mail-legal-filed-by = Filed by
+mail-legal-deadline = Deadline
+mail-legal-open-link = Open the request: { $url }
+mail-legal-open-button = Open the request
+mail-legal-no-subjects = This mail names no data subject: who and what the request is about is on its page only.
+mail-reminder-subject = Deadline near: disclosure request { $case }
+mail-reminder-intro = The disclosure request below is still open, and its deadline is near.
+mail-reminder-overdue = The disclosure request below is still open, and its deadline has passed.

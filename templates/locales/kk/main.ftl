@@ -169,3 +169,16 @@ legal-hold-placed = { $count ->
     [one] { $count } хат алмасу ұстауға алынды.
    *[other] { $count } хат алмасу ұстауға алынды.
 }
+
+## Staff: mail to legal users about disclosure requests
+mail-approval-subject = { $case } ашу сұрауы сіздің бекітуіңізді күтуде
+mail-approval-intro = { $site } жүйесінде деректерді ашу сұрауы берілді. Орындалмас бұрын оны екінші заңгер бекітуі керек: сіз оны қарап, бекіте немесе қабылдамай аласыз.
+mail-legal-case-label = Сұрау
+mail-legal-filed-by = Берген
+mail-legal-deadline = Мерзімі
+mail-legal-open-link = Сұрауды ашу: { $url }
+mail-legal-open-button = Сұрауды ашу
+mail-legal-no-subjects = Бұл хатта деректер субъектілері аталмайды: сұрау кім және не туралы екені тек оның бетінде.
+mail-reminder-subject = Мерзім жақын: { $case } ашу сұрауы
+mail-reminder-intro = Төмендегі ашу сұрауы әлі ашық, оның мерзімі жақын.
+mail-reminder-overdue = Төмендегі ашу сұрауы әлі ашық, ал оның мерзімі өтіп кетті.

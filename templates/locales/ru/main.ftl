@@ -171,3 +171,16 @@ legal-hold-placed = { $count ->
     [many] Удержание наложено на { $count } переписок.
    *[other] Удержание наложено на { $count } переписки.
 }
+
+## Staff: mail to legal users about disclosure requests
+mail-approval-subject = Запрос на раскрытие { $case } ждёт вашего утверждения
+mail-approval-intro = В { $site } подан запрос на раскрытие данных. Прежде чем его исполнить, его должен утвердить второй юрист: вы можете рассмотреть его и утвердить или отклонить.
+mail-legal-case-label = Запрос
+mail-legal-filed-by = Подал
+mail-legal-deadline = Срок
+mail-legal-open-link = Открыть запрос: { $url }
+mail-legal-open-button = Открыть запрос
+mail-legal-no-subjects = В этом письме не названы субъекты данных: о ком и о чём запрос, видно только на его странице.
+mail-reminder-subject = Срок близок: запрос на раскрытие { $case }
+mail-reminder-intro = Запрос на раскрытие ниже всё ещё открыт, и его срок близок.
+mail-reminder-overdue = Запрос на раскрытие ниже всё ещё открыт, а его срок уже прошёл.

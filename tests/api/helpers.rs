@@ -93,9 +93,22 @@ fn skip_log() -> std::path::PathBuf {
 
 /// Everything the server logs during the tests of this binary.
 pub fn captured_logs() -> String {
+    captured_logs_since(0)
+}
+
+/// Where the captured log ends now: what [`captured_logs_since`] reads from.
+pub fn log_mark() -> usize {
     let buffer = log_buffer();
     let bytes = buffer.lock().unwrap_or_else(|p| p.into_inner());
-    String::from_utf8_lossy(&bytes).into_owned()
+    bytes.len()
+}
+
+/// What the server logged after `mark`: all a test logged since it took the mark (and what
+/// tests running beside it logged meanwhile), without the whole suite's log before it.
+pub fn captured_logs_since(mark: usize) -> String {
+    let buffer = log_buffer();
+    let bytes = buffer.lock().unwrap_or_else(|p| p.into_inner());
+    String::from_utf8_lossy(bytes.get(mark..).unwrap_or_default()).into_owned()
 }
 
 fn log_buffer() -> Arc<Mutex<Vec<u8>>> {

@@ -1118,33 +1118,41 @@ mod tests {
         assert!(err.to_string().contains("audit.signing_key"), "{err}");
     }
 
+    /// An https address and real keys: what production needs before anything else.
+    const PRODUCTION_KEYS: [(&str, &str); 5] = [
+        ("SEALPOST__SITE__BASE_URL", "https://feedback.example.org"),
+        ("SEALPOST__SEAL__KEY_ID", "2026-11"),
+        (
+            "SEALPOST__SEAL__KEY",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ),
+        (
+            "SEALPOST__SEAL__INDEX_KEY",
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        ),
+        (
+            "SEALPOST__AUDIT__SIGNING_KEY",
+            "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+        ),
+    ];
+
     #[test]
     fn production_needs_the_operator_the_policy_names() {
         let complete = [
-            ("SEALPOST__SITE__BASE_URL", "https://feedback.example.org"),
-            ("SEALPOST__SEAL__KEY_ID", "2026-11"),
-            (
-                "SEALPOST__SEAL__KEY",
-                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-            ),
-            (
-                "SEALPOST__SEAL__INDEX_KEY",
-                "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
-            ),
-            (
-                "SEALPOST__AUDIT__SIGNING_KEY",
-                "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
-            ),
-            ("SEALPOST__CAPTCHA__SITE_KEY", "site"),
-            ("SEALPOST__CAPTCHA__SECRET", "0xrealsecret"),
-            (
-                "SEALPOST__MAIL__SUPPORT_FROM",
-                "Support <support@example.org>",
-            ),
-            ("SEALPOST__MAIL__STAFF_ADDRESSES", "alice@example.org"),
-            ("SEALPOST__MAIL__RELAY_DOMAIN", "relay.example.org"),
-            ("SEALPOST__MAIL__SMTP__URL", "smtp://127.0.0.1:25"),
-        ];
+            PRODUCTION_KEYS.as_slice(),
+            &[
+                ("SEALPOST__CAPTCHA__SITE_KEY", "site"),
+                ("SEALPOST__CAPTCHA__SECRET", "0xrealsecret"),
+                (
+                    "SEALPOST__MAIL__SUPPORT_FROM",
+                    "Support <support@example.org>",
+                ),
+                ("SEALPOST__MAIL__STAFF_ADDRESSES", "alice@example.org"),
+                ("SEALPOST__MAIL__RELAY_DOMAIN", "relay.example.org"),
+                ("SEALPOST__MAIL__SMTP__URL", "smtp://127.0.0.1:25"),
+            ],
+        ]
+        .concat();
         let err = load(Profile::Production, &complete).expect_err("must fail");
         assert!(err.to_string().contains("site.operator_name"), "{err}");
         let mut with_name = complete.to_vec();
@@ -1161,28 +1169,15 @@ mod tests {
 
     #[test]
     fn production_refuses_the_hcaptcha_test_secret() {
-        let err = load(
-            Profile::Production,
+        let vars = [
+            PRODUCTION_KEYS.as_slice(),
             &[
-                ("SEALPOST__SITE__BASE_URL", "https://feedback.example.org"),
-                ("SEALPOST__SEAL__KEY_ID", "2026-11"),
-                (
-                    "SEALPOST__SEAL__KEY",
-                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                ),
-                (
-                    "SEALPOST__SEAL__INDEX_KEY",
-                    "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
-                ),
-                (
-                    "SEALPOST__AUDIT__SIGNING_KEY",
-                    "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
-                ),
                 ("SEALPOST__CAPTCHA__SITE_KEY", "site"),
                 ("SEALPOST__CAPTCHA__SECRET", HCAPTCHA_TEST_SECRET),
             ],
-        )
-        .expect_err("must fail");
+        ]
+        .concat();
+        let err = load(Profile::Production, &vars).expect_err("must fail");
         assert!(err.to_string().contains("captcha.secret"), "{err}");
     }
 }

@@ -10,11 +10,11 @@ use super::{App, Chrome, render, request_locale};
 
 #[derive(Template)]
 #[template(path = "privacy.html")]
-pub struct PrivacyPage {
+pub struct PrivacyPage<'a> {
     pub chrome: Chrome,
-    pub policy_version: String,
-    /// The policy's text, cleaned HTML.
-    pub text: String,
+    pub policy_version: &'a str,
+    /// The policy's text, cleaned HTML, rendered once at start-up.
+    pub text: &'a str,
     /// The language of the text when it is not the page's (no text in the asked language).
     pub text_language: Option<&'static str>,
 }
@@ -27,8 +27,8 @@ pub async fn privacy(req: &Request, Data(app): Data<&App>) -> Response {
         StatusCode::OK,
         &PrivacyPage {
             chrome: Chrome::new(app, locale),
-            policy_version: app.settings.site.policy_version.clone(),
-            text: page.html.clone(),
+            policy_version: &app.settings.site.policy_version,
+            text: &page.html,
             text_language: (page.language != locale).then(|| page.language.code()),
         },
     )

@@ -66,6 +66,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub seal: SealSettings,
     pub captcha: CaptchaSettings,
+    pub spam: SpamSettings,
     pub rate_limit: RateLimitSettings,
     pub mail: MailSettings,
     pub staff: StaffSettings,
@@ -142,6 +143,91 @@ pub struct CaptchaSettings {
     pub site_key: String,
     pub secret: SecretString,
     pub verify_url: String,
+}
+
+impl SpamSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.hold_score.is_finite() && self.hold_score > 0.0) {
+            return Err(invalid("spam.hold_score", "must be a number above 0"));
+        }
+        if !(self.reject_score.is_finite() && self.reject_score > self.hold_score) {
+            return Err(invalid(
+                "spam.reject_score",
+                "must be a number above spam.hold_score",
+            ));
+        }
+        if self.min_fill_secs > 3600 {
+            return Err(invalid("spam.min_fill_secs", "must be at most 3600"));
+        }
+        if !(1..=10_000_000).contains(&self.pow.cost) {
+            return Err(invalid("spam.pow.cost", "must be from 1 to 10000000"));
+        }
+        if !(30..=86_400).contains(&self.pow.expires_secs) {
+            return Err(invalid(
+                "spam.pow.expires_secs",
+                "must be from 30 to 86400 (a day)",
+            ));
+        }
+        if self.rspamd.is_enabled() {
+            let url = Url::parse(self.rspamd.url.trim())
+                .map_err(|e| invalid("spam.rspamd.url", format!("not a URL ({e})")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid(
+                    "spam.rspamd.url",
+                    "must be an http:// or https:// URL",
+                ));
+            }
+        }
+        if !(1..=60).contains(&self.rspamd.timeout_secs) {
+            return Err(invalid("spam.rspamd.timeout_secs", "must be from 1 to 60"));
+        }
+        Ok(())
+    }
+}
+
+/// The spam defences of `[spam]`: the proof of work, the content score and its thresholds, and
+/// an optional Rspamd.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpamSettings {
+    /// A message scoring this much or more is held for staff review.
+    pub hold_score: f64,
+    /// A message scoring this much or more is refused.
+    pub reject_score: f64,
+    /// A form sent back sooner than this many seconds after it was shown counts as a signal.
+    pub min_fill_secs: u64,
+    pub pow: PowSettings,
+    pub rspamd: RspamdSettings,
+}
+
+/// `[spam.pow]`: ALTCHA's proof of work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PowSettings {
+    pub enabled: bool,
+    /// Refuse a submission without a solution, instead of holding it for review.
+    pub require: bool,
+    /// The work a challenge asks for (PBKDF2 iterations per attempt).
+    pub cost: u32,
+    /// How long a challenge may be solved and sent.
+    pub expires_secs: u64,
+}
+
+/// `[spam.rspamd]`: a self-hosted Rspamd asked for a score and taught by staff decisions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RspamdSettings {
+    /// Base URL of Rspamd's controller worker (it answers `checkv2` and learns); empty: off.
+    pub url: String,
+    /// The controller's password, sent as its `Password` header; empty: none.
+    pub password: SecretString,
+    pub timeout_secs: u64,
+}
+
+impl RspamdSettings {
+    pub fn is_enabled(&self) -> bool {
+        !self.url.trim().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -626,6 +712,7 @@ impl Settings {
             ));
         }
         self.validate_mail()?;
+        self.spam.validate()?;
         if self.captcha.enabled {
             if self.captcha.site_key.trim().is_empty() {
                 return Err(invalid(
@@ -759,10 +846,14 @@ impl Settings {
                 "is the generated development key; production needs a key of its own",
             ));
         }
-        if !self.captcha.enabled {
-            return Err(invalid("captcha.enabled", "must be true in production"));
+        if !self.spam.pow.enabled && !self.captcha.enabled {
+            return Err(invalid(
+                "spam.pow.enabled",
+                "production needs a defence against bots: the proof of work (spam.pow.enabled, \
+                 the default) or hCaptcha (captcha.enabled)",
+            ));
         }
-        if self.captcha.secret.expose_secret() == HCAPTCHA_TEST_SECRET {
+        if self.captcha.enabled && self.captcha.secret.expose_secret() == HCAPTCHA_TEST_SECRET {
             return Err(invalid(
                 "captcha.secret",
                 "is hCaptcha's public test secret; production needs the site's own",
@@ -1172,6 +1263,7 @@ mod tests {
         let vars = [
             PRODUCTION_KEYS.as_slice(),
             &[
+                ("SEALPOST__CAPTCHA__ENABLED", "true"),
                 ("SEALPOST__CAPTCHA__SITE_KEY", "site"),
                 ("SEALPOST__CAPTCHA__SECRET", HCAPTCHA_TEST_SECRET),
             ],
@@ -1179,5 +1271,72 @@ mod tests {
         .concat();
         let err = load(Profile::Production, &vars).expect_err("must fail");
         assert!(err.to_string().contains("captcha.secret"), "{err}");
+    }
+
+    #[test]
+    fn production_defends_with_the_proof_of_work_and_needs_some_defence() {
+        let complete = [
+            PRODUCTION_KEYS.as_slice(),
+            &[
+                (
+                    "SEALPOST__MAIL__SUPPORT_FROM",
+                    "Support <support@example.org>",
+                ),
+                ("SEALPOST__MAIL__STAFF_ADDRESSES", "alice@example.org"),
+                ("SEALPOST__MAIL__RELAY_DOMAIN", "relay.example.org"),
+                ("SEALPOST__MAIL__SMTP__URL", "smtp://127.0.0.1:25"),
+                ("SEALPOST__SITE__OPERATOR_NAME", "Example Ltd"),
+                ("SEALPOST__SITE__OPERATOR_CONTACT", "privacy@example.org"),
+            ],
+        ]
+        .concat();
+        let s = load(Profile::Production, &complete).expect("no captcha needed");
+        assert!(s.spam.pow.enabled);
+        assert!(!s.captcha.enabled);
+        let mut none = complete.clone();
+        none.push(("SEALPOST__SPAM__POW__ENABLED", "false"));
+        let err = load(Profile::Production, &none).expect_err("must fail");
+        assert!(err.to_string().contains("spam.pow.enabled"), "{err}");
+    }
+
+    #[test]
+    fn spam_thresholds_and_rspamd_are_checked_by_key() {
+        let dev = load(Profile::Development, &[]).expect("defaults");
+        assert!(!dev.spam.pow.enabled);
+        assert!(!dev.spam.rspamd.is_enabled());
+        for (key, value, named) in [
+            ("SEALPOST__SPAM__HOLD_SCORE", "0", "spam.hold_score"),
+            ("SEALPOST__SPAM__REJECT_SCORE", "4", "spam.reject_score"),
+            ("SEALPOST__SPAM__POW__COST", "0", "spam.pow.cost"),
+            (
+                "SEALPOST__SPAM__POW__EXPIRES_SECS",
+                "5",
+                "spam.pow.expires_secs",
+            ),
+            (
+                "SEALPOST__SPAM__RSPAMD__URL",
+                "ftp://127.0.0.1",
+                "spam.rspamd.url",
+            ),
+            (
+                "SEALPOST__SPAM__RSPAMD__URL",
+                "not a url",
+                "spam.rspamd.url",
+            ),
+            (
+                "SEALPOST__SPAM__RSPAMD__TIMEOUT_SECS",
+                "0",
+                "spam.rspamd.timeout_secs",
+            ),
+        ] {
+            let err = load(Profile::Development, &[(key, value)]).expect_err(key);
+            assert!(err.to_string().contains(named), "{key}={value}: {err}");
+        }
+        let on = load(
+            Profile::Development,
+            &[("SEALPOST__SPAM__RSPAMD__URL", "http://127.0.0.1:11334")],
+        )
+        .expect("an Rspamd URL");
+        assert!(on.spam.rspamd.is_enabled());
     }
 }

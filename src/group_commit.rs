@@ -34,6 +34,8 @@ pub struct NewConversation {
     pub acknowledgement: Option<(Vec<u8>, outbox::ActiveModel)>,
     /// Counted in the daily statistics.
     pub tech: Option<TechEvent>,
+    /// Held for spam review (counted as such; its mails are held rows).
+    pub held: bool,
 }
 
 struct Job {
@@ -240,6 +242,12 @@ async fn write(
         &txn,
         EventKind::Submission,
         batch.iter().filter_map(|c| c.tech.as_ref()),
+    )
+    .await?;
+    crate::tally::count_outcome(
+        &txn,
+        crate::tally::Outcome::Held,
+        batch.iter().filter(|c| c.held).count() as i64,
     )
     .await?;
     txn.commit().await

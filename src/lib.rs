@@ -25,6 +25,7 @@ pub mod rate_limit;
 pub mod relay;
 pub mod seal;
 pub mod smtp;
+pub mod spam;
 pub mod startup;
 pub mod state;
 pub mod stats;

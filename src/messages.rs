@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, SqlErr,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use uuid::Uuid;
 
@@ -21,6 +21,7 @@ use crate::entities::{contacts, messages, threads};
 use crate::group_commit::{NewConversation, WriterError};
 use crate::mailers::{self, ComposeError};
 use crate::outbox::{self, Kind, Recipient};
+use crate::spam::{self, Action, Signal, Verdict};
 use crate::state::AppState;
 
 /// A new message, already parsed at the edge.
@@ -97,6 +98,18 @@ pub struct Origin {
     pub captcha_answer: Option<String>,
     /// The depersonalized technical data of the request, counted with a new conversation.
     pub tech: Option<crate::tally::TechEvent>,
+    /// The ALTCHA payload (the solved proof of work), as sent.
+    pub pow: Option<String>,
+    /// The form's stamp of when it was shown, as posted; `None` for the JSON API, which has no
+    /// form to time.
+    pub form_stamp: Option<String>,
+}
+
+/// What the defences that run before a message is read found about its sender: the signals
+/// the score adds up with those of the text.
+#[derive(Debug, Default)]
+pub(crate) struct Admission {
+    pub signals: Vec<Signal>,
 }
 
 #[derive(Debug)]
@@ -115,6 +128,9 @@ pub enum SubmitError {
     Captcha(#[from] CaptchaError),
     #[error("the privacy policy changed since the form was shown")]
     StalePolicy,
+    /// The spam score reached `spam.reject_score`; the visitor is told so without the reasons.
+    #[error("refused as spam ({0})")]
+    Refused(String),
     #[error("database: {0}")]
     Db(#[from] DbErr),
     #[error(transparent)]
@@ -125,8 +141,13 @@ pub enum SubmitError {
     Store(StoreError),
 }
 
-/// The spam defences every submission passes, in order: the per-IP limit, then the captcha.
-async fn admit(app: &AppState, origin: &Origin, needs_captcha: bool) -> Result<(), SubmitError> {
+/// The spam defences every submission passes before its text is read, in order: the per-IP
+/// limit, then the captcha, then how fast the form came back.
+async fn admit(
+    app: &AppState,
+    origin: &Origin,
+    needs_captcha: bool,
+) -> Result<Admission, SubmitError> {
     if let Some(limiter) = &app.limiter {
         limiter.check(origin.ip).map_err(SubmitError::RateLimited)?;
     }
@@ -135,7 +156,100 @@ async fn admit(app: &AppState, origin: &Origin, needs_captcha: bool) -> Result<(
             .verify(origin.captcha_answer.as_deref(), origin.ip)
             .await?;
     }
-    Ok(())
+    let mut admission = Admission::default();
+    if let Some(stamp) = &origin.form_stamp {
+        admission.signals.extend(spam::fill_time(
+            &app.sealer,
+            stamp,
+            Utc::now(),
+            app.settings.spam.min_fill_secs,
+        ));
+    }
+    Ok(admission)
+}
+
+/// The keyed digest of a text, for noticing the same text from many addresses.
+fn text_digest(app: &AppState, body: &MessageBody) -> Vec<u8> {
+    app.sealer.keyed_digest(
+        "text-digest",
+        spam::signals::normalize(&body.to_text()).as_bytes(),
+    )
+}
+
+/// Conversations started within this many hours count for "the same text from many addresses".
+const SAME_TEXT_HOURS: i64 = 24;
+
+/// The same text from others: each other address (or visitor without one) that sent this text
+/// within the last day adds to the score from the second on.
+async fn same_text(
+    app: &AppState,
+    digest: &[u8],
+    sender: Option<&[u8]>,
+) -> Result<Option<Signal>, DbErr> {
+    let since = (Utc::now() - chrono::Duration::hours(SAME_TEXT_HOURS)).fixed_offset();
+    let earlier = threads::Entity::find()
+        .filter(threads::Column::TextDigest.eq(digest.to_vec()))
+        .filter(threads::Column::CreatedAt.gte(since))
+        .limit(50)
+        .all(&app.db)
+        .await?;
+    let contact_ids: Vec<Uuid> = earlier.iter().filter_map(|t| t.contact_id).collect();
+    let senders = contacts::Entity::find()
+        .filter(contacts::Column::Id.is_in(contact_ids))
+        .all(&app.db)
+        .await?;
+    let mut others = std::collections::BTreeSet::new();
+    for thread in &earlier {
+        let index = thread
+            .contact_id
+            .and_then(|id| senders.iter().find(|c| c.id == id))
+            .and_then(|c| c.email_index.clone());
+        match index {
+            Some(index) if Some(index.as_slice()) == sender => {}
+            Some(index) => {
+                others.insert(index);
+            }
+            // Without an address every conversation is a sender of its own.
+            None => {
+                others.insert(thread.id.as_bytes().to_vec());
+            }
+        }
+    }
+    Ok((others.len() >= 2).then(|| {
+        Signal::new(
+            "same_text",
+            (3.0 + 1.5 * (others.len() - 2) as f64).min(10.0),
+        )
+    }))
+}
+
+/// Scores a message: the admission's signals, the text's own, and the same text from others
+/// (for a new conversation, whose digest is given).
+async fn assess(
+    app: &AppState,
+    admission: Admission,
+    subject: Option<&Subject>,
+    body: &MessageBody,
+    same: Option<(&[u8], Option<&[u8]>)>,
+) -> Result<Verdict, DbErr> {
+    let mut signals = admission.signals;
+    signals.extend(spam::signals::content(subject.map(Subject::as_str), body));
+    if let Some((digest, sender)) = same {
+        signals.extend(same_text(app, digest, sender).await?);
+    }
+    let settings = &app.settings.spam;
+    Ok(Verdict::decide(
+        signals,
+        settings.hold_score,
+        settings.reject_score,
+    ))
+}
+
+/// How a verdict is stored with a conversation and written to the log: `None` when nothing
+/// was found.
+fn verdict_text(verdict: &Verdict) -> Option<String> {
+    (!verdict.signals.is_empty())
+        .then(|| format!("score {:.1}: {}", verdict.score, verdict.summary()))
 }
 
 /// Stores a visitor's new message: sealed contact, thread and first message in one transaction.
@@ -144,15 +258,29 @@ pub async fn submit(
     origin: Origin,
     new: NewMessage,
 ) -> Result<Submitted, SubmitError> {
-    admit(app, &origin, true).await?;
+    let admission = admit(app, &origin, true).await?;
     if new.policy_version != app.settings.site.policy_version {
         return Err(SubmitError::StalePolicy);
+    }
+    let digest = text_digest(app, &new.body);
+    let sender = new.email.as_ref().map(|e| app.sealer.email_index(e));
+    let verdict = assess(
+        app,
+        admission,
+        new.subject.as_ref(),
+        &new.body,
+        Some((&digest, sender.as_deref())),
+    )
+    .await?;
+    if verdict.action == Action::Reject {
+        tracing::info!(verdict = verdict_text(&verdict), "message refused as spam");
+        return Err(SubmitError::Refused(verdict.summary()));
     }
     // References are random; on the rare collision with an existing one, draw again.
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match store_new_thread(app, &origin, &new).await {
+        match store_new_thread(app, &origin, &new, &verdict, &digest).await {
             Err(SubmitError::Db(err) | SubmitError::Writer(WriterError::Db(err)))
                 if attempts < 3
                     && matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
@@ -166,7 +294,12 @@ async fn store_new_thread(
     app: &AppState,
     origin: &Origin,
     new: &NewMessage,
+    verdict: &Verdict,
+    digest: &[u8],
 ) -> Result<Submitted, SubmitError> {
+    let held = verdict.action == Action::Hold;
+    // A held conversation waits for staff; its mails wait with it.
+    let queue = |row| if held { outbox::held(row) } else { row };
     let now = Utc::now().fixed_offset();
     let reference = Reference::generate();
     let token = ThreadToken::generate();
@@ -194,10 +327,18 @@ async fn store_new_thread(
         contact_id: Set(contact_id),
         subject: Set(new.subject.as_ref().map(|s| s.as_str().to_owned())),
         locale: Set(new.locale.code().to_owned()),
-        status: Set(ThreadStatus::New.as_str().to_owned()),
+        status: Set(if held {
+            ThreadStatus::Held
+        } else {
+            ThreadStatus::New
+        }
+        .as_str()
+        .to_owned()),
         consent_policy_version: Set(new.policy_version.clone()),
         created_at: Set(now),
         updated_at: Set(now),
+        spam_verdict: Set(verdict_text(verdict)),
+        text_digest: Set(Some(digest.to_vec())),
     };
     let (message_id, message) = message_row(thread_id, Author::Visitor, None, &new.body);
     let thread_ref = mailers::ThreadRef {
@@ -208,7 +349,7 @@ async fn store_new_thread(
     };
     let notification =
         mailers::staff_notification(app, &thread_ref, &new.body, new.email.is_some())?;
-    let notification = outbox::new_row(
+    let notification = queue(outbox::new_row(
         &app.sealer,
         Uuid::now_v7(),
         Kind::NewMessage,
@@ -217,11 +358,11 @@ async fn store_new_thread(
         contact_id,
         &notification,
         None,
-    );
+    ));
     let acknowledgement = match (contact_id, email_index) {
         (Some(contact_id), Some(email_index)) if app.settings.mail.acknowledge_visitor => {
             let mail = mailers::visitor_acknowledgement(app, &thread_ref, &token)?;
-            let row = outbox::new_row(
+            let row = queue(outbox::new_row(
                 &app.sealer,
                 Uuid::now_v7(),
                 Kind::VisitorAck,
@@ -230,7 +371,7 @@ async fn store_new_thread(
                 Some(contact_id),
                 &mail,
                 None,
-            );
+            ));
             Some((email_index, row))
         }
         _ => None,
@@ -243,10 +384,15 @@ async fn store_new_thread(
             notification,
             acknowledgement,
             tech: origin.tech.clone(),
+            held,
         })
         .await?;
-    app.outbox_wakeup.notify_one();
-    tracing::info!(%thread_id, reference = %reference, "message received");
+    if held {
+        tracing::info!(%thread_id, reference = %reference, verdict = verdict_text(verdict), "message received and held for review");
+    } else {
+        app.outbox_wakeup.notify_one();
+        tracing::info!(%thread_id, reference = %reference, verdict = verdict_text(verdict), "message received");
+    }
     Ok(Submitted {
         thread_id,
         message_id,

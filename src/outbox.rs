@@ -34,6 +34,8 @@ pub const PENDING: &str = "pending";
 pub const SENDING: &str = "sending";
 pub const SENT: &str = "sent";
 pub const DEAD: &str = "dead";
+/// The mails of a conversation held for spam review: not sent until staff approve it.
+pub const HELD: &str = "held";
 
 /// What kind of mail a row is; stored as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +210,27 @@ pub fn new_row(
         staff_id: Set(staff_id),
         to_address: Set(to_address),
     }
+}
+
+/// The same row, held for spam review instead of queued.
+pub fn held(mut row: outbox::ActiveModel) -> outbox::ActiveModel {
+    row.state = Set(HELD.to_owned());
+    row
+}
+
+/// Queues the held mails of a thread, due now. They age from now, as if queued now: a
+/// conversation approved after days must not have its mail declared dead for its age.
+pub async fn release_held<C: ConnectionTrait>(conn: &C, thread_id: Uuid) -> Result<u64, DbErr> {
+    let now = Utc::now().fixed_offset();
+    let done = outbox::Entity::update_many()
+        .col_expr(outbox::Column::State, Expr::value(PENDING))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(outbox::Column::NotBefore, Expr::value(now))
+        .filter(outbox::Column::ThreadId.eq(thread_id))
+        .filter(outbox::Column::State.eq(HELD))
+        .exec(conn)
+        .await?;
+    Ok(done.rows_affected)
 }
 
 /// The `recipient` of a row sent to the address stored with it.

@@ -184,6 +184,65 @@ pub async fn count_many<'e, C: ConnectionTrait>(
     Ok(())
 }
 
+/// What became of a message the spam defences held, counted per day: `held` when it was held,
+/// `approved` or `spam` when staff decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Held,
+    Approved,
+    Spam,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Held, Outcome::Approved, Outcome::Spam];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Held => "held",
+            Outcome::Approved => "approved",
+            Outcome::Spam => "spam",
+        }
+    }
+}
+
+/// The kind the outcomes are counted under (dimension `outcome`).
+pub const MODERATION: &str = "moderation";
+
+/// Counts `n` outcomes of today, in the caller's transaction.
+pub async fn count_outcome<C: ConnectionTrait>(
+    conn: &C,
+    outcome: Outcome,
+    n: i64,
+) -> Result<(), DbErr> {
+    if n == 0 {
+        return Ok(());
+    }
+    daily_stats::Entity::insert(daily_stats::ActiveModel {
+        day: Set(Utc::now().date_naive().to_string()),
+        kind: Set(MODERATION.to_owned()),
+        dimension: Set("outcome".to_owned()),
+        value: Set(outcome.as_str().to_owned()),
+        count: Set(n),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            daily_stats::Column::Day,
+            daily_stats::Column::Kind,
+            daily_stats::Column::Dimension,
+            daily_stats::Column::Value,
+        ])
+        .value(
+            daily_stats::Column::Count,
+            Expr::col((daily_stats::Entity, daily_stats::Column::Count))
+                .add(Expr::cust("excluded.count")),
+        )
+        .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
 /// Counts one event in a transaction of its own.
 pub async fn count_alone(
     db: &DatabaseConnection,

@@ -15,7 +15,14 @@ const FLOORS: &[(&str, &[&str])] = &[
     (
         "use cases",
         &[
-            "messages", "inbox", "relay", "privacy", "stats", "legal", "auth",
+            "messages",
+            "inbox",
+            "moderation",
+            "relay",
+            "privacy",
+            "stats",
+            "legal",
+            "auth",
         ],
     ),
     ("mailers", &["mailers"]),
@@ -36,6 +43,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "tally",
             "i18n",
             "policy_text",
+            "spam",
         ],
     ),
     ("config", &["config"]),

@@ -230,6 +230,7 @@ impl MessagesApi {
                 new.locale.code(),
                 ip,
             )),
+            ..Origin::default()
         };
         Ok(match messages::submit(app, origin, new).await {
             Ok(done) => SubmitResponse::Created(Json(SubmittedMessage {
@@ -263,6 +264,13 @@ impl MessagesApi {
                     "The captcha could not be verified right now; try again later.",
                 ))
             }
+            Err(SubmitError::Refused(_)) => SubmitResponse::Unprocessable(Json(
+                Problem::new(
+                    ErrorCode::MessageRefused,
+                    "This message cannot be accepted as written. If a person wrote it, shorten it or leave out the links and send it again.",
+                )
+                .for_request(request_id),
+            )),
             Err(SubmitError::StalePolicy) => SubmitResponse::Unprocessable(Json(
                 Problem::new(ErrorCode::ValidationFailed, "Some fields were refused.")
                     .with_errors(vec![FieldError {

@@ -74,9 +74,20 @@ pub enum ThreadStatus {
     Answered,
     Closed,
     Spam,
+    /// Held by the spam defences until staff approve it (or mark it as spam): its mails wait.
+    Held,
 }
 
 impl ThreadStatus {
+    pub const ALL: [ThreadStatus; 6] = [
+        ThreadStatus::New,
+        ThreadStatus::Open,
+        ThreadStatus::Answered,
+        ThreadStatus::Closed,
+        ThreadStatus::Spam,
+        ThreadStatus::Held,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ThreadStatus::New => "new",
@@ -84,18 +95,11 @@ impl ThreadStatus {
             ThreadStatus::Answered => "answered",
             ThreadStatus::Closed => "closed",
             ThreadStatus::Spam => "spam",
+            ThreadStatus::Held => "held",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            ThreadStatus::New,
-            ThreadStatus::Open,
-            ThreadStatus::Answered,
-            ThreadStatus::Closed,
-            ThreadStatus::Spam,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
     }
 }

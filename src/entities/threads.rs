@@ -19,6 +19,12 @@ pub struct Model {
     pub consent_policy_version: String,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    /// The spam score and its signals, when any signal was found ("score 7.5: links 3.0, ...").
+    #[sea_orm(column_type = "Text", nullable)]
+    pub spam_verdict: Option<String>,
+    /// Keyed digest of the first message's normalized text (the same text from many addresses).
+    #[sea_orm(column_type = "Binary(32)", nullable)]
+    pub text_digest: Option<Vec<u8>>,
     #[sea_orm(
         belongs_to,
         from = "contact_id",

@@ -11,6 +11,7 @@ pub enum ErrorCode {
     Forbidden,
     ValidationFailed,
     CaptchaRejected,
+    MessageRefused,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -30,6 +31,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::ValidationFailed => "validation_failed",
             ErrorCode::CaptchaRejected => "captcha_rejected",
+            ErrorCode::MessageRefused => "message_refused",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",
@@ -47,7 +49,9 @@ impl ErrorCode {
             ErrorCode::MalformedRequest | ErrorCode::CaptchaRejected => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed | ErrorCode::MessageRefused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Conflict => StatusCode::CONFLICT,
@@ -87,6 +91,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "Not allowed",
             ErrorCode::ValidationFailed => "Some fields are not valid",
             ErrorCode::CaptchaRejected => "The captcha was not solved",
+            ErrorCode::MessageRefused => "The message cannot be accepted",
             ErrorCode::NotFound => "Not found",
             ErrorCode::MethodNotAllowed => "Method not allowed",
             ErrorCode::Conflict => "The request's state does not allow this",

@@ -51,7 +51,8 @@ impl ErrorPage {
             | ErrorCode::MethodNotAllowed
             | ErrorCode::Conflict
             | ErrorCode::ValidationFailed
-            | ErrorCode::CaptchaRejected => (
+            | ErrorCode::CaptchaRejected
+            | ErrorCode::MessageRefused => (
                 t.get("error-title-bad-request"),
                 t.get("error-text-bad-request"),
             ),

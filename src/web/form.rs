@@ -1,6 +1,7 @@
 //! `GET /` shows the feedback form, `POST /` submits it, `GET /sent/{token}` confirms.
 
 use askama::Template;
+use chrono::Utc;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path, Redirect};
 use poem::{Body, IntoResponse, Request, Response, handler};
@@ -68,6 +69,9 @@ pub struct FormPage {
     pub policy_version: String,
     pub captcha_site_key: Option<String>,
     pub limits: Limits,
+    /// When the form was first shown, signed ([`crate::spam::form_stamp`]); a form shown again
+    /// with errors keeps the visitor's first stamp.
+    pub stamp: String,
 }
 
 pub struct Limits {
@@ -82,7 +86,13 @@ const LIMITS: Limits = Limits {
     body: crate::domain::MessageBody::MAX_CHARS,
 };
 
-fn form_page(app: &App, locale: Locale, draft: Draft, errors: FormErrors) -> FormPage {
+fn form_page(
+    app: &App,
+    locale: Locale,
+    draft: Draft,
+    errors: FormErrors,
+    stamp: String,
+) -> FormPage {
     FormPage {
         chrome: Chrome::new(app, locale),
         draft,
@@ -90,6 +100,7 @@ fn form_page(app: &App, locale: Locale, draft: Draft, errors: FormErrors) -> For
         policy_version: app.settings.site.policy_version.clone(),
         captcha_site_key: app.captcha.as_ref().map(|c| c.site_key().to_owned()),
         limits: LIMITS,
+        stamp,
     }
 }
 
@@ -110,7 +121,15 @@ pub async fn show(req: &Request, Data(app): Data<&App>) -> Response {
     let slot = &app.empty_forms[Locale::ALL.iter().position(|l| *l == locale).unwrap_or(0)];
     let body = match slot.get() {
         Some(body) => body.clone(),
-        None => match form_page(app, locale, Draft::default(), FormErrors::default()).render() {
+        None => match form_page(
+            app,
+            locale,
+            Draft::default(),
+            FormErrors::default(),
+            crate::spam::FORM_STAMP_SLOT.to_owned(),
+        )
+        .render()
+        {
             Ok(body) => slot.get_or_init(|| body.into()).clone(),
             Err(err) => {
                 tracing::error!(error = %err, "template rendering failed");
@@ -118,11 +137,28 @@ pub async fn show(req: &Request, Data(app): Data<&App>) -> Response {
             }
         },
     };
-    // Bytes: each response shares the one copy instead of copying the page.
     Response::builder()
         .content_type("text/html; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-store")
-        .body(body)
+        .body(stamped(
+            &body,
+            &crate::spam::form_stamp(&app.sealer, Utc::now()),
+        ))
+}
+
+/// The cached page with this response's stamp written into its slot: one copy of the page.
+fn stamped(page: &bytes::Bytes, stamp: &str) -> bytes::Bytes {
+    let slot = crate::spam::FORM_STAMP_SLOT.as_bytes();
+    match memchr::memmem::find(page, slot) {
+        Some(at) => {
+            let mut out = bytes::BytesMut::with_capacity(page.len());
+            out.extend_from_slice(&page[..at]);
+            out.extend_from_slice(stamp.as_bytes());
+            out.extend_from_slice(&page[at + slot.len()..]);
+            out.freeze()
+        }
+        None => page.clone(),
+    }
 }
 
 #[handler]
@@ -141,6 +177,7 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
     }
 
     let draft = posted.draft();
+    let stamp: String = posted.get("shown").chars().take(64).collect();
     let t = Tr::new(locale);
     // The page always sends the version it showed; a post without one did not come from it
     // (or lost a field on the way): that is a missing field, not a changed policy.
@@ -155,7 +192,7 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
             let errors = FormErrors::from_fields(&t, &fields);
             return Ok(render(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &form_page(app, locale, draft, errors),
+                &form_page(app, locale, draft, errors, stamp),
             ));
         }
     };
@@ -166,6 +203,8 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
             .has("h-captcha-response")
             .then(|| posted.get("h-captcha-response").to_owned()),
         tech: Some(crate::http::tech_event(req, app, "/", locale.code(), ip)),
+        form_stamp: Some(stamp.clone()),
+        ..Origin::default()
     };
     match messages::submit(app, origin, new).await {
         Ok(done) => Ok(
@@ -174,7 +213,7 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
         ),
         Err(err) => {
             let (code, errors) = refusal(&t, &err);
-            let mut resp = render(code.status(), &form_page(app, locale, draft, errors));
+            let mut resp = render(code.status(), &form_page(app, locale, draft, errors, stamp));
             if let SubmitError::RateLimited(wait) = err {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, retry_after_value(wait));
@@ -210,6 +249,7 @@ fn refusal(t: &Tr, err: &SubmitError) -> (ErrorCode, FormErrors) {
                 form(t.get("error-captcha-unavailable")),
             )
         }
+        SubmitError::Refused(_) => (ErrorCode::MessageRefused, form(t.get("error-refused"))),
         SubmitError::StalePolicy => (
             ErrorCode::ValidationFailed,
             FormErrors {

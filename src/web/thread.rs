@@ -145,6 +145,7 @@ pub async fn write_again(
         ip: client_ip(req, &app.settings.server.trusted_proxies),
         captcha_answer: None,
         tech: None,
+        ..Origin::default()
     };
     match messages::add_visitor_message(app, origin, &token, body).await {
         Ok(_) => Ok(

@@ -157,6 +157,8 @@ fn conversation(sealer: &sealpost::seal::Sealer, reference: &str, i: usize) -> N
             consent_policy_version: Set("test".into()),
             created_at: Set(now),
             updated_at: Set(now),
+            spam_verdict: Set(None),
+            text_digest: Set(None),
         },
         message: messages::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -179,6 +181,7 @@ fn conversation(sealer: &sealpost::seal::Sealer, reference: &str, i: usize) -> N
         ),
         acknowledgement: None,
         tech: None,
+        held: false,
     }
 }
 

@@ -27,6 +27,9 @@ pub enum Status {
     Closed,
     /// Not a real message.
     Spam,
+    /// Held by the spam defences: nobody was told and no acknowledgement went out. Setting
+    /// the status to `new` (or any other but `spam`) approves it and sends its mails, once.
+    Held,
 }
 
 impl From<domain::ThreadStatus> for Status {
@@ -37,6 +40,7 @@ impl From<domain::ThreadStatus> for Status {
             domain::ThreadStatus::Answered => Status::Answered,
             domain::ThreadStatus::Closed => Status::Closed,
             domain::ThreadStatus::Spam => Status::Spam,
+            domain::ThreadStatus::Held => Status::Held,
         }
     }
 }
@@ -49,6 +53,7 @@ impl From<Status> for domain::ThreadStatus {
             Status::Answered => domain::ThreadStatus::Answered,
             Status::Closed => domain::ThreadStatus::Closed,
             Status::Spam => domain::ThreadStatus::Spam,
+            Status::Held => domain::ThreadStatus::Held,
         }
     }
 }

@@ -36,6 +36,7 @@ error-unsupported = This value is not supported.
 error-consent = Please accept the privacy policy to send your message.
 error-stale-policy = The privacy policy has changed since this page was opened. Please read it and accept it again.
 error-policy-version-missing = The form arrived without the version of the privacy policy it showed. Please check the policy above and send again; your text is kept.
+error-refused = This message cannot be accepted as written. If you wrote it yourself, please shorten it or leave out the links, and send it again; your text is kept below.
 error-captcha = The captcha was not solved. Please try again.
 error-captcha-unavailable = We could not check the captcha just now. Please try again in a minute; your text is kept below.
 error-rate-limited = You have sent several messages in a short time. Please wait { $seconds } seconds and send again; your text is kept below.

@@ -349,13 +349,15 @@ pub async fn set_status(
         poem::Error::from_string("unknown status", StatusCode::UNPROCESSABLE_ENTITY)
     })?;
     let actor = format!("staff:{}", session.staff.id);
-    if !inbox::set_status(app, id, status, &actor)
-        .await
-        .map_err(unavailable)?
-    {
-        return Err(not_found());
+    match inbox::set_status(app, id, status, &actor).await {
+        Ok(Some(_)) => Ok(see_other(&format!("/staff/threads/{id}"))),
+        Ok(None) => Err(not_found()),
+        Err(inbox::StatusError::CannotHold) => Err(poem::Error::from_string(
+            "only the spam defences hold a conversation",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Err(inbox::StatusError::Db(e)) => Err(unavailable(e)),
     }
-    Ok(see_other(&format!("/staff/threads/{id}")))
 }
 
 #[handler]

@@ -268,6 +268,8 @@ pub struct Thread {
     pub locale: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What the spam defences found in the first message, when they found anything.
+    pub spam_verdict: Option<String>,
     pub visitor: Visitor,
     pub messages: Vec<StaffMessage>,
 }
@@ -359,6 +361,7 @@ pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thre
         locale: thread.locale,
         created_at: thread.created_at.with_timezone(&Utc),
         updated_at: thread.updated_at.with_timezone(&Utc),
+        spam_verdict: thread.spam_verdict,
         visitor,
         messages: rows
             .into_iter()
@@ -551,6 +554,17 @@ pub async fn reply(
     body: &MessageBody,
     actor: &str,
 ) -> Result<Option<Uuid>, StoreError> {
+    // Answering a held conversation approves it: its notification and the visitor's
+    // acknowledgement go out first, as the button would send them.
+    if let Some(held) = find_thread(&app.db, id).await?
+        && held.status == ThreadStatus::Held.as_str()
+    {
+        match set_status(app, held.id, ThreadStatus::New, actor).await {
+            Ok(_) => {}
+            Err(StatusError::Db(e)) => return Err(e.into()),
+            Err(StatusError::CannotHold) => {}
+        }
+    }
     let txn = crate::db::begin_write(&app.db).await?;
     let Some(thread) = find_thread(&txn, id).await? else {
         return Ok(None);

@@ -574,7 +574,10 @@ pub async fn add_visitor_message(
     admit(app, &origin, false).await?;
     let verdict = assess_follow_up(app, &body).await?;
     if verdict.action == Action::Reject {
-        tracing::info!(verdict = verdict_text(&verdict), "follow-up refused as spam");
+        tracing::info!(
+            verdict = verdict_text(&verdict),
+            "follow-up refused as spam"
+        );
         return Err(SubmitError::Refused(verdict.summary()).into());
     }
     let txn = crate::db::begin_write(&app.db).await?;
@@ -668,6 +671,13 @@ pub(crate) async fn record_visitor_follow_up<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let status = match ThreadStatus::parse(&thread.status) {
         Some(ThreadStatus::Answered | ThreadStatus::Closed) | None => ThreadStatus::Open,
+        // A held conversation stays quiet until staff decide: nobody is told of this either.
+        Some(ThreadStatus::Held) => {
+            let mut active: threads::ActiveModel = thread.into();
+            active.updated_at = Set(Utc::now().fixed_offset());
+            active.update(conn).await?;
+            return Ok(());
+        }
         Some(other) => other,
     };
     let reference = stored_reference(&thread)?;

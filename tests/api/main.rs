@@ -33,6 +33,7 @@ mod second_factor;
 mod security;
 mod service;
 mod sessions;
+mod spam;
 mod staff;
 mod staff_api;
 mod stats;

@@ -18,7 +18,7 @@ pub struct AppState {
     pub sealer: Sealer,
     pub captcha: Option<CaptchaVerifier>,
     pub limiter: Option<SubmissionLimiter>,
-    /// The operator's own Rspamd, when `spam.rspamd.url` is set.
+    /// The operator's Rspamd, when `spam.rspamd.url` is set: scores messages, learns from staff.
     pub rspamd: Option<crate::spam::rspamd::Rspamd>,
     pub mailer: crate::mail::Mailer,
     /// The empty form, rendered once per language (`Locale::ALL` order).

@@ -76,6 +76,12 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
             tracing::warn!("captcha is off");
         }
     }
+    // Signed with a key derived from the seal's: every instance that shares the keys agrees,
+    // and there is no secret of its own to manage.
+    let pow = crate::spam::pow::Pow::from_settings(
+        &settings.spam.pow,
+        &sealer.keyed_digest("altcha-challenge", b""),
+    );
     let policy = crate::policy_text::PolicyText::load(&settings)?;
     let limiter = SubmissionLimiter::from_settings(&settings.rate_limit);
     let mailer =
@@ -127,6 +133,7 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
         db,
         sealer,
         captcha,
+        pow,
         limiter,
         mailer,
         outbox_wakeup: tokio::sync::Notify::new(),
@@ -168,6 +175,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .with(RequestContext)
         .with(SecurityHeaders::new(
             settings.captcha.enabled,
+            settings.spam.pow.enabled,
             settings.server.hsts,
         ))
         .data(state)

@@ -17,6 +17,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub sealer: Sealer,
     pub captcha: Option<CaptchaVerifier>,
+    /// The self-hosted proof of work (`spam.pow`), when it is on.
+    pub pow: Option<crate::spam::pow::Pow>,
     pub limiter: Option<SubmissionLimiter>,
     pub mailer: crate::mail::Mailer,
     /// The empty form, rendered once per language (`Locale::ALL` order).

@@ -105,8 +105,31 @@ pub async fn list(app: &AppState, filter: &Filter) -> Result<Page, DbErr> {
         });
     }
     let mut select = threads::Entity::find();
-    if let Some(status) = filter.status {
-        select = select.filter(threads::Column::Status.eq(status.as_str()));
+    match filter.status {
+        // Held: new conversations the spam defences held, and conversations with a reply held.
+        Some(ThreadStatus::Held) => {
+            let has_held_message = Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(message_rows::Entity)
+                    .and_where(
+                        Expr::col((message_rows::Entity, message_rows::Column::ThreadId))
+                            .equals((threads::Entity, threads::Column::Id)),
+                    )
+                    .and_where(
+                        Expr::col((message_rows::Entity, message_rows::Column::HeldReason))
+                            .is_not_null(),
+                    )
+                    .to_owned(),
+            );
+            select = select.filter(
+                Condition::any()
+                    .add(threads::Column::Status.eq(ThreadStatus::Held.as_str()))
+                    .add(has_held_message),
+            );
+        }
+        Some(status) => select = select.filter(threads::Column::Status.eq(status.as_str())),
+        None => {}
     }
     if let Some(query) = filter
         .query
@@ -245,6 +268,8 @@ pub struct Thread {
     pub locale: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What the spam defences found in the first message, when they found anything.
+    pub spam_verdict: Option<String>,
     pub visitor: Visitor,
     pub messages: Vec<StaffMessage>,
 }
@@ -336,6 +361,7 @@ pub async fn thread(app: &AppState, id: Uuid, actor: &str) -> Result<Option<Thre
         locale: thread.locale,
         created_at: thread.created_at.with_timezone(&Utc),
         updated_at: thread.updated_at.with_timezone(&Utc),
+        spam_verdict: thread.spam_verdict,
         visitor,
         messages: rows
             .into_iter()
@@ -363,14 +389,17 @@ pub enum HeldDecision {
 }
 
 /// Releases or discards a held message of the thread `thread_id`; `false` when there is no
-/// such held message there. Recorded in the audit log.
+/// such held message there. A released message joins the conversation as if it arrived now:
+/// the thread opens again and staff are told by mail, which nobody was while it was held.
+/// A decision about a message the spam defences held is counted and teaches Rspamd. Recorded
+/// in the audit log.
 pub async fn decide_held(
     app: &AppState,
     thread_id: Uuid,
     message_id: Uuid,
     decision: HeldDecision,
     actor: &str,
-) -> Result<bool, DbErr> {
+) -> Result<bool, StoreError> {
     let txn = crate::db::begin_write(&app.db).await?;
     let Some(message) = message_rows::Entity::find_by_id(message_id)
         .filter(message_rows::Column::ThreadId.eq(thread_id))
@@ -380,16 +409,18 @@ pub async fn decide_held(
     else {
         return Ok(false);
     };
+    let for_spam = message
+        .held_reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with(messages::SPAM_HOLD));
+    let body = MessageBody::from_stored(message.body_html.clone());
     match decision {
         HeldDecision::Release => {
             let mut active: message_rows::ActiveModel = message.into();
             active.held_reason = Set(None);
             active.update(&txn).await?;
             if let Some(thread) = threads::Entity::find_by_id(thread_id).one(&txn).await? {
-                let mut active: threads::ActiveModel = thread.into();
-                active.status = Set(ThreadStatus::Open.as_str().to_owned());
-                active.updated_at = Set(Utc::now().fixed_offset());
-                active.update(&txn).await?;
+                messages::record_visitor_follow_up(app, &txn, thread, &body).await?;
             }
         }
         HeldDecision::Discard => {
@@ -409,30 +440,110 @@ pub async fn decide_held(
         serde_json::json!({ "thread_id": thread_id }),
     )
     .await?;
+    if for_spam {
+        let outcome = match decision {
+            HeldDecision::Release => crate::tally::Outcome::Approved,
+            HeldDecision::Discard => crate::tally::Outcome::Spam,
+        };
+        crate::tally::count_outcome(&txn, outcome, 1).await?;
+    }
     txn.commit().await?;
+    app.outbox_wakeup.notify_one();
+    if for_spam {
+        crate::moderation::teach_text(app, None, &body, decision == HeldDecision::Discard).await;
+    }
     tracing::info!(%thread_id, %message_id, ?decision, actor, "held message decided");
     Ok(true)
 }
 
-/// Sets a thread's status (for a message id or thread id); `false` when there is no such thread.
+/// Why a status could not be set.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// `held` is the spam defences' to give; staff approve or mark as spam.
+    #[error("only the spam defences hold a conversation")]
+    CannotHold,
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// What a status change did besides the status.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StatusChange {
+    /// The held mails it sent on their way (a held conversation approved: the notification to
+    /// staff and the visitor's acknowledgement).
+    pub mails_released: u64,
+}
+
+/// Sets a thread's status (for a message id or thread id); `None` when there is no such thread.
+/// Leaving `held` for anything but `spam` approves the conversation: its held mails are queued,
+/// exactly once however many staff press the button (the status moves only from the status
+/// read, and the mails only from `held`). Marking as spam and back teaches Rspamd, when one is
+/// configured. Approvals and spam are counted per day and recorded in the audit log.
 pub async fn set_status(
     app: &AppState,
     id: Uuid,
     status: ThreadStatus,
     actor: &str,
-) -> Result<bool, DbErr> {
+) -> Result<Option<StatusChange>, StatusError> {
+    if status == ThreadStatus::Held {
+        return Err(StatusError::CannotHold);
+    }
     let txn = crate::db::begin_write(&app.db).await?;
     let Some(thread) = find_thread(&txn, id).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     let thread_id = thread.id;
-    let mut active: threads::ActiveModel = thread.into();
-    active.status = Set(status.as_str().to_owned());
-    active.updated_at = Set(Utc::now().fixed_offset());
-    active.update(&txn).await?;
+    let before = ThreadStatus::parse(&thread.status).unwrap_or(ThreadStatus::Open);
+    let moved = threads::Entity::update_many()
+        .col_expr(threads::Column::Status, Expr::value(status.as_str()))
+        .col_expr(
+            threads::Column::UpdatedAt,
+            Expr::value(Utc::now().fixed_offset()),
+        )
+        .filter(threads::Column::Id.eq(thread_id))
+        .filter(threads::Column::Status.eq(before.as_str()))
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    let mut change = StatusChange::default();
+    if moved && before != status {
+        let approved = status != ThreadStatus::Spam
+            && matches!(before, ThreadStatus::Held | ThreadStatus::Spam);
+        if approved {
+            change.mails_released = crate::outbox::release_held(&txn, thread_id).await?;
+        }
+        let outcome = if status == ThreadStatus::Spam {
+            Some(crate::tally::Outcome::Spam)
+        } else if before == ThreadStatus::Held || change.mails_released > 0 {
+            Some(crate::tally::Outcome::Approved)
+        } else {
+            None
+        };
+        if let Some(outcome) = outcome {
+            crate::tally::count_outcome(&txn, outcome, 1).await?;
+            crate::audit::record(
+                &txn,
+                actor,
+                match outcome {
+                    crate::tally::Outcome::Spam => "thread.marked_spam",
+                    _ => "thread.approved",
+                },
+                Some(&thread_id.to_string()),
+                serde_json::json!({ "from": before.as_str(), "mails_released": change.mails_released }),
+            )
+            .await?;
+        }
+    }
     txn.commit().await?;
-    tracing::info!(%thread_id, status = status.as_str(), actor, "thread status set");
-    Ok(true)
+    if change.mails_released > 0 {
+        app.outbox_wakeup.notify_one();
+    }
+    if moved && before != status && (status == ThreadStatus::Spam || before == ThreadStatus::Spam) {
+        crate::moderation::teach(app, thread_id, status == ThreadStatus::Spam).await;
+    }
+    tracing::info!(%thread_id, from = before.as_str(), status = status.as_str(), released = change.mails_released, actor, "thread status set");
+    Ok(Some(change))
 }
 
 /// Answers a thread from the inbox or the API; `None` when there is no such thread.
@@ -443,6 +554,17 @@ pub async fn reply(
     body: &MessageBody,
     actor: &str,
 ) -> Result<Option<Uuid>, StoreError> {
+    // Answering a held conversation approves it: its notification and the visitor's
+    // acknowledgement go out first, as the button would send them.
+    if let Some(held) = find_thread(&app.db, id).await?
+        && held.status == ThreadStatus::Held.as_str()
+    {
+        match set_status(app, held.id, ThreadStatus::New, actor).await {
+            Ok(_) => {}
+            Err(StatusError::Db(e)) => return Err(e.into()),
+            Err(StatusError::CannotHold) => {}
+        }
+    }
     let txn = crate::db::begin_write(&app.db).await?;
     let Some(thread) = find_thread(&txn, id).await? else {
         return Ok(None);

@@ -18,6 +18,7 @@ pub mod mail;
 pub mod mailers;
 pub mod messages;
 pub mod metrics;
+pub mod moderation;
 pub mod outbox;
 pub mod policy_text;
 pub mod privacy;

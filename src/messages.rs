@@ -261,12 +261,46 @@ async fn assess(
     if let Some((digest, sender)) = same {
         signals.extend(same_text(app, digest, sender).await?);
     }
+    if let Some(rspamd) = &app.rspamd {
+        let text = body.to_text();
+        let scan = spam::rspamd::Scan {
+            subject: subject.map(Subject::as_str),
+            text: &text,
+            language: "",
+        };
+        signals.push(match rspamd.check(&scan).await {
+            Ok(verdict) => Signal::new("rspamd", verdict.score),
+            // Nothing unchecked reaches an inbox, and nothing is lost: it waits for staff.
+            Err(e) => {
+                tracing::warn!(error = %e, "Rspamd did not score a message; it is held");
+                Signal::holding("rspamd_unavailable")
+            }
+        });
+    }
     let settings = &app.settings.spam;
     Ok(Verdict::decide(
         signals,
         settings.hold_score,
         settings.reject_score,
     ))
+}
+
+/// The start of the reason a follow-up held by the spam defences carries (the rest is its
+/// score and signals); other holds name their own reason.
+pub const SPAM_HOLD: &str = "the spam defences held it";
+
+/// Scores a visitor's follow-up, on their page or by mail: its text, without the defences
+/// a new conversation passes (the private link or the relay alias is the credential).
+pub(crate) async fn assess_follow_up(app: &AppState, body: &MessageBody) -> Result<Verdict, DbErr> {
+    assess(app, Admission::default(), None, body, None).await
+}
+
+/// The reason a held follow-up carries.
+pub(crate) fn spam_hold_reason(verdict: &Verdict) -> String {
+    format!(
+        "{SPAM_HOLD}: {}",
+        verdict_text(verdict).unwrap_or_else(|| "held".to_owned())
+    )
 }
 
 /// How a verdict is stored with a conversation and written to the log: `None` when nothing
@@ -562,12 +596,27 @@ pub async fn add_visitor_message(
 ) -> Result<Uuid, FollowUpError> {
     // The private link is the credential here; the captcha was solved when the thread began.
     admit(app, &origin, false).await?;
+    let verdict = assess_follow_up(app, &body).await?;
+    if verdict.action == Action::Reject {
+        tracing::info!(
+            verdict = verdict_text(&verdict),
+            "follow-up refused as spam"
+        );
+        return Err(SubmitError::Refused(verdict.summary()).into());
+    }
     let txn = crate::db::begin_write(&app.db).await?;
     let thread = thread_row(&txn, token)
         .await?
         .ok_or(FollowUpError::NotFound)?;
-    let id = insert_message(&txn, thread.id, Author::Visitor, None, &body).await?;
     let thread_id = thread.id;
+    if verdict.action == Action::Hold {
+        let id = insert_held_message(&txn, thread_id, &body, &spam_hold_reason(&verdict)).await?;
+        crate::tally::count_outcome(&txn, crate::tally::Outcome::Held, 1).await?;
+        txn.commit().await?;
+        tracing::info!(%thread_id, verdict = verdict_text(&verdict), "visitor wrote again; held for review");
+        return Ok(id);
+    }
+    let id = insert_message(&txn, thread_id, Author::Visitor, None, &body).await?;
     record_visitor_follow_up(app, &txn, thread, &body).await?;
     txn.commit().await?;
     app.outbox_wakeup.notify_one();
@@ -646,6 +695,13 @@ pub(crate) async fn record_visitor_follow_up<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let status = match ThreadStatus::parse(&thread.status) {
         Some(ThreadStatus::Answered | ThreadStatus::Closed) | None => ThreadStatus::Open,
+        // A held conversation stays quiet until staff decide: nobody is told of this either.
+        Some(ThreadStatus::Held) => {
+            let mut active: threads::ActiveModel = thread.into();
+            active.updated_at = Set(Utc::now().fixed_offset());
+            active.update(conn).await?;
+            return Ok(());
+        }
         Some(other) => other,
     };
     let reference = stored_reference(&thread)?;

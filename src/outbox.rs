@@ -770,6 +770,8 @@ pub struct Status {
     pub sending: u64,
     pub sent: u64,
     pub dead: u64,
+    /// Mails of conversations held for spam review: sent once staff approve them.
+    pub held: u64,
     pub oldest_pending: Option<DateTime<FixedOffset>>,
 }
 
@@ -790,6 +792,7 @@ pub async fn status<C: ConnectionTrait>(db: &C) -> Result<Status, DbErr> {
         sending: count(SENDING).await?,
         sent: count(SENT).await?,
         dead: count(DEAD).await?,
+        held: count(HELD).await?,
         oldest_pending: oldest.map(|r| r.created_at),
     })
 }

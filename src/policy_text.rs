@@ -147,6 +147,7 @@ impl Values {
         ]);
         let switches = HashMap::from([
             ("captcha", settings.captcha.enabled),
+            ("pow", settings.spam.pow.enabled),
             ("form_views", settings.stats.record_form_views),
         ]);
         Self { text, switches }

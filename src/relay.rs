@@ -449,6 +449,16 @@ async fn receive_counted(app: &AppState, mail: Inbound<'_>) -> Result<Received, 
         }
     };
 
+    // A visitor's reply is scored like a message on their page, before the write begins. Mail
+    // is never refused for its score (a refusal would bounce to a sender who may be forged):
+    // what the form would refuse is held here.
+    let spam = match token.direction {
+        Direction::FromVisitor if verdict.passed() => {
+            Some(crate::messages::assess_follow_up(app, &body).await?)
+                .filter(|v| v.action != crate::spam::Action::Accept)
+        }
+        _ => None,
+    };
     let txn = crate::db::begin_write(&app.db).await?;
     let thread_id = thread.id;
     let received = match token.direction {
@@ -477,6 +487,16 @@ async fn receive_counted(app: &AppState, mail: Inbound<'_>) -> Result<Received, 
             .await?;
             Received::Held { thread_id }
         }
+        Direction::FromVisitor if spam.is_some() => {
+            let reason = spam
+                .as_ref()
+                .map(crate::messages::spam_hold_reason)
+                .unwrap_or_default();
+            crate::messages::insert_held_message(&txn, thread.id, &body, &reason).await?;
+            crate::tally::count_outcome(&txn, crate::tally::Outcome::Held, 1).await?;
+            tracing::info!(%thread_id, reason, "visitor mail held by the spam defences");
+            Received::Held { thread_id }
+        }
         Direction::FromVisitor => {
             crate::messages::insert_message(
                 &txn,
@@ -493,7 +513,7 @@ async fn receive_counted(app: &AppState, mail: Inbound<'_>) -> Result<Received, 
     txn.commit().await?;
     app.outbox_wakeup.notify_one();
     match &received {
-        Received::Held { .. } => {
+        Received::Held { .. } if spam.is_none() => {
             tracing::warn!(%thread_id, verdict = verdict.summary(), "visitor mail failed authentication; held for staff review")
         }
         _ => tracing::info!(%thread_id, "relay mail stored"),

@@ -84,6 +84,7 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
     );
     let policy = crate::policy_text::PolicyText::load(&settings)?;
     let limiter = SubmissionLimiter::from_settings(&settings.rate_limit);
+    let rspamd = crate::spam::rspamd::Rspamd::from_settings(&settings.spam.rspamd);
     let mailer =
         Mailer::from_settings(&settings.mail, &settings.data_dir).map_err(StartupError::Mail)?;
     if matches!(mailer, Mailer::File(_)) {
@@ -135,6 +136,7 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
         captcha,
         pow,
         limiter,
+        rspamd,
         mailer,
         outbox_wakeup: tokio::sync::Notify::new(),
         metrics: crate::metrics::Metrics::default(),

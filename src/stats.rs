@@ -95,6 +95,11 @@ pub struct Report {
     pub breakdowns: BTreeMap<String, Vec<Row>>,
     /// Form views by day, when they are recorded.
     pub form_views: Shown,
+    /// The spam review in the period, by outcome (`held`, `approved`, `spam`): held by the
+    /// defences, approved by staff, marked as spam by staff.
+    pub spam_review: Vec<Row>,
+    /// The same per day: for each outcome, every day of the period.
+    pub spam_review_per_day: BTreeMap<String, Vec<Row>>,
 }
 
 /// The period asked for: `from`/`to` as YYYY-MM-DD (UTC days), by default the last 30 days;
@@ -144,10 +149,11 @@ pub async fn report<C: ConnectionTrait>(
         .filter(threads::Column::CreatedAt.lt(end))
         .all(conn)
         .await?;
-    let mut by_status: BTreeMap<String, i64> = ["new", "open", "answered", "closed", "spam"]
-        .into_iter()
-        .map(|s| (s.to_owned(), 0))
-        .collect();
+    let mut by_status: BTreeMap<String, i64> =
+        ["new", "open", "answered", "closed", "spam", "held"]
+            .into_iter()
+            .map(|s| (s.to_owned(), 0))
+            .collect();
     for thread in &started {
         *by_status.entry(thread.status.clone()).or_default() += 1;
     }
@@ -188,7 +194,12 @@ pub async fn report<C: ConnectionTrait>(
         day = day + chrono::Days::new(1);
     }
     let mut sums: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    let mut review_rows = Vec::new();
     for row in rows {
+        if row.kind == crate::tally::MODERATION {
+            review_rows.push(row);
+            continue;
+        }
         if row.kind == "submission"
             && row.dimension == "total"
             && let Ok(day) = NaiveDate::parse_from_str(&row.day, "%Y-%m-%d")
@@ -228,6 +239,39 @@ pub async fn report<C: ConnectionTrait>(
                 .collect(),
         );
     }
+    let mut review_days: BTreeMap<String, BTreeMap<NaiveDate, i64>> = BTreeMap::new();
+    for outcome in crate::tally::Outcome::ALL {
+        let days = per_day.keys().map(|day| (*day, 0)).collect();
+        review_days.insert(outcome.as_str().to_owned(), days);
+    }
+    for row in &review_rows {
+        if let (Some(days), Ok(day)) = (
+            review_days.get_mut(&row.value),
+            NaiveDate::parse_from_str(&row.day, "%Y-%m-%d"),
+        ) {
+            *days.entry(day).or_default() += row.count;
+        }
+    }
+    let spam_review = review_days
+        .iter()
+        .map(|(outcome, days)| Row {
+            value: outcome.clone(),
+            shown: Shown::new(days.values().sum(), k),
+        })
+        .collect();
+    let spam_review_per_day = review_days
+        .into_iter()
+        .map(|(outcome, days)| {
+            let rows = days
+                .into_iter()
+                .map(|(day, n)| Row {
+                    value: day.to_string(),
+                    shown: Shown::new(n, k),
+                })
+                .collect();
+            (outcome, rows)
+        })
+        .collect();
     let views = sums
         .iter()
         .filter(|((kind, d, _), _)| kind == "form_view" && d == "total")
@@ -256,6 +300,8 @@ pub async fn report<C: ConnectionTrait>(
         answered: Shown::new(answered, k),
         breakdowns,
         form_views: Shown::new(views, k),
+        spam_review,
+        spam_review_per_day,
     })
 }
 
@@ -285,6 +331,10 @@ pub fn csv(report: &Report) -> String {
     };
     push("messages_per_day", &report.messages_per_day);
     push("status", &report.by_status);
+    push("spam_review", &report.spam_review);
+    for (outcome, rows) in &report.spam_review_per_day {
+        push(&format!("spam_review_{outcome}_per_day"), rows);
+    }
     for (dimension, rows) in &report.breakdowns {
         push(dimension, rows);
     }

@@ -32,7 +32,8 @@ pub enum StatsResponse {
     /// The report: `from`, `to`, `min_group_size`, `conversations`, `messages_per_day`,
     /// `by_status`, `median_first_answer_secs`, `answered`, `breakdowns` (browser, os,
     /// referrer, language, page, network: `[{value, count, fewer_than}]`, largest first) and
-    /// `form_views`. A count is exact when it is 0 or from `min_group_size` on; above zero but
+    /// `form_views`, and the spam review: `spam_review` (`held`, `approved`, `spam` in the
+    /// period) and `spam_review_per_day` (for each of them, every day). A count is exact when it is 0 or from `min_group_size` on; above zero but
     /// below it `count` is null and `fewer_than` holds k. Every count comes from the daily
     /// counts, which outlive a conversation's erasure or deletion: `conversations`,
     /// `messages_per_day` and the breakdowns include deleted conversations, and `by_status`

@@ -42,6 +42,7 @@ pub async fn run(settings: &Settings, command: OutboxCommand) -> Result<(), Outb
             println!("sending  {}", status.sending);
             println!("sent     {}", status.sent);
             println!("dead     {}", status.dead);
+            println!("held     {} (waiting for staff's spam review)", status.held);
             match status.oldest_pending {
                 Some(oldest) => {
                     let age = chrono::Utc::now().signed_duration_since(oldest);

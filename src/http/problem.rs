@@ -21,7 +21,7 @@ pub struct Problem {
     /// What went wrong with this request, in English.
     pub detail: String,
     /// A stable machine-readable code: `validation_failed`, `malformed_request`,
-    /// `captcha_rejected`, `unauthorized`, `forbidden`, `payload_too_large`, `request_timeout`,
+    /// `captcha_rejected`, `message_refused`, `unauthorized`, `forbidden`, `payload_too_large`, `request_timeout`,
     /// `unsupported_media_type`, `rate_limited`, `not_found`, `method_not_allowed`, `conflict`,
     /// `service_unavailable`, `internal_error`.
     pub code: String,

@@ -4,6 +4,7 @@
 //! here, the content signals are computed here, and Rspamd, when configured, is the operator's own.
 
 pub mod pow;
+pub mod rspamd;
 pub mod signals;
 
 use chrono::{DateTime, Utc};

@@ -49,6 +49,11 @@ fn thread_page(
 ) -> ThreadPage {
     let chrome = Chrome::new(app, locale);
     let t = chrome.t;
+    // A held conversation is, for its visitor, one that was received: the hold is staff's.
+    let shown_status = match view.status {
+        ThreadStatus::Held => ThreadStatus::New,
+        other => other,
+    };
     let entries: Vec<Entry> = view
         .messages
         .into_iter()
@@ -65,8 +70,8 @@ fn thread_page(
     ThreadPage {
         reference: view.reference.to_string(),
         subject: view.subject.map(|s| s.as_str().to_owned()),
-        status_class: view.status.as_str(),
-        status_label: t.get(&format!("thread-status-{}", view.status.as_str())),
+        status_class: shown_status.as_str(),
+        status_label: t.get(&format!("thread-status-{}", shown_status.as_str())),
         started: view.created_at.format("%Y-%m-%d").to_string(),
         awaiting_answer: !entries.iter().any(|e| e.from_staff)
             && view.status != ThreadStatus::Closed,

@@ -34,6 +34,7 @@ mod second_factor;
 mod security;
 mod service;
 mod sessions;
+mod spam;
 mod staff;
 mod staff_api;
 mod stats;

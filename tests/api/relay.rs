@@ -253,6 +253,52 @@ async fn a_visitor_reply_by_email_joins_the_thread_and_notifies_staff(backend: B
     assert_eq!(app.count_messages().await, 2);
 }
 
+db_test!(a_spammy_visitor_reply_by_email_is_accepted_but_held_and_tells_nobody);
+async fn a_spammy_visitor_reply_by_email_is_accepted_but_held_and_tells_nobody(backend: Backend) {
+    let app = app_with_listener(backend).await;
+    let (_, ack) = submit(&app).await;
+    let visitor_alias = alias_of(&ack);
+
+    // Over the reject score: mail is still accepted (a refusal would bounce to a sender who may
+    // be forged), and held instead.
+    smtp_send(
+        &app,
+        VISITOR,
+        &visitor_alias,
+        reply_mail(
+            &format!("Anna <{VISITOR}>"),
+            &visitor_alias,
+            None,
+            "Buy backlinks! Online casino, crypto investment, make money online, SEO services, \
+             link building: https://a.example https://b.example https://c.example \
+             https://d.example https://e.example",
+        ),
+    )
+    .await
+    .expect("accepted");
+
+    let held = sealpost::entities::messages::Entity::find()
+        .filter(messages::Column::HeldReason.is_not_null())
+        .all(app.db())
+        .await
+        .expect("read");
+    assert_eq!(held.len(), 1, "held, not relayed");
+    assert!(
+        held[0]
+            .held_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("the spam defences held it: score 16.0")),
+        "{:?}",
+        held[0].held_reason
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(
+        app.sent_emails().len(),
+        2,
+        "no notification for the held reply"
+    );
+}
+
 db_test!(a_forged_reply_token_is_refused_during_the_smtp_dialogue);
 async fn a_forged_reply_token_is_refused_during_the_smtp_dialogue(backend: Backend) {
     let app = app_with_listener(backend).await;

@@ -153,11 +153,19 @@ pub async fn update(
             "The status is one of new, open, answered, closed and spam.",
         )));
     };
-    let found = inbox::set_status(app, id, status, &principal.actor())
-        .await
-        .map_err(|err| unavailable(req, &err))?;
-    if !found {
-        return Ok(UpdateThreadResponse::NotFound(not_found(req)));
+    match inbox::set_status(app, id, status, &principal.actor()).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(UpdateThreadResponse::NotFound(not_found(req))),
+        Err(inbox::StatusError::CannotHold) => {
+            return Ok(UpdateThreadResponse::Unprocessable(refused(
+                req,
+                "status",
+                FieldProblem::Unsupported,
+                "Only the spam defences hold a conversation. Approve a held one with `new` \
+                 (its notification and acknowledgement are sent then), or mark it `spam`.",
+            )));
+        }
+        Err(inbox::StatusError::Db(err)) => return Err(unavailable(req, &err)),
     }
     match inbox::thread(app, id, &principal.actor()).await {
         Ok(Some(thread)) => Ok(UpdateThreadResponse::Ok(Json(thread.into()))),

@@ -150,7 +150,8 @@ pub struct ThreadMessage {
     /// When it was written.
     pub created_at: DateTime<Utc>,
     /// Why the message is held for staff review (a visitor's reply by mail that failed
-    /// sender authentication); `null` for a message of the conversation. A held message is
+    /// sender authentication, or one the spam defences held: its reason starts with
+    /// "the spam defences held it"); `null` for a message of the conversation. A held message is
     /// not shown to the visitor until it is released in the staff inbox.
     #[oai(nullable)]
     pub held_reason: Option<String>,
@@ -177,6 +178,10 @@ pub struct Thread {
     pub created_at: DateTime<Utc>,
     /// The last activity: a message or a status change.
     pub updated_at: DateTime<Utc>,
+    /// What the spam defences found in the first message, as a score and its signals
+    /// (`score 7.5: links 3.0, filled_fast 3.0`); `null` when they found nothing.
+    #[oai(nullable)]
+    pub spam_verdict: Option<String>,
     /// Who wrote in.
     pub visitor: Visitor,
     /// Every message, oldest first.
@@ -194,6 +199,7 @@ impl From<inbox::Thread> for Thread {
             locale: t.locale,
             created_at: t.created_at,
             updated_at: t.updated_at,
+            spam_verdict: t.spam_verdict,
             visitor: Visitor {
                 name: t.visitor.name,
                 alias: t.visitor.alias,

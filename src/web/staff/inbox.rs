@@ -123,6 +123,7 @@ pub async fn list(
         ("Open", "open"),
         ("Answered", "answered"),
         ("Closed", "closed"),
+        ("Held", "held"),
         ("Spam", "spam"),
     ] {
         tabs.push(Tab {
@@ -174,6 +175,8 @@ pub struct Entry {
     pub when_iso: String,
     pub body_html: String,
     pub held_reason: Option<String>,
+    /// Held by the spam defences (not by sender authentication).
+    pub spam_hold: bool,
 }
 
 #[derive(Template)]
@@ -185,6 +188,7 @@ struct ThreadPage {
     subject: Option<String>,
     status: &'static str,
     statuses: [&'static str; 5],
+    spam_verdict: Option<String>,
     visitor_name: Option<String>,
     alias: String,
     reachable_by_mail: bool,
@@ -230,6 +234,10 @@ async fn thread_page(
             when: m.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             when_iso: m.created_at.to_rfc3339(),
             body_html: m.body.html().to_owned(),
+            spam_hold: m
+                .held_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(crate::messages::SPAM_HOLD)),
             held_reason: m.held_reason,
         })
         .collect();
@@ -242,6 +250,7 @@ async fn thread_page(
             subject: thread.subject.map(|s| s.as_str().to_owned()),
             status: thread.status.as_str(),
             statuses: STATUSES,
+            spam_verdict: thread.spam_verdict,
             visitor_name: thread.visitor.name,
             alias: thread.visitor.alias,
             reachable_by_mail: thread.visitor.reachable_by_mail,
@@ -349,13 +358,15 @@ pub async fn set_status(
         poem::Error::from_string("unknown status", StatusCode::UNPROCESSABLE_ENTITY)
     })?;
     let actor = format!("staff:{}", session.staff.id);
-    if !inbox::set_status(app, id, status, &actor)
-        .await
-        .map_err(unavailable)?
-    {
-        return Err(not_found());
+    match inbox::set_status(app, id, status, &actor).await {
+        Ok(Some(_)) => Ok(see_other(&format!("/staff/threads/{id}"))),
+        Ok(None) => Err(not_found()),
+        Err(inbox::StatusError::CannotHold) => Err(poem::Error::from_string(
+            "only the spam defences hold a conversation",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Err(inbox::StatusError::Db(e)) => Err(unavailable(e)),
     }
-    Ok(see_other(&format!("/staff/threads/{id}")))
 }
 
 #[handler]

@@ -163,6 +163,8 @@ struct StatsPage {
     median: String,
     answered: String,
     form_views: String,
+    /// Held, approved and marked as spam in the period.
+    spam_review: Vec<(String, String)>,
     per_day: String,
     panels: Vec<Panel>,
     error: Option<String>,
@@ -204,10 +206,16 @@ pub async fn show(
     };
     let report = load(app, from, to).await?;
     let total_text = report.conversations.text();
-    let mut panels = vec![Panel {
-        title: "By status (now)",
-        svg: bar_chart(&report.by_status, "Conversations by status", 6),
-    }];
+    let mut panels = vec![
+        Panel {
+            title: "By status (now)",
+            svg: bar_chart(&report.by_status, "Conversations by status", 6),
+        },
+        Panel {
+            title: "Spam review",
+            svg: bar_chart(&report.spam_review, "Held, approved and spam", 3),
+        },
+    ];
     for (dimension, title) in [
         ("browser", "Browsers"),
         ("os", "Operating systems"),
@@ -240,6 +248,11 @@ pub async fn show(
                 .unwrap_or_else(|| "—".into()),
             answered: report.answered.text(),
             form_views: report.form_views.text(),
+            spam_review: report
+                .spam_review
+                .iter()
+                .map(|row| (row.value.clone(), row.shown.text()))
+                .collect(),
             per_day: day_charts(&report.messages_per_day, "New conversations per day"),
             panels,
             error,

@@ -21,6 +21,7 @@ use crate::entities::{contacts, messages, threads};
 use crate::group_commit::{NewConversation, WriterError};
 use crate::mailers::{self, ComposeError};
 use crate::outbox::{self, Kind, Recipient};
+use crate::spam::pow::{PowCheck, PowError};
 use crate::spam::{self, Action, Signal, Verdict};
 use crate::state::AppState;
 
@@ -126,6 +127,9 @@ pub enum SubmitError {
     RateLimited(Duration),
     #[error(transparent)]
     Captcha(#[from] CaptchaError),
+    /// The proof of work was forged, replayed or malformed, or missing where it is required.
+    #[error("proof of work refused: {0}")]
+    Pow(PowError),
     #[error("the privacy policy changed since the form was shown")]
     StalePolicy,
     /// The spam score reached `spam.reject_score`; the visitor is told so without the reasons.
@@ -142,21 +146,41 @@ pub enum SubmitError {
 }
 
 /// The spam defences every submission passes before its text is read, in order: the per-IP
-/// limit, then the captcha, then how fast the form came back.
+/// limit, then (for a new conversation) the captcha and the proof of work, then how fast the
+/// form came back. A follow-up on a private link needs neither captcha nor work: the link is
+/// the proof.
 async fn admit(
     app: &AppState,
     origin: &Origin,
-    needs_captcha: bool,
+    new_conversation: bool,
 ) -> Result<Admission, SubmitError> {
     if let Some(limiter) = &app.limiter {
         limiter.check(origin.ip).map_err(SubmitError::RateLimited)?;
     }
-    if let (true, Some(captcha)) = (needs_captcha, &app.captcha) {
+    if let (true, Some(captcha)) = (new_conversation, &app.captcha) {
         captcha
             .verify(origin.captcha_answer.as_deref(), origin.ip)
             .await?;
     }
     let mut admission = Admission::default();
+    if let (true, Some(pow)) = (new_conversation, &app.pow) {
+        let check = pow.check(&app.db, origin.pow.as_deref()).await;
+        match check.map_err(|e| match e {
+            PowError::Db(db) => SubmitError::Db(db),
+            refused => SubmitError::Pow(refused),
+        })? {
+            PowCheck::Solved => {}
+            // Without JavaScript there is no solution: a person may still write, and staff
+            // read it before anyone is told.
+            PowCheck::Missing if app.settings.spam.pow.require => {
+                return Err(SubmitError::Pow(PowError::Missing));
+            }
+            PowCheck::Missing => admission.signals.push(Signal::holding("no_proof_of_work")),
+            PowCheck::Expired => admission
+                .signals
+                .push(Signal::holding("expired_proof_of_work")),
+        }
+    }
     if let Some(stamp) = &origin.form_stamp {
         admission.signals.extend(spam::fill_time(
             &app.sealer,

@@ -283,19 +283,26 @@ pub struct Swept {
     pub closed_threads_deleted: u64,
     pub spam_threads_deleted: u64,
     pub held_and_kept: u64,
+    /// Used proof-of-work challenges past their expiry (they could not count again anyway).
+    pub spent_challenges_forgotten: u64,
 }
 
 const BATCH: u64 = 500;
 
 /// One retention run: forgets sealed IPs and deletes closed and spam conversations past their
-/// periods, skipping everything under a legal hold. A run is one transaction with one audit
-/// entry holding its counts; it reads in batches and does at most `retention.max_per_run` of
+/// periods, skipping everything under a legal hold, and deletes used proof-of-work challenges
+/// that have expired. A run is one transaction (after that deletion) with one audit entry
+/// holding its counts; it reads in batches and does at most `retention.max_per_run` of
 /// each kind, so that the write lock is held briefly — the rest waits for the next run.
 pub async fn sweep(app: &AppState) -> Result<Swept, DbErr> {
     let settings = &app.settings.retention;
     let cap = settings.max_per_run.max(1);
     let now = Utc::now();
     let mut swept = Swept::default();
+    // Before the run's own transaction: the deletion takes its own write turn.
+    if let Some(pow) = &app.pow {
+        swept.spent_challenges_forgotten = pow.forget_expired(&app.db).await?;
+    }
     let txn = crate::db::begin_write(&app.db).await?;
     // Sealed IPs: the contact keeps its address (for answers) but loses the IP.
     let ip_cutoff = (now - Duration::days(settings.sealed_ip_days)).fixed_offset();

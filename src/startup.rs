@@ -77,6 +77,12 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
             tracing::warn!("captcha is off");
         }
     }
+    // Signed with a key derived from the seal's: every instance that shares the keys agrees,
+    // and there is no secret of its own to manage.
+    let pow = crate::spam::pow::Pow::from_settings(
+        &settings.spam.pow,
+        &sealer.keyed_digest("altcha-challenge", b""),
+    );
     let policy = crate::policy_text::PolicyText::load(&settings)?;
     let limiter = SubmissionLimiter::from_settings(&settings.rate_limit);
     let metrics = crate::metrics::Metrics::default();
@@ -130,6 +136,7 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
         db,
         sealer,
         captcha,
+        pow,
         limiter,
         rspamd,
         mailer,
@@ -172,6 +179,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .with(RequestContext)
         .with(SecurityHeaders::new(
             settings.captcha.enabled,
+            settings.spam.pow.enabled,
             settings.server.hsts,
         ))
         .data(state)

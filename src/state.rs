@@ -17,6 +17,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub sealer: Sealer,
     pub captcha: Option<CaptchaVerifier>,
+    /// The self-hosted proof of work (`spam.pow`), when it is on.
+    pub pow: Option<crate::spam::pow::Pow>,
     pub limiter: Option<SubmissionLimiter>,
     /// The operator's Rspamd, when `spam.rspamd.url` is set: scores messages, learns from staff.
     pub rspamd: Option<crate::spam::rspamd::Rspamd>,

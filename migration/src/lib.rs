@@ -20,6 +20,7 @@ mod m20261201_000023_add_relay_identity;
 mod m20261201_000024_forget_unsealed_idempotent_responses;
 mod m20261201_000025_add_session_devices_and_account_email;
 mod m20261201_000026_add_legal_reminders;
+mod m20261201_000027_create_pow_spent;
 mod m20261201_000028_add_spam_verdicts;
 
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000024_forget_unsealed_idempotent_responses::Migration),
             Box::new(m20261201_000025_add_session_devices_and_account_email::Migration),
             Box::new(m20261201_000026_add_legal_reminders::Migration),
+            Box::new(m20261201_000027_create_pow_spent::Migration),
             Box::new(m20261201_000028_add_spam_verdicts::Migration),
         ]
     }

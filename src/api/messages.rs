@@ -26,6 +26,7 @@ use crate::http::ErrorCode;
 use crate::http::{FieldError, Problem};
 use crate::http::{RequestId, client_ip};
 use crate::messages::{self, Draft, FieldErrors, Origin, SubmitError};
+use crate::spam::pow::PowError;
 use crate::state::App;
 
 #[derive(Default)]
@@ -62,6 +63,14 @@ pub struct SubmitMessage {
     /// The hCaptcha response token, required when the site has the captcha enabled.
     #[oai(nullable)]
     pub captcha_token: Option<String>,
+    /// The solved proof of work, where the site has it on: a challenge from
+    /// `GET /api/v1/challenge` with its solution, base64 of
+    /// `{"challenge": ..., "solution": ...}` (what the ALTCHA widget puts in its hidden field
+    /// `altcha`). Each challenge counts once. Left out, the message is accepted but held for
+    /// review (refused with `pow_rejected` where `spam.pow.require` is set); an expired one is
+    /// held too; a forged, reused or malformed one is refused with `pow_rejected`.
+    #[oai(nullable)]
+    pub altcha: Option<String>,
 }
 
 /// What "Try it out" sends: a message a development server stores (no captcha there, and the
@@ -77,6 +86,7 @@ impl Example for SubmitMessage {
             consent: true,
             policy_version: None,
             captcha_token: None,
+            altcha: None,
         }
     }
 }
@@ -101,7 +111,9 @@ pub enum SubmitResponse {
     /// The message is stored.
     #[oai(status = 201)]
     Created(Json<SubmittedMessage>),
-    /// Malformed JSON or a missing captcha answer (`malformed_request`, `captcha_rejected`).
+    /// Malformed JSON, a missing captcha answer (`malformed_request`, `captcha_rejected`), or a
+    /// proof of work that is forged, reused or malformed, or missing where it is required
+    /// (`pow_rejected`).
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
     /// Some fields were refused; `errors` lists them.
@@ -223,6 +235,7 @@ impl MessagesApi {
         let origin = Origin {
             ip,
             captcha_answer: input.captcha_token,
+            pow: input.altcha,
             tech: Some(crate::http::tech_event(
                 req,
                 app,
@@ -262,6 +275,16 @@ impl MessagesApi {
                 SubmitResponse::Unavailable(problem(
                     ErrorCode::ServiceUnavailable,
                     "The captcha could not be verified right now; try again later.",
+                ))
+            }
+            Err(SubmitError::Pow(refused)) => {
+                tracing::debug!(reason = %refused, "proof of work refused");
+                SubmitResponse::BadRequest(problem(
+                    ErrorCode::PowRejected,
+                    match refused {
+                        PowError::Missing => "This site requires a proof of work: fetch a challenge from GET /api/v1/challenge, solve it and send the solution as altcha.",
+                        _ => "The proof of work was not accepted: fetch a new challenge from GET /api/v1/challenge, solve it and send the new solution as altcha.",
+                    },
                 ))
             }
             Err(SubmitError::Refused(_)) => SubmitResponse::Unprocessable(Json(

@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod audit;
+mod challenge;
 mod disclosures;
 mod errors;
 mod formats;
@@ -25,6 +26,7 @@ pub use health::{healthz, readyz};
 
 type Apis = (
     messages::MessagesApi,
+    challenge::ChallengeApi,
     api_keys::ApiKeysApi,
     audit::AuditApi,
     stats::StatsApi,
@@ -42,7 +44,10 @@ pub fn service() -> OpenApiService<Apis, ()> {
     .description(
         "Submit feedback messages to Sealpost. Contact data you send is sealed (encrypted) at \
          once and never shown to anyone; the visitor follows the conversation through the \
-         private `thread_url` returned on success.\n\n\
+         private `thread_url` returned on success. Where the site defends with a proof of \
+         work, fetch a challenge from `GET /v1/challenge` and send the solved one as `altcha`: \
+         without it a new conversation is held for review (or refused, with \
+         `spam.pow.require`).\n\n\
          The staff API reads and answers conversations (`GET /v1/messages`, \
          `GET`/`PATCH /v1/messages/{id}`, `POST /v1/messages/{id}/replies`; roles `agent` and \
          `admin`), manages API keys (`/v1/api-keys`; role `admin`) and reads the hash-chained audit \

@@ -15,6 +15,7 @@ pub mod idempotency_keys;
 pub mod legal_holds;
 pub mod messages;
 pub mod outbox;
+pub mod pow_spent;
 pub mod recovery_codes;
 pub mod signin_failures;
 pub mod staff;

@@ -13,6 +13,7 @@ pub use super::idempotency_keys::Entity as IdempotencyKeys;
 pub use super::legal_holds::Entity as LegalHolds;
 pub use super::messages::Entity as Messages;
 pub use super::outbox::Entity as Outbox;
+pub use super::pow_spent::Entity as PowSpent;
 pub use super::recovery_codes::Entity as RecoveryCodes;
 pub use super::signin_failures::Entity as SigninFailures;
 pub use super::staff::Entity as Staff;

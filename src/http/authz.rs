@@ -84,6 +84,9 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/privacy", Public),
     rule("GET", "/transparency", Public),
     rule("GET", "/static/sealpost.css", Public),
+    // The vendored proof-of-work widget and the script that starts it.
+    rule("GET", "/static/altcha/:file", Public),
+    rule("GET", "/static/pow.js", Public),
     rule("GET", "/favicon.svg", Public),
     rule("GET", "/healthz", Public),
     rule("GET", "/readyz", Public),
@@ -94,6 +97,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/docs", Public),
     rule("GET", "/api/docs/*", Public),
     rule("POST", "/api/v1/messages", Public),
+    rule("GET", "/api/v1/challenge", Public),
     rule("POST", "/api/v1/inbound", OwnToken),
     // The staff API.
     rule("GET", "/api/v1/messages", Roles(MESSAGES)),

@@ -11,6 +11,7 @@ pub enum ErrorCode {
     Forbidden,
     ValidationFailed,
     CaptchaRejected,
+    PowRejected,
     MessageRefused,
     NotFound,
     MethodNotAllowed,
@@ -31,6 +32,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::ValidationFailed => "validation_failed",
             ErrorCode::CaptchaRejected => "captcha_rejected",
+            ErrorCode::PowRejected => "pow_rejected",
             ErrorCode::MessageRefused => "message_refused",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -46,7 +48,9 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::MalformedRequest | ErrorCode::CaptchaRejected => StatusCode::BAD_REQUEST,
+            ErrorCode::MalformedRequest | ErrorCode::CaptchaRejected | ErrorCode::PowRejected => {
+                StatusCode::BAD_REQUEST
+            }
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::ValidationFailed | ErrorCode::MessageRefused => {
@@ -91,6 +95,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "Not allowed",
             ErrorCode::ValidationFailed => "Some fields are not valid",
             ErrorCode::CaptchaRejected => "The captcha was not solved",
+            ErrorCode::PowRejected => "The proof of work was not accepted",
             ErrorCode::MessageRefused => "The message cannot be accepted",
             ErrorCode::NotFound => "Not found",
             ErrorCode::MethodNotAllowed => "Method not allowed",

@@ -52,6 +52,7 @@ impl ErrorPage {
             | ErrorCode::Conflict
             | ErrorCode::ValidationFailed
             | ErrorCode::CaptchaRejected
+            | ErrorCode::PowRejected
             | ErrorCode::MessageRefused => (
                 t.get("error-title-bad-request"),
                 t.get("error-text-bad-request"),

@@ -27,5 +27,5 @@ pub use idempotency::Idempotency;
 pub use problem::{ApiErrors, FieldError, Problem, problem, problem_response, refused_field};
 pub use request_context::{RequestContext, RequestId};
 pub use retry_after::{RetryAfter, UNAVAILABLE_RETRY_SECS};
-pub use security_headers::SecurityHeaders;
+pub use security_headers::{OwnScripts, SecurityHeaders};
 pub use tech_event::tech_event;

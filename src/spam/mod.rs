@@ -3,6 +3,7 @@
 //! review, refuse). Nothing here sends anything to a third party: the proof of work is verified
 //! here, the content signals are computed here, and Rspamd, when configured, is the operator's own.
 
+pub mod pow;
 pub mod rspamd;
 pub mod signals;
 

@@ -14,6 +14,7 @@ use crate::http::ErrorCode;
 use crate::http::client_ip;
 use crate::i18n::Tr;
 use crate::messages::{self, Draft, FieldErrors, Origin, SubmitError};
+use crate::spam::pow::PowError;
 
 /// Localized messages next to the fields, plus one for the whole form.
 #[derive(Default)]
@@ -68,6 +69,10 @@ pub struct FormPage {
     pub errors: FormErrors,
     pub policy_version: String,
     pub captcha_site_key: Option<String>,
+    /// The proof-of-work widget is on the page (`spam.pow.enabled`).
+    pub pow: bool,
+    /// ...and a form sent without its solution is refused (`spam.pow.require`).
+    pub pow_required: bool,
     pub limits: Limits,
     /// When the form was first shown, signed ([`crate::spam::form_stamp`]); a form shown again
     /// with errors keeps the visitor's first stamp.
@@ -99,6 +104,8 @@ fn form_page(
         errors,
         policy_version: app.settings.site.policy_version.clone(),
         captcha_site_key: app.captcha.as_ref().map(|c| c.site_key().to_owned()),
+        pow: app.pow.is_some(),
+        pow_required: app.pow.is_some() && app.settings.spam.pow.require,
         limits: LIMITS,
         stamp,
     }
@@ -137,13 +144,25 @@ pub async fn show(req: &Request, Data(app): Data<&App>) -> Response {
             }
         },
     };
-    Response::builder()
-        .content_type("text/html; charset=utf-8")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(stamped(
-            &body,
-            &crate::spam::form_stamp(&app.sealer, Utc::now()),
-        ))
+    with_widget(
+        app,
+        Response::builder()
+            .content_type("text/html; charset=utf-8")
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(stamped(
+                &body,
+                &crate::spam::form_stamp(&app.sealer, Utc::now()),
+            )),
+    )
+}
+
+/// The form page with the proof-of-work widget runs this site's scripts: its response says so,
+/// and gets the policy that allows them (every other page stays script-free).
+fn with_widget(app: &App, mut resp: Response) -> Response {
+    if app.pow.is_some() {
+        resp.extensions_mut().insert(crate::http::OwnScripts);
+    }
+    resp
 }
 
 /// The cached page with this response's stamp written into its slot: one copy of the page.
@@ -190,9 +209,12 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
                 fields.push(("policy_version", FieldProblem::Required));
             }
             let errors = FormErrors::from_fields(&t, &fields);
-            return Ok(render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form_page(app, locale, draft, errors, stamp),
+            return Ok(with_widget(
+                app,
+                render(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &form_page(app, locale, draft, errors, stamp),
+                ),
             ));
         }
     };
@@ -203,8 +225,11 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
             .has("h-captcha-response")
             .then(|| posted.get("h-captcha-response").to_owned()),
         tech: Some(crate::http::tech_event(req, app, "/", locale.code(), ip)),
+        // The widget's hidden field; without JavaScript it is not there at all.
+        pow: posted
+            .has("altcha")
+            .then(|| posted.get("altcha").to_owned()),
         form_stamp: Some(stamp.clone()),
-        ..Origin::default()
     };
     match messages::submit(app, origin, new).await {
         Ok(done) => Ok(
@@ -213,7 +238,10 @@ pub async fn submit(req: &Request, Data(app): Data<&App>, body: Body) -> poem::R
         ),
         Err(err) => {
             let (code, errors) = refusal(&t, &err);
-            let mut resp = render(code.status(), &form_page(app, locale, draft, errors, stamp));
+            let mut resp = with_widget(
+                app,
+                render(code.status(), &form_page(app, locale, draft, errors, stamp)),
+            );
             if let SubmitError::RateLimited(wait) = err {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, retry_after_value(wait));
@@ -248,6 +276,13 @@ fn refusal(t: &Tr, err: &SubmitError) -> (ErrorCode, FormErrors) {
                 ErrorCode::ServiceUnavailable,
                 form(t.get("error-captcha-unavailable")),
             )
+        }
+        SubmitError::Pow(PowError::Missing) => {
+            (ErrorCode::PowRejected, form(t.get("error-pow-required")))
+        }
+        SubmitError::Pow(refused) => {
+            tracing::debug!(reason = %refused, "proof of work refused");
+            (ErrorCode::PowRejected, form(t.get("error-pow")))
         }
         SubmitError::Refused(_) => (ErrorCode::MessageRefused, form(t.get("error-refused"))),
         SubmitError::StalePolicy => (

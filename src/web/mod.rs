@@ -34,6 +34,8 @@ pub fn routes(max_request_bytes: usize) -> impl IntoEndpoint {
         .at("/privacy", get(pages::privacy))
         .at("/transparency", get(pages::transparency))
         .at("/static/sealpost.css", get(pages::stylesheet))
+        .at("/static/altcha/:file", get(pages::widget_file))
+        .at("/static/pow.js", get(pages::pow_script))
         .at("/favicon.svg", get(pages::favicon))
         .with(BodyLimit::new(max_request_bytes).allow(
             "/staff/legal/requests",

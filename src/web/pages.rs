@@ -1,9 +1,9 @@
 //! Static pages and assets: the privacy policy, the transparency report, the stylesheet, the
-//! icon.
+//! icon, and the vendored proof-of-work widget with the script that starts it.
 
 use askama::Template;
 use poem::http::{StatusCode, header};
-use poem::web::Data;
+use poem::web::{Data, Path};
 use poem::{IntoResponse, Request, Response, handler};
 
 use super::{App, Chrome, render, request_locale};
@@ -126,5 +126,64 @@ pub async fn favicon() -> Response {
     FAVICON
         .with_content_type("image/svg+xml")
         .with_header(header::CACHE_CONTROL, "public, max-age=86400")
+        .into_response()
+}
+
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// The files of the vendored ALTCHA widget (`templates/static/altcha/`, pinned in its
+/// `SHA256SUMS`), by name, with their content types.
+const WIDGET_FILES: &[(&str, &str, &str)] = &[
+    (
+        "altcha.js",
+        include_str!("../../templates/static/altcha/altcha.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "altcha.css",
+        include_str!("../../templates/static/altcha/altcha.css"),
+        "text/css; charset=utf-8",
+    ),
+    (
+        "pbkdf2.js",
+        include_str!("../../templates/static/altcha/pbkdf2.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "ru.js",
+        include_str!("../../templates/static/altcha/ru.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "kk.js",
+        include_str!("../../templates/static/altcha/kk.js"),
+        JAVASCRIPT,
+    ),
+    (
+        "LICENSE.txt",
+        include_str!("../../templates/static/altcha/LICENSE.txt"),
+        "text/plain; charset=utf-8",
+    ),
+];
+
+#[handler]
+pub async fn widget_file(Path(file): Path<String>) -> poem::Result<Response> {
+    let (_, body, content_type) = WIDGET_FILES
+        .iter()
+        .find(|(name, _, _)| *name == file)
+        .ok_or_else(super::not_found)?;
+    Ok(body
+        .with_content_type(*content_type)
+        .with_header(header::CACHE_CONTROL, "public, max-age=3600")
+        .into_response())
+}
+
+const POW_SCRIPT: &str = include_str!("../../templates/static/pow.js");
+
+#[handler]
+pub async fn pow_script() -> Response {
+    POW_SCRIPT
+        .with_content_type(JAVASCRIPT)
+        .with_header(header::CACHE_CONTROL, "public, max-age=3600")
         .into_response()
 }

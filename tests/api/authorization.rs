@@ -78,6 +78,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET",    "/privacy",                                   "A A A A A A A A A A"),
     ("GET",    "/transparency",                              "A A A A A A A A A A"),
     ("GET",    "/static/sealpost.css",                       "A A A A A A A A A A"),
+    ("GET",    "/static/altcha/:file",                       "A A A A A A A A A A"),
+    ("GET",    "/static/pow.js",                             "A A A A A A A A A A"),
     ("GET",    "/favicon.svg",                               "A A A A A A A A A A"),
     ("GET",    "/healthz",                                   "A A A A A A A A A A"),
     ("GET",    "/readyz",                                    "A A A A A A A A A A"),
@@ -89,6 +91,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET",    "/api/docs",                                  "A A A A A A A A A A"),
     ("GET",    "/api/docs/*",                                "A A A A A A A A A A"),
     ("POST",   "/api/v1/messages",                           "A A A A A A A A A A"),
+    ("GET",    "/api/v1/challenge",                          "A A A A A A A A A A"),
     ("GET",    "/api/v1/transparency",                       "A A A A A A A A A A"),
     // The staff API on messages: agent, admin.
     ("GET",    "/api/v1/messages",                           "S S A F A A F A S S"),

@@ -25,6 +25,7 @@ mod metrics;
 mod outbox;
 mod policy;
 mod postfix;
+mod pow;
 mod privacy;
 mod rate_limit;
 mod relay;

@@ -41,14 +41,14 @@ fn payloads(canary: SocketAddr) -> Vec<String> {
 
 /// A tiny HTTP server on 127.0.0.1 that records the first line of every request and answers
 /// each with `page(path)` (HTML) or an empty 204.
-struct TinyServer {
-    addr: SocketAddr,
+pub(crate) struct TinyServer {
+    pub(crate) addr: SocketAddr,
     hits: Arc<Mutex<Vec<String>>>,
     stop: CancellationToken,
 }
 
 impl TinyServer {
-    async fn start(page: fn(&str) -> Option<String>) -> Self {
+    pub(crate) async fn start(page: fn(&str) -> Option<String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -92,7 +92,7 @@ impl TinyServer {
         Self { addr, hits, stop }
     }
 
-    fn hits(&self) -> Vec<String> {
+    pub(crate) fn hits(&self) -> Vec<String> {
         self.hits.lock().expect("hits").clone()
     }
 
@@ -108,7 +108,7 @@ impl Drop for TinyServer {
 }
 
 /// chromedriver on a free port, stopped with the test.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     _profile: tempfile::TempDir,
@@ -129,8 +129,12 @@ fn chromedriver_path() -> Option<String> {
 }
 
 /// Chromium and chromedriver, or `None` with a printed reason (a failure under
-/// `SEALPOST_REQUIRE_SERVICES=1`).
-async fn start_browser() -> Option<(Driver, Client)> {
+/// `SEALPOST_REQUIRE_SERVICES=1`). `extra_args` go to Chromium after the usual ones; with
+/// `log_network`, chromedriver keeps the pages' network events for [`network_requests`].
+pub(crate) async fn start_browser(
+    extra_args: &[String],
+    log_network: bool,
+) -> Option<(Driver, Client)> {
     let (Some(driver_bin), true) = (chromedriver_path(), std::path::Path::new(CHROMIUM).exists())
     else {
         if services_required() {
@@ -166,6 +170,24 @@ async fn start_browser() -> Option<(Driver, Client)> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "chromedriver did not start on port {port}");
+    let mut args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.push(format!(
+        "--user-data-dir={}",
+        driver._profile.path().display()
+    ));
+    args.extend_from_slice(extra_args);
     let caps = json!({
         "browserName": "chrome",
         // An alert must stay open so that the test sees it, instead of being dismissed by
@@ -174,20 +196,13 @@ async fn start_browser() -> Option<(Driver, Client)> {
         "pageLoadStrategy": "normal",
         "goog:chromeOptions": {
             "binary": CHROMIUM,
-            "args": [
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                format!("--user-data-dir={}", driver._profile.path().display()),
-            ],
+            "args": args,
         },
     });
+    let mut caps = caps;
+    if log_network {
+        caps["goog:loggingPrefs"] = json!({ "performance": "ALL" });
+    }
     let Value::Object(caps) = caps else {
         unreachable!("a JSON object")
     };
@@ -197,6 +212,60 @@ async fn start_browser() -> Option<(Driver, Client)> {
         .await
         .expect("a WebDriver session with Chromium");
     Some((driver, client))
+}
+
+/// chromedriver's log of the pages' DevTools events (`goog:loggingPrefs` "performance"),
+/// read and emptied by the legacy log endpoint, which fantoccini does not wrap.
+#[derive(Debug)]
+struct PerformanceLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for PerformanceLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (poem::http::Method, Option<String>) {
+        (
+            poem::http::Method::POST,
+            Some(r#"{"type":"performance"}"#.to_owned()),
+        )
+    }
+}
+
+/// The URL of every request the pages made since the last call (documents, scripts, styles,
+/// fetches, workers' scripts), as DevTools reported them; needs `log_network`.
+pub(crate) async fn network_requests(client: &Client) -> Vec<String> {
+    let entries = client
+        .issue_cmd(PerformanceLog)
+        .await
+        .expect("chromedriver's performance log");
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["message"].as_str())
+        .filter_map(|message| serde_json::from_str::<Value>(message).ok())
+        .filter(|event| {
+            matches!(
+                event["message"]["method"].as_str(),
+                Some("Network.requestWillBeSent" | "Network.webSocketCreated")
+            )
+        })
+        .filter_map(|event| {
+            let params = &event["message"]["params"];
+            params["request"]["url"]
+                .as_str()
+                .or(params["url"].as_str())
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 /// What a page must not contain, and which texts it must show. One script, one round trip:
@@ -343,7 +412,7 @@ struct Submitted {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_payload_runs_script_or_loads_anything_in_any_page() {
     let started = Instant::now();
-    let Some((_driver, client)) = start_browser().await else {
+    let Some((_driver, client)) = start_browser(&[], false).await else {
         return;
     };
     let canary = TinyServer::start(|_| None).await;

@@ -39,6 +39,10 @@ error-policy-version-missing = The form arrived without the version of the priva
 error-refused = This message cannot be accepted as written. If you wrote it yourself, please shorten it or leave out the links, and send it again; your text is kept below.
 error-captcha = The captcha was not solved. Please try again.
 error-captcha-unavailable = We could not check the captcha just now. Please try again in a minute; your text is kept below.
+error-pow = The check that this form was sent from a person's browser did not go through. Please wait until the check below is done and send the form again; your text is kept below.
+error-pow-required = This form needs JavaScript to check that it was sent from a person's browser. Please turn JavaScript on, wait until the check below is done and send the form again; your text is kept below.
+pow-noscript = Without JavaScript your message is still sent, but it is reviewed before it reaches anyone.
+pow-noscript-required = This form needs JavaScript: it checks, in your browser and without any other site, that a person sends it.
 error-rate-limited = You have sent several messages in a short time. Please wait { $seconds } seconds and send again; your text is kept below.
 
 ## The confirmation

@@ -139,20 +139,28 @@ impl Pow {
         if expires_at < Utc::now() {
             return Ok(PowCheck::Expired);
         }
-        // Derives the solution's key once (`cost` iterations) and compares it and its prefix.
-        let verified = altcha::verify_solution(VerifySolutionOptions::new(
-            challenge,
-            &payload.solution,
-            self.challenge_key.clone(),
-        ))
-        .map_err(|_| PowError::Malformed)?;
+        // Derives the solution's key once (`cost` iterations) and compares it and its prefix:
+        // milliseconds of CPU, off the threads that serve requests.
+        let key = self.challenge_key.clone();
+        let (challenge, solution) = (payload.challenge, payload.solution);
+        let (challenge, verified) = tokio::task::spawn_blocking(move || {
+            let verified =
+                altcha::verify_solution(VerifySolutionOptions::new(&challenge, &solution, key));
+            (challenge, verified)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "verifying a proof of work failed");
+            PowError::Malformed
+        })?;
+        let verified = verified.map_err(|_| PowError::Malformed)?;
         if verified.expired {
             return Ok(PowCheck::Expired);
         }
         if !verified.verified {
             return Err(PowError::Forged);
         }
-        self.spend(db, challenge, expires_at).await
+        self.spend(db, &challenge, expires_at).await
     }
 
     /// Whether `challenge` carries our signature of its parameters, compared in constant time.

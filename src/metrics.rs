@@ -1,7 +1,8 @@
 //! The counters behind `GET /metrics`: what an operator graphs and alerts on, in the
 //! Prometheus (OpenMetrics) text format. They cover requests by route and status with latency
 //! histograms, the outbox by state with the age of the oldest undelivered mail, deliveries and
-//! failures, inbound mail accepted and refused, and failed sign-ins. Routes are labelled by their
+//! failures, inbound mail accepted and refused, failed sign-ins, and the requests to Rspamd
+//! by outcome. Routes are labelled by their
 //! authorization rule, never by the raw path, so private links and ids never become label
 //! values. Counters are per instance. The outbox figures are read from the database at each
 //! scrape (`http::metrics`), so they are the same on every instance.
@@ -41,6 +42,14 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// One request to Rspamd: which (`check`, `learn_spam`, `learn_ham`) and how it ended (`ok`,
+/// `unavailable`, `refused`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RspamdLabels {
+    pub request: &'static str,
+    pub outcome: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: String,
@@ -54,6 +63,8 @@ pub struct Metrics {
     pub inbound: Family<OutcomeLabels, Counter>,
     pub inbound_refusals: Family<ReasonLabels, Counter>,
     pub signin_failures: Counter,
+    /// Shared with the Rspamd client, which counts its own requests (`Rspamd::counted_in`).
+    pub rspamd: Family<RspamdLabels, Counter>,
     outbox: Family<StateLabels, Gauge>,
     oldest_pending: Gauge,
     pub batch_phases: Family<PhaseLabels, Histogram>,
@@ -80,6 +91,7 @@ impl Default for Metrics {
         let inbound = Family::<OutcomeLabels, Counter>::default();
         let inbound_refusals = Family::<ReasonLabels, Counter>::default();
         let signin_failures = Counter::default();
+        let rspamd = Family::<RspamdLabels, Counter>::default();
         let outbox = Family::<StateLabels, Gauge>::default();
         let oldest_pending = Gauge::default();
         let batch_phases =
@@ -115,6 +127,12 @@ impl Default for Metrics {
             "signin_failures",
             "Failed sign-ins and second factors",
             signin_failures.clone(),
+        );
+        registry.register(
+            "rspamd_requests",
+            "Requests to Rspamd by request (check, learn_spam, learn_ham) and outcome: ok, \
+             unavailable (no answer in time, or a 5xx), refused (a 4xx, such as a wrong password)",
+            rspamd.clone(),
         );
         registry.register(
             "outbox_mails",
@@ -158,6 +176,7 @@ impl Default for Metrics {
             inbound,
             inbound_refusals,
             signin_failures,
+            rspamd,
             outbox,
             oldest_pending,
         }

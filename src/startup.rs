@@ -16,6 +16,7 @@ use crate::http::{BodyDeadline, RequestContext, RetryAfter, SecurityHeaders};
 use crate::mail::Mailer;
 use crate::rate_limit::SubmissionLimiter;
 use crate::seal::Sealer;
+use crate::spam::rspamd::Rspamd;
 use crate::state::AppState;
 use crate::{api, db, outbox, web};
 
@@ -84,7 +85,8 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
     );
     let policy = crate::policy_text::PolicyText::load(&settings)?;
     let limiter = SubmissionLimiter::from_settings(&settings.rate_limit);
-    let rspamd = crate::spam::rspamd::Rspamd::from_settings(&settings.spam.rspamd);
+    let metrics = crate::metrics::Metrics::default();
+    let rspamd = Rspamd::from_settings(&settings.spam.rspamd).map(|r| r.counted_in(&metrics));
     let mailer =
         Mailer::from_settings(&settings.mail, &settings.data_dir).map_err(StartupError::Mail)?;
     if matches!(mailer, Mailer::File(_)) {
@@ -139,7 +141,7 @@ pub async fn build_state(settings: Settings) -> Result<Arc<AppState>, StartupErr
         rspamd,
         mailer,
         outbox_wakeup: tokio::sync::Notify::new(),
-        metrics: crate::metrics::Metrics::default(),
+        metrics,
         authenticator,
         policy,
     });
@@ -198,6 +200,16 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let listen = settings.server.listen;
         let state = build_state(settings).await?;
+        if let Some(rspamd) = &state.rspamd
+            && let Err(e) = rspamd.ping().await
+        {
+            tracing::warn!(
+                url = %state.settings.spam.rspamd.url,
+                error = %e,
+                "Rspamd does not answer (spam.rspamd.url); until it does, every message it \
+                 should score is held for review"
+            );
+        }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| StartupError::Listen {

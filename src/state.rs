@@ -20,7 +20,7 @@ pub struct AppState {
     /// The self-hosted proof of work (`spam.pow`), when it is on.
     pub pow: Option<crate::spam::pow::Pow>,
     pub limiter: Option<SubmissionLimiter>,
-    /// The operator's own Rspamd, when `spam.rspamd.url` is set.
+    /// The operator's Rspamd, when `spam.rspamd.url` is set: scores messages, learns from staff.
     pub rspamd: Option<crate::spam::rspamd::Rspamd>,
     pub mailer: crate::mail::Mailer,
     /// The empty form, rendered once per language (`Locale::ALL` order).

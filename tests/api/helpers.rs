@@ -164,6 +164,8 @@ pub struct TestApp {
     schema: Option<String>,
     shutdown: CancellationToken,
     _captcha: Option<CaptchaVerifierServer>,
+    /// The real Rspamd the app talks to, when built [`TestAppBuilder::with_rspamd`].
+    pub rspamd: Option<crate::rspamd_server::RspamdServer>,
 }
 
 pub struct TestAppBuilder {
@@ -171,6 +173,7 @@ pub struct TestAppBuilder {
     vars: HashMap<String, String>,
     captcha: bool,
     captcha_down: bool,
+    rspamd: Option<crate::rspamd_server::RspamdServer>,
 }
 
 pub const CAPTCHA_PASS: &str = "10000000-aaaa-bbbb-cccc-000000000001";
@@ -187,7 +190,20 @@ impl TestAppBuilder {
             vars: HashMap::new(),
             captcha: false,
             captcha_down: false,
+            rspamd: None,
         }
+    }
+
+    /// Starts a real Rspamd for the app (`spam.rspamd.url` and its password set), or `None`
+    /// when Rspamd is not installed (the test then returns; it has said why).
+    pub async fn with_rspamd(mut self) -> Option<Self> {
+        let server = crate::rspamd_server::RspamdServer::start().await?;
+        self = self.set("SEALPOST__SPAM__RSPAMD__URL", &server.url).set(
+            "SEALPOST__SPAM__RSPAMD__PASSWORD",
+            crate::rspamd_server::RSPAMD_PASSWORD,
+        );
+        self.rspamd = Some(server);
+        Some(self)
     }
 
     /// Sets a configuration key, as `SEALPOST__SECTION__KEY` would.
@@ -312,6 +328,7 @@ impl TestAppBuilder {
             schema,
             shutdown,
             _captcha: captcha,
+            rspamd: self.rspamd,
         }
     }
 }

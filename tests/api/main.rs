@@ -30,6 +30,8 @@ mod privacy;
 mod rate_limit;
 mod relay;
 mod reply_corpus;
+mod rspamd;
+mod rspamd_server;
 mod second_factor;
 mod security;
 mod service;

@@ -469,3 +469,103 @@ async fn a_spammy_reply_on_the_private_page_waits_and_approval_tells_staff(backe
         .expect("page");
     assert!(visitor_page.contains("link building"));
 }
+
+/// The GTUBE test string: every Rspamd refuses a message that carries it.
+const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+
+db_test!(with_rspamd_every_message_is_scored_and_staff_decisions_teach_it);
+async fn with_rspamd_every_message_is_scored_and_staff_decisions_teach_it(backend: Backend) {
+    let Some(builder) = TestAppBuilder::new(backend).with_rspamd().await else {
+        return;
+    };
+    let app = builder.spawn().await;
+    let rspamd = app.rspamd.as_ref().expect("the test's Rspamd");
+    let agent = app.signed_in("agent1", "agent").await;
+
+    // GTUBE: Rspamd's score alone is over the reject score.
+    let mut gtube = valid_message();
+    gtube["body"] = json!(format!("Hello,\n{GTUBE}\nBest regards"));
+    let refused = app.post_message(&gtube).await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(app.count_threads().await, 0, "nothing stored");
+
+    // A friendly message is scored, found clean and goes through.
+    assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+    let clean = thread_rows(&app).await.remove(0);
+    assert_eq!(clean.status, "new");
+    let verdict = clean
+        .spam_verdict
+        .clone()
+        .expect("Rspamd's verdict is kept");
+    assert!(verdict.contains("rspamd "), "{verdict}");
+
+    // A held one is marked as spam, then taken back: Rspamd learns both.
+    assert_eq!(app.post_form(&form_with(HOLDABLE)).await.status(), 303);
+    let held = thread_rows(&app)
+        .await
+        .into_iter()
+        .find(|t| t.status == "held")
+        .expect("held");
+    let before = rspamd.learned();
+    agent
+        .post(
+            &format!("/staff/threads/{}/status", held.id),
+            &[("status", "spam")],
+        )
+        .await;
+    let after_spam = rspamd.learned();
+    assert_eq!(
+        after_spam.0,
+        before.0 + 1,
+        "learned as spam: {before:?} -> {after_spam:?}"
+    );
+    agent
+        .post(
+            &format!("/staff/threads/{}/status", held.id),
+            &[("status", "new")],
+        )
+        .await;
+    let after_ham = rspamd.learned();
+    assert_eq!(
+        after_ham.1,
+        after_spam.1 + 1,
+        "learned as ham: {after_spam:?} -> {after_ham:?}"
+    );
+
+    // What Rspamd kept of these messages names none of the visitors.
+    let history = rspamd.controller("history").await.to_string();
+    for visitor in [
+        "anna.k@example.org",
+        "Anna Karenina",
+        "dmitri.k@example.org",
+        "Dmitri",
+    ] {
+        assert!(
+            !history.contains(visitor),
+            "Rspamd's history names {visitor}"
+        );
+    }
+}
+
+db_test!(when_rspamd_does_not_answer_a_message_is_held_not_lost);
+async fn when_rspamd_does_not_answer_a_message_is_held_not_lost(backend: Backend) {
+    let port = crate::helpers::free_port();
+    let app = TestAppBuilder::new(backend)
+        .set(
+            "SEALPOST__SPAM__RSPAMD__URL",
+            &format!("http://127.0.0.1:{port}"),
+        )
+        .set("SEALPOST__SPAM__RSPAMD__TIMEOUT_SECS", "2")
+        .spawn()
+        .await;
+
+    assert_eq!(app.post_message(&valid_message()).await.status(), 201);
+
+    let thread = thread_rows(&app).await.remove(0);
+    assert_eq!(thread.status, "held");
+    assert_eq!(
+        thread.spam_verdict.as_deref(),
+        Some("score 0.0: rspamd_unavailable")
+    );
+    assert_eq!(outbox_states(&app).await, ["held", "held"]);
+}

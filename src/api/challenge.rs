@@ -29,12 +29,9 @@ pub struct ChallengeParameters {
     pub expires_at: i64,
     /// Bytes of each derived key.
     pub key_length: u64,
-    /// Hex the derived key must start with: the browser tries counters 0, 1, 2, ... until a
-    /// key does.
+    /// Hex the derived key must start with (`00`): the browser tries the counters 0, 1, 2, ...
+    /// until a key does, 256 tries on average.
     pub key_prefix: String,
-    /// The server's signature of the expected key, so that it checks a solution with one HMAC.
-    #[oai(skip_serializing_if_is_none)]
-    pub key_signature: Option<String>,
     /// Random, hex: the password the counter is appended to.
     pub nonce: String,
     /// Random, hex: the PBKDF2 salt.
@@ -58,10 +55,7 @@ impl Example for Challenge {
                 cost: 5000,
                 expires_at: 1_796_083_200,
                 key_length: 32,
-                key_prefix: "5b1e0c3a9f7d2e4b8c6a1f0e3d2c1b0a".into(),
-                key_signature: Some(
-                    "9d3c0f6e2b8a47d1c5e9f3a7b2d6c0e4a8f1b5d9c3e7a2f6b0d4c8e1a5f9b3d7".into(),
-                ),
+                key_prefix: "00".into(),
                 nonce: "a3f1c9e27b5d4086f1e2d3c4b5a69788".into(),
                 salt: "0c1d2e3f405162738495a6b7c8d9eafb".into(),
             },
@@ -126,8 +120,8 @@ impl ChallengeApi {
                 "A challenge cannot be made right now; try again later.",
             )
         })?;
-        // `data`, `memoryCost` and `parallelism` stay unset in a PBKDF2 challenge of ours;
-        // the signature covers exactly what is served.
+        // `data`, `keySignature`, `memoryCost` and `parallelism` stay unset in a challenge of
+        // ours; the signature covers exactly what is served.
         let p = challenge.parameters;
         Ok(ChallengeResponse::Ok(
             Json(Challenge {
@@ -137,7 +131,6 @@ impl ChallengeApi {
                     expires_at: p.expires_at.unwrap_or_default(),
                     key_length: p.key_length as u64,
                     key_prefix: p.key_prefix,
-                    key_signature: p.key_signature,
                     nonce: p.nonce,
                     salt: p.salt,
                 },

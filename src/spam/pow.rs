@@ -8,12 +8,9 @@
 //! a solved challenge is written down in `pow_spent` (a digest of it and its expiry), shared by
 //! every instance through the database, and a second use is refused.
 
-use std::ops::RangeInclusive;
-
 use altcha::{Challenge, CreateChallengeOptions, HmacAlgorithm, Payload, VerifySolutionOptions};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     TryInsertResult,
@@ -28,22 +25,21 @@ use crate::entities::pow_spent;
 /// runs natively, and which the vendored widget's one worker (`pbkdf2.js`) speaks.
 pub const ALGORITHM: &str = "PBKDF2/SHA-256";
 
-/// How many keys the browser derives before it meets the one asked for: drawn at random from
-/// this range for each challenge ("deterministic mode": the server knows the answer's key in
-/// advance, signs it, and checks a solution with one HMAC instead of deriving it again). A range
-/// rather than ALTCHA's other mode (any key with a given prefix) so that no visitor is unlucky:
-/// the work per challenge is bounded, `cost` PBKDF2 iterations per key.
-const ATTEMPTS: RangeInclusive<u32> = 100..=300;
+/// The hex the derived key must start with: one byte of zeros. The browser tries the counters
+/// 0, 1, 2, ... and meets one whose key starts so after 256 tries on average, each of `cost`
+/// PBKDF2 iterations. ALTCHA's other mode (the server derives the answer's key in advance and
+/// signs it, bounding the tries exactly) would spend a key derivation on every challenge
+/// served, to anyone who asks; here serving a challenge costs the server one HMAC, and the one
+/// derivation that checks a solution comes after the per-IP submission limit.
+const KEY_PREFIX: &str = "00";
 
 /// A widget's payload is about 700 characters; anything much longer is not one.
 const MAX_PAYLOAD_CHARS: usize = 4096;
 
-/// Issues and checks challenges. Not `Debug`: it holds the signing keys.
+/// Issues and checks challenges. Not `Debug`: it holds the signing key.
 pub struct Pow {
     /// Signs each challenge's parameters (hex, as the crate takes its HMAC keys as text).
     challenge_key: String,
-    /// Signs the key a challenge's answer derives, for the one-HMAC check.
-    answer_key: String,
     cost: u32,
     expires_secs: u64,
 }
@@ -89,16 +85,8 @@ impl Pow {
         if !settings.enabled {
             return None;
         }
-        let derive = |purpose: &[u8]| {
-            #[allow(clippy::expect_used)] // HMAC accepts keys of any length
-            let mut mac =
-                <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
-            mac.update(purpose);
-            hex(&mac.finalize().into_bytes())
-        };
         Some(Pow {
-            challenge_key: derive(b"challenge"),
-            answer_key: derive(b"answer"),
+            challenge_key: hex(secret),
             cost: settings.cost,
             expires_secs: settings.expires_secs,
         })
@@ -115,10 +103,9 @@ impl Pow {
         Ok(altcha::create_challenge(CreateChallengeOptions {
             algorithm: ALGORITHM.to_owned(),
             cost: self.cost,
-            counter: Some(rand::Rng::gen_range(&mut rand::thread_rng(), ATTEMPTS)),
+            key_prefix: KEY_PREFIX.to_owned(),
             expires_at: Some(at.timestamp()),
             hmac_signature_secret: Some(self.challenge_key.clone()),
-            hmac_key_signature_secret: Some(self.answer_key.clone()),
             ..CreateChallengeOptions::default()
         })?)
     }
@@ -152,18 +139,28 @@ impl Pow {
         if expires_at < Utc::now() {
             return Ok(PowCheck::Expired);
         }
-        let verified = altcha::verify_solution(VerifySolutionOptions {
-            hmac_key_signature_secret: Some(self.answer_key.clone()),
-            ..VerifySolutionOptions::new(challenge, &payload.solution, self.challenge_key.clone())
+        // Derives the solution's key once (`cost` iterations) and compares it and its prefix:
+        // milliseconds of CPU, off the threads that serve requests.
+        let key = self.challenge_key.clone();
+        let (challenge, solution) = (payload.challenge, payload.solution);
+        let (challenge, verified) = tokio::task::spawn_blocking(move || {
+            let verified =
+                altcha::verify_solution(VerifySolutionOptions::new(&challenge, &solution, key));
+            (challenge, verified)
         })
-        .map_err(|_| PowError::Malformed)?;
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "verifying a proof of work failed");
+            PowError::Malformed
+        })?;
+        let verified = verified.map_err(|_| PowError::Malformed)?;
         if verified.expired {
             return Ok(PowCheck::Expired);
         }
         if !verified.verified {
             return Err(PowError::Forged);
         }
-        self.spend(db, challenge, expires_at).await
+        self.spend(db, &challenge, expires_at).await
     }
 
     /// Whether `challenge` carries our signature of its parameters, compared in constant time.
@@ -290,7 +287,8 @@ mod tests {
         let expires = challenge.parameters.expires_at.expect("an expiry");
         let now = Utc::now().timestamp();
         assert!((now + 599..=now + 601).contains(&expires), "{expires}");
-        assert!(challenge.parameters.key_signature.is_some());
+        assert_eq!(challenge.parameters.key_prefix, KEY_PREFIX);
+        assert!(challenge.parameters.key_signature.is_none());
         assert!(pow(10).signed_by_us(&challenge).expect("checked"));
     }
 

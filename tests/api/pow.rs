@@ -123,8 +123,8 @@ async fn the_challenge_is_a_signed_altcha_challenge_that_no_cache_keeps(backend:
         s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
     };
     assert!(hex(&p["nonce"], 32) && hex(&p["salt"], 32), "{body}");
-    assert!(hex(&p["keyPrefix"], 32), "{body}");
-    assert!(hex(&p["keySignature"], 64), "{body}");
+    assert_eq!(p["keyPrefix"], "00");
+    assert!(p.get("keySignature").is_none(), "{body}");
     assert!(hex(&body["signature"], 64), "{body}");
     assert_ne!(
         body["signature"], again["signature"],
@@ -319,14 +319,15 @@ async fn a_forged_solution_is_refused_and_nothing_is_stored(backend: Backend) {
     backdated.parameters.expires_at = Some(1_000_000_000);
     let mut wrong_key = solution.clone();
     wrong_key.derived_key = flip(&solution.derived_key);
+    // The key of one counter claimed for another: the server derives the key again.
+    let mut wrong_counter = solution.clone();
+    wrong_counter.counter = solution.counter.wrapping_add(1);
     // A challenge of the same shape, signed with another key.
     let stranger = altcha::create_challenge(altcha::CreateChallengeOptions {
         algorithm: "PBKDF2/SHA-256".into(),
         cost: 20,
-        counter: Some(3),
         expires_at: real.parameters.expires_at,
         hmac_signature_secret: Some("not the server's key".into()),
-        hmac_key_signature_secret: Some("nor this".into()),
         ..Default::default()
     })
     .expect("a challenge");
@@ -337,6 +338,7 @@ async fn a_forged_solution_is_refused_and_nothing_is_stored(backend: Backend) {
         ("no signature", payload(&unsigned, &solution)),
         ("changed expiry", payload(&backdated, &solution)),
         ("wrong derived key", payload(&real, &wrong_key)),
+        ("wrong counter", payload(&real, &wrong_counter)),
         ("another key", payload(&stranger, &stranger_solution)),
         ("not base64", "this is no payload".to_owned()),
         (

@@ -163,6 +163,14 @@ pub async fn count_many<'e, C: ConnectionTrait>(
             value: Set(value.to_owned()),
             count: Set(n),
         });
+    add(conn, rows).await
+}
+
+/// Adds each row's count to the day's count of its (kind, dimension, value), in one upsert.
+async fn add<C: ConnectionTrait>(
+    conn: &C,
+    rows: impl IntoIterator<Item = daily_stats::ActiveModel>,
+) -> Result<(), DbErr> {
     daily_stats::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([
@@ -217,30 +225,17 @@ pub async fn count_outcome<C: ConnectionTrait>(
     if n == 0 {
         return Ok(());
     }
-    daily_stats::Entity::insert(daily_stats::ActiveModel {
-        day: Set(Utc::now().date_naive().to_string()),
-        kind: Set(MODERATION.to_owned()),
-        dimension: Set("outcome".to_owned()),
-        value: Set(outcome.as_str().to_owned()),
-        count: Set(n),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            daily_stats::Column::Day,
-            daily_stats::Column::Kind,
-            daily_stats::Column::Dimension,
-            daily_stats::Column::Value,
-        ])
-        .value(
-            daily_stats::Column::Count,
-            Expr::col((daily_stats::Entity, daily_stats::Column::Count))
-                .add(Expr::cust("excluded.count")),
-        )
-        .to_owned(),
+    add(
+        conn,
+        [daily_stats::ActiveModel {
+            day: Set(Utc::now().date_naive().to_string()),
+            kind: Set(MODERATION.to_owned()),
+            dimension: Set("outcome".to_owned()),
+            value: Set(outcome.as_str().to_owned()),
+            count: Set(n),
+        }],
     )
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Counts one event in a transaction of its own.

@@ -193,11 +193,9 @@ async fn admit(
 }
 
 /// The keyed digest of a text, for noticing the same text from many addresses.
-fn text_digest(app: &AppState, body: &MessageBody) -> Vec<u8> {
-    app.sealer.keyed_digest(
-        "text-digest",
-        spam::signals::normalize(&body.to_text()).as_bytes(),
-    )
+fn text_digest(app: &AppState, text: &str) -> Vec<u8> {
+    app.sealer
+        .keyed_digest("text-digest", spam::signals::normalize(text).as_bytes())
 }
 
 /// Conversations started within this many hours count for "the same text from many addresses".
@@ -254,18 +252,22 @@ async fn assess(
     admission: Admission,
     subject: Option<&Subject>,
     body: &MessageBody,
+    text: &str,
     same: Option<(&[u8], Option<&[u8]>)>,
 ) -> Result<Verdict, DbErr> {
     let mut signals = admission.signals;
-    signals.extend(spam::signals::content(subject.map(Subject::as_str), body));
+    signals.extend(spam::signals::content(
+        subject.map(Subject::as_str),
+        body,
+        text,
+    ));
     if let Some((digest, sender)) = same {
         signals.extend(same_text(app, digest, sender).await?);
     }
     if let Some(rspamd) = &app.rspamd {
-        let text = body.to_text();
         let scan = spam::rspamd::Scan {
             subject: subject.map(Subject::as_str),
-            text: &text,
+            text,
             language: "",
         };
         signals.push(match rspamd.check(&scan).await {
@@ -292,7 +294,7 @@ pub const SPAM_HOLD: &str = "the spam defences held it";
 /// Scores a visitor's follow-up, on their page or by mail: its text, without the defences
 /// a new conversation passes (the private link or the relay alias is the credential).
 pub(crate) async fn assess_follow_up(app: &AppState, body: &MessageBody) -> Result<Verdict, DbErr> {
-    assess(app, Admission::default(), None, body, None).await
+    assess(app, Admission::default(), None, body, &body.to_text(), None).await
 }
 
 /// The reason a held follow-up carries.
@@ -320,13 +322,16 @@ pub async fn submit(
     if new.policy_version != app.settings.site.policy_version {
         return Err(SubmitError::StalePolicy);
     }
-    let digest = text_digest(app, &new.body);
+    // The body as text, rendered once for the digest, the signals and Rspamd.
+    let text = new.body.to_text();
+    let digest = text_digest(app, &text);
     let sender = new.email.as_ref().map(|e| app.sealer.email_index(e));
     let verdict = assess(
         app,
         admission,
         new.subject.as_ref(),
         &new.body,
+        &text,
         Some((&digest, sender.as_deref())),
     )
     .await?;

@@ -50,17 +50,16 @@ pub fn normalize(text: &str) -> String {
 }
 
 /// Every content signal of a message: its subject and its cleaned body (the links are read
-/// from its HTML, the words from its text), so a message scores the same whether it came
+/// from its HTML, the words from `text`, the body as [`MessageBody::to_text`] renders it), so a message scores the same whether it came
 /// through the form, the API or a mail.
-pub fn content(subject: Option<&str>, body: &MessageBody) -> Vec<Signal> {
+pub fn content(subject: Option<&str>, body: &MessageBody, text: &str) -> Vec<Signal> {
     let mut signals = Vec::new();
-    let text = body.to_text();
     let anchors = anchors(body.html());
     let mut links: BTreeSet<String> = anchors
         .iter()
         .map(|(href, _)| href.to_lowercase())
         .collect();
-    links.extend(bare_links(&text));
+    links.extend(bare_links(text));
     if links.len() > 1 {
         signals.push(Signal::new(
             "links",
@@ -227,7 +226,7 @@ mod tests {
 
     fn signals_of(text: &str) -> Vec<(&'static str, f64)> {
         let body = MessageBody::parse(text).expect("a body");
-        content(None, &body)
+        content(None, &body, &body.to_text())
             .into_iter()
             .map(|s| (s.name, s.score))
             .collect()
